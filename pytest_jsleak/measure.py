@@ -1,0 +1,320 @@
+"""Run one scenario: warm-up, a sampling round, and when the heap keeps rising, three snapshots.
+
+The plan, for `iterations` = N:
+
+1. start the runtime, load the target, `setup`, `warmup` calls;
+2. the sampling round: N calls with a heap sample after a forced full GC every N/20 calls. A heap
+   that is flat over the round's second half is clean, with no snapshot at all (the fast path);
+3. otherwise the confirming rounds: snapshot S1, N calls (round A), S2, N calls (round B), S3;
+4. the verdict from what survived (see `verdict.py`), retainer paths from S3.
+
+`snapshots="always"` takes the confirming rounds even for a flat heap, so there is something to keep.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_jsleak import verdict as verdict_mod
+from pytest_jsleak.errors import JsLeakError, ScenarioTimeoutError, TargetError
+from pytest_jsleak.model import LeakResult, Suspect
+from pytest_jsleak.options import Options, parse_layer, resolve
+from pytest_jsleak.units import format_bytes
+
+SAMPLES_PER_ROUND = 20
+TOP_SUSPECTS = 3
+SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """One leak check: which scenario of which file, with which option layers, keeping files where.
+
+    Options resolve as DESIGN §3.3 orders them: `base_layers` (ini, command line), then the file's
+    own `export const jsleak` (`file_layer`, read from the loaded target when None), then
+    `override_layers` (marker, keyword arguments).
+    """
+
+    target: Path
+    scenario: str
+    artefact_dir: Path
+    """The folder for this check's snapshots (emptied first; removed when nothing is kept)."""
+    cwd: Path
+    base_layers: tuple[Mapping[str, Any], ...] = ()
+    override_layers: tuple[Mapping[str, Any], ...] = ()
+    file_layer: Mapping[str, Any] | None = None
+    label: str = ""
+
+    def options(self, file_layer: Mapping[str, Any] | None = None) -> Options:
+        layer = self.file_layer if file_layer is None else file_layer
+        return resolve(*self.base_layers, layer or {}, *self.override_layers)
+
+
+def file_options(raw: Any, target: Path) -> dict[str, Any]:
+    """The validated `export const jsleak = {...}` of a target (camelCase keys accepted)."""
+    if raw is None:
+        return {}
+    return parse_layer(raw, source=f"export const jsleak in {target}", camel_case=True)
+
+
+def artefact_folder_name(text: str) -> str:
+    """A folder name for a node id: readable, one level, safe on every file system."""
+    name = re.sub(r"[^\w.\-]+", "_", text.replace("::", "__")).strip("_.")
+    return name[:150] or "check"
+
+
+def run_check(request: CheckRequest) -> LeakResult:
+    """Check one scenario in a fresh runtime process; errors of the target become an `error` result."""
+    from pytest_jsleak.runtime import HarnessProcess, find_runtime
+
+    options = request.options()
+    result = LeakResult(
+        target=str(request.target),
+        scenario=request.scenario,
+        runtime=options.runtime,
+        verdict="clean",
+    )
+    started = time.perf_counter()
+    timings = result.timings
+    folder = request.artefact_dir
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    snapshots: list[Path] = []
+    try:
+        for _attempt in range(2):
+            runtime = find_runtime(options.runtime)
+            mark = time.perf_counter()
+            proc = HarnessProcess(runtime, request.target, timeout=options.timeout, cwd=request.cwd)
+            try:
+                hello = proc.start()
+                if request.file_layer is None:
+                    options = request.options(file_options(hello.options, request.target))
+            except BaseException:
+                proc.close()
+                raise
+            if options.runtime == runtime.name:
+                break
+            # The file's own export asks for another runtime: load it again there.
+            proc.close()
+        result.runtime = options.runtime
+        result.runtime_version = runtime.version
+        result.iterations = options.iterations
+        result.warmup = options.warmup
+        result.max_growth_per_iteration = options.max_growth_per_iteration
+        with proc:
+            _require_scenario(request, hello)
+            proc.setup()
+            timings["start"] = time.perf_counter() - mark
+
+            mark = time.perf_counter()
+            if options.warmup:
+                proc.run(request.scenario, options.warmup)
+            base = proc.gc_sample()
+            timings["warmup"] = time.perf_counter() - mark
+
+            mark = time.perf_counter()
+            step = max(1, options.iterations // SAMPLES_PER_ROUND)
+            round_samples = proc.run(request.scenario, options.iterations, sample_every=step, start=0)
+            result.samples = [base, *(s.heap_used for s in round_samples)]
+            result.sample_iterations = [0, *(s.iteration for s in round_samples)]
+            timings["sampling"] = time.perf_counter() - mark
+
+            trend = verdict_mod.sample_trend(
+                result.samples,
+                result.sample_iterations,
+                tolerated_per_iteration=options.max_growth_per_iteration,
+            )
+            result.growth_per_iteration = max(0.0, trend.growth_per_iteration)
+            result.total_growth = trend.total_growth
+            if trend.plateaued:
+                result.notes.append(
+                    f"the heap grew by {format_bytes(result.samples[len(result.samples) // 2] - base)} "
+                    "early in the round, then stayed flat: not a leak (a cache filling up, lazy set-up)"
+                )
+            if not trend.suspicious and options.snapshots != "always":
+                result.method = "samples"
+                proc.teardown()
+            else:
+                mark = time.perf_counter()
+                folder.mkdir(parents=True, exist_ok=True)
+                snapshots = [folder / name for name in SNAPSHOT_NAMES]
+                offset = options.iterations
+                proc.snapshot(snapshots[0])
+                for round_index in (1, 2):
+                    more = proc.run(request.scenario, options.iterations, sample_every=step, start=offset)
+                    result.samples += [s.heap_used for s in more]
+                    result.sample_iterations += [s.iteration for s in more]
+                    offset += options.iterations
+                    proc.snapshot(snapshots[round_index])
+                timings["snapshots"] = time.perf_counter() - mark
+                proc.teardown()
+    except (TargetError, JsLeakError) as exc:
+        result.verdict = "error"
+        result.error = str(exc)
+        result.error_kind = _error_kind(exc)
+        result.snapshot_paths = [str(p) for p in snapshots if p.exists()]
+        result.duration = time.perf_counter() - started
+        return result
+
+    if snapshots:
+        mark = time.perf_counter()
+        try:
+            _judge_snapshots(result, snapshots, options)
+        except JsLeakError as exc:
+            result.verdict = "error"
+            result.error = str(exc)
+            result.error_kind = "snapshot"
+        timings["analysis"] = time.perf_counter() - mark
+    _keep_or_drop_snapshots(result, snapshots, folder, options)
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def _require_scenario(request: CheckRequest, hello: Any) -> None:
+    if request.scenario in hello.exports:
+        return
+    if request.scenario in getattr(hello, "non_functions", ()):
+        raise TargetError(
+            f"{request.target}: export {request.scenario!r} is not a function, so it cannot be a scenario"
+        )
+    names = ", ".join(sorted(hello.exports)) or "none"
+    raise TargetError(
+        f"{request.target}: no scenario {request.scenario!r}; the exported scenarios are: {names}"
+    )
+
+
+def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options) -> None:
+    from pytest_jsleak import heap
+
+    stable_ids = options.runtime != "bun"
+    final = heap.read_snapshot(snapshots[2])
+    graph = heap.HeapGraph(final)
+    if stable_ids:
+        result.method = "ids"
+        ids1 = heap.read_node_ids(snapshots[0])
+        ids2 = heap.read_node_ids(snapshots[1])
+        diff = heap.three_snapshot_diff(ids1, ids2, graph)
+        classes = [
+            verdict_mod.ClassGrowth(
+                class_name=row.class_name,
+                round_a=row.survivors,
+                round_b=row.fresh,
+                bytes_a=row.survivor_bytes,
+                bytes_b=row.fresh_bytes,
+                retained_bytes=row.retained_bytes,
+                examples=tuple(row.example_nodes),
+            )
+            for row in diff
+        ]
+    else:
+        # Bun renumbers every object in every snapshot: per-class count growth in each round
+        # stands in for survival by id (research/runtimes.md §4).
+        result.method = "counts"
+        result.notes.append(
+            "bun renumbers objects in every snapshot: survivors are judged by per-class counts, "
+            "and bun's snapshots carry no closure source locations"
+        )
+        census = [
+            heap.class_census(heap.read_snapshot(snapshots[0])),
+            heap.class_census(heap.read_snapshot(snapshots[1])),
+            heap.class_census(final),
+        ]
+        classes = _census_growth(census, graph)
+
+    decision = verdict_mod.decide(
+        classes,
+        iterations=options.iterations,
+        max_growth_per_iteration=options.max_growth_per_iteration,
+        ignore=options.ignore,
+    )
+    result.verdict = "leak" if decision.verdict == "leak" else "clean"
+    result.growth_per_iteration = decision.growth_per_iteration
+    result.total_growth = int(decision.growth_per_iteration * options.iterations * 2)
+    if decision.tolerated:
+        names = ", ".join(g.class_name for g in decision.tolerated)
+        result.notes.append(f"ignored by the `ignore` option: {names}")
+    if decision.leaking and result.verdict == "clean":
+        result.notes.append(
+            f"{format_bytes(decision.growth_per_iteration)} per iteration survived, within "
+            f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
+        )
+    result.suspects = [
+        _suspect(graph, growth, options.iterations, with_path=rank < TOP_SUSPECTS)
+        for rank, growth in enumerate(decision.leaking)
+    ]
+
+
+def _census_growth(census: list[Any], graph: Any) -> list[verdict_mod.ClassGrowth]:
+    from pytest_jsleak import heap
+
+    first, second, final = census
+    rows = []
+    for name in final.class_names():
+        c1, c2, c3 = first.count(name), second.count(name), final.count(name)
+        s1, s2, s3 = first.size(name), second.size(name), final.size(name)
+        if c3 - c2 <= 0 and c2 - c1 <= 0:
+            continue
+        rows.append(
+            verdict_mod.ClassGrowth(
+                class_name=name,
+                round_a=c2 - c1,
+                round_b=c3 - c2,
+                bytes_a=max(0, s2 - s1),
+                bytes_b=max(0, s3 - s2),
+                examples=tuple(heap.instances_of(graph, name, limit=20)),
+            )
+        )
+    return rows
+
+
+def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:
+    from pytest_jsleak import heap
+
+    path = None
+    example = None
+    if with_path and growth.examples:
+        path, example = heap.representative_path(graph, growth.examples)
+    return Suspect(
+        class_name=growth.class_name,
+        new_alive=growth.round_a,
+        per_iteration=growth.round_a / max(1, iterations),
+        self_bytes=growth.bytes_a,
+        retained_bytes=growth.retained_bytes or growth.bytes_a,
+        path=path,
+        example_node_id=example,
+    )
+
+
+def _keep_or_drop_snapshots(
+    result: LeakResult, snapshots: list[Path], folder: Path, options: Options
+) -> None:
+    keep = options.snapshots == "always" or (options.snapshots == "on-failure" and result.verdict != "clean")
+    if keep and snapshots:
+        result.snapshot_paths = [str(p) for p in snapshots if p.exists()]
+        result.snapshot_dir = str(folder)
+    elif folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        result.snapshot_paths = []
+
+
+def _error_kind(exc: Exception) -> str:
+    if isinstance(exc, ScenarioTimeoutError):
+        return "timeout"
+    from pytest_jsleak.errors import RuntimeCrashError, RuntimeNotFoundError
+
+    if isinstance(exc, RuntimeCrashError):
+        return "crash"
+    if isinstance(exc, RuntimeNotFoundError):
+        return "runtime-not-found"
+    if isinstance(exc, TargetError):
+        return "target"
+    return "internal"
+
+
+__all__ = ["SNAPSHOT_NAMES", "CheckRequest", "artefact_folder_name", "run_check"]

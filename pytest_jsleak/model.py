@@ -1,0 +1,102 @@
+"""Value types shared by the heap core, the verdict and the reports (stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["clean", "leak", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class PathStep:
+    """One node on a retainer path, with the edge that leads *into* it."""
+
+    edge_type: str | None
+    """V8 edge type of the edge from the previous step (`property`, `element`, `context`, ...); None for the root."""
+    edge_name: str | None
+    """The edge's name: a property or variable name, or an element index as text; None for the root."""
+    node_type: str
+    """V8 node type (`object`, `closure`, `array`, `synthetic`, ...)."""
+    node_name: str
+    """The node's name string: constructor or function name, or the string's text."""
+    class_name: str
+    """The class key DevTools groups the node under (`RequestRecord`, `(string)`, `(closure)` ...)."""
+    node_id: int
+    """The snapshot's id of the node (`@id` in DevTools)."""
+    self_size: int
+    location: str | None = None
+    """`file:line:column` (1-based) of a closure's source, when the snapshot carries it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetainerPath:
+    """The shortest path from the GC roots to a retained object, root first."""
+
+    steps: tuple[PathStep, ...]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [asdict(step) for step in self.steps]
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    """One class of objects that survived the measured iterations."""
+
+    class_name: str
+    new_alive: int
+    """Objects of this class allocated during the measured iterations and still alive at the end."""
+    per_iteration: float
+    """`new_alive` divided by the iterations that allocated them."""
+    self_bytes: int
+    """Shallow size of the new, still alive objects."""
+    retained_bytes: int
+    """Retained size (dominator tree) of the new, still alive objects, counted once."""
+    path: RetainerPath | None = None
+    example_node_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["path"] = self.path.to_dict() if self.path else None
+        return data
+
+
+@dataclass(slots=True)
+class LeakResult:
+    """The outcome of checking one scenario: what the report and the JSON document are made of."""
+
+    target: str
+    scenario: str
+    runtime: str
+    verdict: Verdict
+    runtime_version: str = ""
+    iterations: int = 0
+    warmup: int = 0
+    growth_per_iteration: float = 0.0
+    """Retained bytes per measured iteration (0 when clean)."""
+    total_growth: int = 0
+    max_growth_per_iteration: int = 0
+    samples: list[int] = field(default_factory=list)
+    """Heap used after a forced full GC, one per sample point, in bytes."""
+    sample_iterations: list[int] = field(default_factory=list)
+    """The measured iteration after which each sample was taken (0 = right after warm-up)."""
+    suspects: list[Suspect] = field(default_factory=list)
+    snapshot_paths: list[str] = field(default_factory=list)
+    snapshot_dir: str | None = None
+    method: str = ""
+    """How survivors were found: `ids` (3-snapshot ids), `counts` (per-class counts), `samples` (no snapshots)."""
+    notes: list[str] = field(default_factory=list)
+    """One-line remarks for the report (what a runtime cannot give, why snapshots were skipped ...)."""
+    error: str | None = None
+    error_kind: str | None = None
+    duration: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def leaked(self) -> bool:
+        return self.verdict == "leak"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["suspects"] = [suspect.to_dict() for suspect in self.suspects]
+        return data

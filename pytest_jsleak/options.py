@@ -1,0 +1,203 @@
+"""The option table of DESIGN §4: defaults, parsing ("2KB"), validation and precedence."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal
+
+from pytest_jsleak.errors import OptionError
+
+SnapshotPolicy = Literal["on-failure", "always", "never"]
+RUNTIMES = ("node", "bun")
+SNAPSHOT_POLICIES: tuple[SnapshotPolicy, ...] = ("on-failure", "always", "never")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Every knob of one leak check, resolved from all layers (DESIGN §3.3)."""
+
+    runtime: str = "node"
+    """`node` or `bun`; the executable is found on PATH."""
+    iterations: int = 200
+    """Measured iterations per round. 200 calls make one leaked 70-byte object per call ~14 KB."""
+    warmup: int = 50
+    """Calls before measuring, so lazy initialisation, JIT and caches settle."""
+    max_growth_per_iteration: int = 0
+    """Retained bytes per iteration that are tolerated; 0: any confirmed growth fails."""
+    ignore: tuple[str, ...] = ()
+    """Class names whose survivors never count as leaks."""
+    timeout: float = 60.0
+    """Seconds for one scenario, from the runtime's start to the verdict."""
+    snapshots: SnapshotPolicy = "on-failure"
+    """When heap snapshots are kept on disk."""
+
+
+OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
+DEFAULTS = Options()
+
+OPTION_HELP: dict[str, str] = {
+    "runtime": "JS runtime to run targets under: node or bun (default: node).",
+    "iterations": "measured iterations per round (default: 200).",
+    "warmup": "iterations before measuring (default: 50).",
+    "max_growth_per_iteration": (
+        "retained bytes per iteration that are tolerated, e.g. 512B, 2KB, 1MB (default: 0, any growth fails)."
+    ),
+    "ignore": "class names whose survivors never count as leaks (comma or space separated).",
+    "timeout": "seconds for one scenario, start to verdict (default: 60).",
+    "snapshots": "when heap snapshots are kept on disk: on-failure, always, never (default: on-failure).",
+}
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?i?[bB]?)\s*$")
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+}
+
+
+def parse_size(value: object) -> int:
+    """Bytes from an int or a string like `512`, `512B`, `2KB`, `1.5MB` (1024-based units)."""
+    if isinstance(value, bool):
+        raise ValueError("a size, not a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("a size must be a finite, non-negative number")
+        return int(value)
+    if isinstance(value, str):
+        match = _SIZE_RE.match(value)
+        if match:
+            number, unit = match.groups()
+            factor = _SIZE_UNITS.get(unit.lower())
+            if factor is not None:
+                return int(float(number) * factor)
+    raise ValueError("expected bytes as an integer or a size such as 512B, 2KB or 1MB")
+
+
+def _parse_int(value: object, *, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError("expected an integer")
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum}")
+    return value
+
+
+def _parse_timeout(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected seconds, not a boolean")
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return seconds
+
+
+def _parse_choice(value: object, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in choices:
+        raise ValueError("expected one of " + ", ".join(choices))
+    return text  # type: ignore[return-value]
+
+
+def _parse_ignore(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        # ini and command-line values: "Foo, Bar" or "Foo Bar"; class keys like "(string)" have no spaces
+        return tuple(part for part in re.split(r"[,\s]+", value) if part)
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        names = tuple(value)
+        if all(isinstance(name, str) and name for name in names):
+            return names
+    raise ValueError("expected a list of class names")
+
+
+def _parse_runtime(value: object) -> str:
+    if value == "deno":
+        raise ValueError("deno is not supported yet; use node or bun")
+    return _parse_choice(value, RUNTIMES)
+
+
+_PARSERS: dict[str, Any] = {
+    "runtime": _parse_runtime,
+    "iterations": lambda v: _parse_int(v, minimum=1),
+    "warmup": lambda v: _parse_int(v, minimum=0),
+    "max_growth_per_iteration": parse_size,
+    "ignore": _parse_ignore,
+    "timeout": _parse_timeout,
+    "snapshots": lambda v: _parse_choice(v, SNAPSHOT_POLICIES),
+}
+
+_CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def option_name(key: str) -> str:
+    """`maxGrowthPerIteration` and `max-growth-per-iteration` → `max_growth_per_iteration`."""
+    return _CAMEL_RE.sub("_", key).replace("-", "_").lower()
+
+
+def parse_option(name: str, value: object, *, source: str) -> Any:
+    """One validated value; an `OptionError` naming the option, the value and where it came from."""
+    parser = _PARSERS.get(name)
+    if parser is None:
+        raise OptionError(
+            f"unknown jsleak option {name!r} ({source}); known options: {', '.join(OPTION_NAMES)}"
+        )
+    try:
+        return parser(value)
+    except ValueError as exc:
+        raise OptionError(f"invalid jsleak option {name}={value!r} ({source}): {exc}") from None
+
+
+def parse_layer(raw: Mapping[str, Any], *, source: str, camel_case: bool = False) -> dict[str, Any]:
+    """Validate one layer of options (ini, command line, the file's export, a marker, keywords)."""
+    if not isinstance(raw, Mapping):
+        raise OptionError(f"jsleak options ({source}) must be a plain object of options, got {raw!r}")
+    layer: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = option_name(key) if camel_case else key
+        layer[name] = parse_option(name, value, source=source)
+    return layer
+
+
+def resolve(*layers: Mapping[str, Any]) -> Options:
+    """Apply already validated layers over the defaults, lowest precedence first."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return replace(DEFAULTS, **merged)
+
+
+__all__ = [
+    "DEFAULTS",
+    "OPTION_HELP",
+    "OPTION_NAMES",
+    "RUNTIMES",
+    "SNAPSHOT_POLICIES",
+    "Options",
+    "option_name",
+    "parse_layer",
+    "parse_option",
+    "parse_size",
+    "resolve",
+]

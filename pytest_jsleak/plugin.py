@@ -1,0 +1,183 @@
+"""pytest hooks: options, ini keys, the marker, the fixture, the LEAKED status, summary and JSON."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_jsleak.errors import OptionError
+from pytest_jsleak.options import OPTION_HELP, OPTION_NAMES, parse_layer
+
+if TYPE_CHECKING:
+    from pytest_jsleak.model import LeakResult
+
+DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts")
+DEFAULT_DIR = ".jsleak"
+MARKER_HELP = (
+    "jsleak(runtime=, iterations=, warmup=, max_growth_per_iteration=, ignore=, timeout=, snapshots=): "
+    "options for every jsleak.check in this test (keyword arguments of check override them)."
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("jsleak", "memory leak checks of JavaScript code (pytest-jsleak)")
+    group.addoption(
+        "--jsleak",
+        action="store_true",
+        default=False,
+        help="collect JS leak targets (the jsleak_files patterns) and check each exported scenario.",
+    )
+    for name in OPTION_NAMES:
+        flag = "--jsleak-" + name.replace("_", "-")
+        group.addoption(
+            flag, dest=f"jsleak_{name}", default=None, metavar=name.upper(), help=OPTION_HELP[name]
+        )
+        parser.addini(f"jsleak_{name}", OPTION_HELP[name], default=None)
+    group.addoption(
+        "--jsleak-dir",
+        dest="jsleak_dir",
+        default=None,
+        metavar="DIR",
+        help=f"where heap snapshots are kept, one folder per test (default: {DEFAULT_DIR}/ under the rootdir).",
+    )
+    group.addoption(
+        "--jsleak-report",
+        dest="jsleak_report",
+        default=None,
+        metavar="PATH",
+        help="write the run's results as one JSON document (schema 1) to PATH.",
+    )
+    parser.addini(
+        "jsleak_dir", "where heap snapshots are kept (default: .jsleak/ under the rootdir).", default=None
+    )
+    parser.addini(
+        "jsleak_files",
+        "glob patterns of JS leak targets collected with --jsleak.",
+        type="args",
+        default=list(DEFAULT_FILES),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    try:
+        ini_layer = _layer_from(config, lambda name: config.getini(f"jsleak_{name}"), "ini jsleak_")
+        cli_layer = _layer_from(config, lambda name: config.getoption(f"jsleak_{name}"), "--jsleak-")
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    from pytest_jsleak.session import JsLeakSession
+
+    config.pluginmanager.register(JsLeakSession(config, ini_layer, cli_layer), JsLeakSession.name)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from pytest_jsleak.session import JsLeakSession
+
+    session = config.pluginmanager.get_plugin(JsLeakSession.name)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+
+
+def _layer_from(config: pytest.Config, get: Any, prefix: str) -> dict[str, Any]:
+    raw = {}
+    for name in OPTION_NAMES:
+        value = get(name)
+        if value not in (None, "", []):
+            raw[name] = value
+    layer = {}
+    for name, value in raw.items():
+        where = f"{prefix}{name}" if prefix.startswith("ini") else f"{prefix}{name.replace('_', '-')}"
+        layer.update(parse_layer({name: value}, source=where))
+    return layer
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    config = parent.config
+    if not config.getoption("jsleak"):
+        return None
+    patterns = config.getini("jsleak_files")
+    if not any(file_path.match(pattern) for pattern in patterns):
+        return None
+    from pytest_jsleak.collect import JsLeakFile
+
+    return JsLeakFile.from_parent(parent, path=file_path)
+
+
+@pytest.fixture
+def jsleak(request: pytest.FixtureRequest) -> JsLeakChecker:
+    """Check JS scenarios for leaks from a Python test: `jsleak.check("src/app.mjs", "handle")`."""
+    from pytest_jsleak.session import JsLeakSession
+
+    session = request.config.pluginmanager.get_plugin(JsLeakSession.name)
+    marker_layer: dict[str, Any] = {}
+    for mark in reversed(list(request.node.iter_markers("jsleak"))):
+        if mark.args:
+            raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.jsleak takes keyword options only")
+        marker_layer.update(_parse_or_usage(mark.kwargs, f"@pytest.mark.jsleak on {request.node.nodeid}"))
+    return JsLeakChecker(session, request.node, marker_layer)
+
+
+def _parse_or_usage(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    try:
+        return parse_layer(raw, source=source)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+class JsLeakChecker:
+    """The `jsleak` fixture: runs scenarios in fresh runtimes and fails the test on a leak."""
+
+    def __init__(self, session: Any, item: pytest.Item, marker_layer: dict[str, Any]) -> None:
+        self._session = session
+        self._item = item
+        self._marker_layer = marker_layer
+        self.results: list[LeakResult] = []
+
+    def check(self, path: str | os.PathLike[str], scenario: str = "default", **options: Any) -> LeakResult:
+        """Run `scenario` of the JS module at `path` (relative to the rootdir) and judge it.
+
+        Fails the test with the leak report when it leaks or cannot run; returns the result otherwise.
+        """
+        from pytest_jsleak.report.text import render
+
+        kwargs_layer = _parse_or_usage(options, f"jsleak.check() in {self._item.nodeid}")
+        target = Path(path)
+        if not target.is_absolute():
+            target = self._session.rootpath / target
+        index = len(self.results)
+        result = self._session.run(
+            self._item,
+            target,
+            scenario,
+            override_layers=(self._marker_layer, kwargs_layer),
+            folder_suffix=f"{scenario}-{index}" if index else scenario,
+        )
+        self.results.append(result)
+        self._session.attach(self._item, result)
+        if result.verdict != "clean":
+            pytest.fail(render(result, label=f"{target.name}::{scenario}"), pytrace=False)
+        return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    from pytest_jsleak.session import results_key
+
+    results = item.stash.get(results_key, None)
+    if results and report.when == "call":
+        # A JSON-serialisable attribute travels to the xdist controller with the report.
+        report.jsleak = [r.to_dict() for r in results]
+        if report.failed and any(r.verdict == "leak" for r in results):
+            report.jsleak_leaked = True
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    if report.when == "call" and report.failed and getattr(report, "jsleak_leaked", False):
+        return "failed", "L", ("LEAKED", {"red": True})
+    return None

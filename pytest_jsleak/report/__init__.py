@@ -1,0 +1,3 @@
+"""Reports of leak checks: text for the terminal and pytest failures, JSON for machines."""
+
+from __future__ import annotations

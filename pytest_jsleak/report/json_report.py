@@ -1,0 +1,60 @@
+"""The run's JSON document (DESIGN §7): schema 1, one entry per leak check, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema that every document written here validates against."""
+    text = resources.files("pytest_jsleak.report").joinpath("schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def build_document(
+    entries: Iterable[Mapping[str, Any]], *, complete: bool, started: float | None = None
+) -> dict[str, Any]:
+    from pytest_jsleak import __version__
+
+    items = [dict(entry) for entry in entries]
+    counts = Counter(item["verdict"] for item in items)
+    return {
+        "schema": SCHEMA_VERSION,
+        "tool": {"name": "pytest-jsleak", "version": __version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "duration": round(time.time() - started, 3) if started else None,
+        # False while the run is going on, and after an interruption: the items are what finished.
+        "complete": complete,
+        "summary": {"clean": counts["clean"], "leak": counts["leak"], "error": counts["error"]},
+        "items": items,
+    }
+
+
+def write_report(
+    path: Path, entries: Iterable[Mapping[str, Any]], *, complete: bool, started: float | None = None
+) -> None:
+    """Write the document so that a reader never sees a half-written file (temp file + rename)."""
+    document = build_document(entries, complete=complete, started=started)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".jsleak-report-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2, ensure_ascii=False)
+            stream.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = ["SCHEMA_VERSION", "build_document", "schema", "write_report"]

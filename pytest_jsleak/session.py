@@ -1,0 +1,110 @@
+"""The session object registered as a plugin: runs checks, gathers results, writes the summary and JSON."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_jsleak.model import LeakResult
+from pytest_jsleak.options import resolve
+
+results_key = pytest.StashKey[list[LeakResult]]()
+
+
+class JsLeakSession:
+    """State of one pytest run; lives on the plugin manager between configure and unconfigure."""
+
+    name = "jsleak-session"
+
+    def __init__(self, config: pytest.Config, ini_layer: dict[str, Any], cli_layer: dict[str, Any]) -> None:
+        self.config = config
+        self.rootpath = Path(config.rootpath)
+        self.base_layers = (ini_layer, cli_layer)
+        folder = config.getoption("jsleak_dir") or config.getini("jsleak_dir") or ".jsleak"
+        self.artefact_root = (self.rootpath / folder).resolve()
+        report = config.getoption("jsleak_report")
+        self.report_path = (Path(config.invocation_params.dir) / report).resolve() if report else None
+        # Only the xdist controller (or a plain run) writes the summary and the JSON document.
+        self.is_worker = hasattr(config, "workerinput")
+        self.entries: list[dict[str, Any]] = []
+        self.started = time.time()
+
+    # -- running checks (on whichever process runs the test) --
+
+    def listing_runtime(self, path: Path) -> str:
+        """The runtime that loads a file to list its scenarios: the configured one; bun for .ts.
+
+        Node 20 cannot load TypeScript at all, so a .ts file is listed under bun; running it under
+        node later fails with a message that says so.
+        """
+        runtime = resolve(*self.base_layers).runtime
+        return "bun" if path.suffix in (".ts", ".mts", ".cts") else runtime
+
+    def run(
+        self,
+        item: pytest.Item,
+        target: Path,
+        scenario: str,
+        *,
+        override_layers: tuple[Mapping[str, Any], ...] = (),
+        file_layer: Mapping[str, Any] | None = None,
+        folder_suffix: str | None = None,
+    ) -> LeakResult:
+        from pytest_jsleak.measure import CheckRequest, artefact_folder_name, run_check
+
+        folder = self.artefact_root / artefact_folder_name(item.nodeid)
+        if folder_suffix:
+            folder = folder / artefact_folder_name(folder_suffix)
+        request = CheckRequest(
+            target=target,
+            scenario=scenario,
+            artefact_dir=folder,
+            cwd=self.rootpath,
+            base_layers=self.base_layers,
+            override_layers=override_layers,
+            file_layer=file_layer,
+            label=item.nodeid,
+        )
+        return run_check(request)
+
+    def attach(self, item: pytest.Item, result: LeakResult) -> None:
+        item.stash.setdefault(results_key, []).append(result)
+
+    # -- gathering results (on the controller) --
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        results = getattr(report, "jsleak", None)
+        if self.is_worker or not results:
+            return
+        for result in results:
+            self.entries.append({"nodeid": report.nodeid, **result})
+        self._write_report(complete=False)
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.is_worker:
+            self._write_report(complete=exitstatus != pytest.ExitCode.INTERRUPTED)
+
+    def _write_report(self, *, complete: bool) -> None:
+        if self.report_path is None:
+            return
+        from pytest_jsleak.report.json_report import write_report
+
+        write_report(self.report_path, self.entries, complete=complete, started=self.started)
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.is_worker or not self.entries:
+            return
+        from pytest_jsleak.report.summary import summary_lines
+
+        terminalreporter.section("jsleak")
+        for line in summary_lines(self.entries, verbose=config.get_verbosity() > 0):
+            terminalreporter.write_line(line)
+        if self.report_path is not None:
+            terminalreporter.write_line(f"JSON report: {self.report_path}")

@@ -1,0 +1,121 @@
+"""The verdict: heap samples and per-class survivor counts → clean or leak, and growth per iteration.
+
+Two rounds of `iterations` calls each are compared (A: S1→S2, B: S2→S3). A class leaks when
+objects of it allocated in round A are still alive after round B *and* round B added about as many
+again: growth that keeps pace with the calls. One-off survivors (lazy initialisation, an interned
+string, the last result kept in a variable) appear in one round only; a bounded cache or a ring
+buffer evicts round A's objects during round B. Both are clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+# A class needs at least this many survivors per round: one or two objects are what a runtime
+# or a one-time cache leaves behind (interned strings, a feedback cell, the last result).
+MIN_SURVIVORS_PER_ROUND = 2
+# Round B must add at least this share of round A's survivors (and vice versa): a leak keeps pace
+# with the calls, a filling cache does not.
+MIN_ROUND_RATIO = 0.5
+# Heap-used growth over the second half of the sampling round below which the heap is called
+# flat. V8 and JSC repeat heap-used to the byte after a full GC when nothing is retained
+# (research/runtimes.md), so this only absorbs the odd allocation of the runtime itself.
+FLAT_TOLERANCE_BYTES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class ClassGrowth:
+    """How one class grew over the two confirming rounds."""
+
+    class_name: str
+    round_a: int
+    """Objects allocated in round A still alive at the end (by id), or the count growth S1→S2."""
+    round_b: int
+    """Objects allocated in round B alive at the end, or the count growth S2→S3."""
+    bytes_a: int
+    """Shallow bytes of `round_a`'s objects (or the size growth S1→S2)."""
+    bytes_b: int = 0
+    retained_bytes: int = 0
+    examples: tuple[int, ...] = ()
+    """Node indices in the final snapshot of objects that survived (for retainer paths)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTrend:
+    """What the heap samples of the sampling round say."""
+
+    suspicious: bool
+    growth_per_iteration: float
+    """Heap-used growth per call over the second half of the round (bytes, may be negative)."""
+    total_growth: int
+    plateaued: bool
+    """The heap grew in the first half and stopped: a cache filling up, lazy initialisation."""
+
+
+def sample_trend(
+    samples: Sequence[int], iterations: Sequence[int], *, tolerated_per_iteration: int
+) -> SampleTrend:
+    """Judge the sampling round: is the heap still rising over its second half?"""
+    if len(samples) < 2:
+        return SampleTrend(False, 0.0, 0, False)
+    mid = len(samples) // 2
+    second = samples[mid:]
+    calls = max(1, iterations[-1] - iterations[mid])
+    late_growth = second[-1] - second[0]
+    # The highest point of the second half also counts: a heap that rose and fell back is not flat
+    # evidence of a leak, but one that ends at its maximum is.
+    rising = late_growth > FLAT_TOLERANCE_BYTES and second[-1] >= max(second) - FLAT_TOLERANCE_BYTES
+    per_call = late_growth / calls
+    total = samples[-1] - samples[0]
+    suspicious = rising and per_call > tolerated_per_iteration
+    plateaued = not suspicious and (samples[mid] - samples[0]) > FLAT_TOLERANCE_BYTES
+    return SampleTrend(suspicious, per_call, total, plateaued)
+
+
+@dataclass(slots=True)
+class Decision:
+    verdict: str
+    growth_per_iteration: float
+    leaking: list[ClassGrowth] = field(default_factory=list)
+    """Leaking classes, most retained bytes first."""
+    tolerated: list[ClassGrowth] = field(default_factory=list)
+    """Classes that grew with the calls but were dropped by `ignore`."""
+
+
+def is_leaking_class(growth: ClassGrowth) -> bool:
+    a, b = growth.round_a, growth.round_b
+    if a < MIN_SURVIVORS_PER_ROUND or b < MIN_SURVIVORS_PER_ROUND:
+        return False
+    return min(a, b) >= MIN_ROUND_RATIO * max(a, b)
+
+
+def decide(
+    classes: Iterable[ClassGrowth],
+    *,
+    iterations: int,
+    max_growth_per_iteration: int,
+    ignore: Iterable[str] = (),
+) -> Decision:
+    """Leak when some classes keep pace with the calls and their bytes per call exceed the limit."""
+    ignored = set(ignore)
+    leaking: list[ClassGrowth] = []
+    tolerated: list[ClassGrowth] = []
+    for growth in classes:
+        if not is_leaking_class(growth):
+            continue
+        (tolerated if growth.class_name in ignored else leaking).append(growth)
+    leaking.sort(key=lambda g: (g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
+    per_iteration = sum(g.bytes_a for g in leaking) / max(1, iterations)
+    verdict = "leak" if leaking and per_iteration > max_growth_per_iteration else "clean"
+    return Decision(verdict, per_iteration, leaking, tolerated)
+
+
+__all__ = [
+    "ClassGrowth",
+    "Decision",
+    "SampleTrend",
+    "decide",
+    "is_leaking_class",
+    "sample_trend",
+]
