@@ -57,6 +57,7 @@ def survivors_table(result: LeakResult) -> str:
         rows,
         headers=("surviving class", "new objects alive", "per iteration", "retained"),
         colalign=("left", "right", "right", "right"),
+        disable_numparse=True,
     )
 
 
