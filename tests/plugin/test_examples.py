@@ -1,0 +1,73 @@
+"""Acceptance: `pytest --jsleak examples/` fails exactly the leaky examples, naming class and holder.
+
+Runs the shipped examples once per runtime (a subprocess pytest run with a JSON report) and checks
+every verdict, the leaked class and the variable on its retainer path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# Leaky scenario → (the class that must be reported, a name that must appear on its retainer path)
+LEAKS = {
+    "global-array.leak.mjs::leaky": ("RequestRecord", "requestLog"),
+    "closure.leak.mjs::leaky": ("BigThing", "previous"),
+    "event-listener.leak.cjs::leaky": ("Subscription", "configBus"),
+    "interval.leak.mjs::leaky": ("Poller", "poller"),
+    "unbounded-cache.leak.mjs::leaky": ("RenderedPage", "pageCache"),
+    "abort-signal.leak.mjs::leaky": ("PendingQuery", "query"),
+    "bind.leak.mjs::leaky": ("ResourceTracker", "metricsRegistry"),
+    "pending-promises.leak.mjs::leaky": ("Job", "waiting"),
+}
+CLEAN = [
+    *(name.replace("::leaky", "::fixed") for name in LEAKS),
+    "controls.leak.mjs::boundedLruCache",
+    "controls.leak.mjs::lazyInit",
+    "controls.leak.mjs::plateauingMemo",
+    "controls.leak.mjs::heavyTemporaryAllocation",
+    "controls.leak.mjs::weakMapSideTable",
+    "controls.leak.mjs::ringBuffer",
+    "controls.leak.mjs::settledAsyncWork",
+]
+
+
+def run_examples(pytester: pytest.Pytester, runtime: str) -> tuple[pytest.RunResult, dict[str, dict]]:
+    for path in EXAMPLES.glob("*.leak.*"):
+        shutil.copy(path, pytester.path / path.name)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "-v", "--jsleak", f"--jsleak-runtime={runtime}", f"--jsleak-report={report}", "-p", "no:cacheprovider",
+        timeout=600,
+    )
+    items = {item["nodeid"]: item for item in json.loads(report.read_text())["items"]}
+    return result, items
+
+
+def path_names(suspect: dict) -> list[str]:
+    return [step["edge_name"] or "" for step in suspect["path"] or []]
+
+
+@pytest.mark.parametrize("runtime", ["node", pytest.param("bun", marks=pytest.mark.bun)])
+def test_examples_verdicts_classes_and_holders(pytester: pytest.Pytester, runtime: str) -> None:
+    result, items = run_examples(pytester, runtime)
+    assert set(items) == set(LEAKS) | set(CLEAN), result.stdout.str()
+    wrong = {nodeid: item["verdict"] for nodeid, item in items.items()
+             if item["verdict"] != ("leak" if nodeid in LEAKS else "clean")}
+    assert not wrong, f"unexpected verdicts under {runtime}: {wrong}\n" + result.stdout.str()
+    for nodeid, (class_name, holder) in LEAKS.items():
+        suspects = {s["class_name"]: s for s in items[nodeid]["suspects"]}
+        assert class_name in suspects, f"{nodeid}: {class_name} not among {list(suspects)}"
+        paths = [path_names(s) for s in items[nodeid]["suspects"] if s["path"]]
+        assert any(holder in names for names in paths), f"{nodeid}: no path through {holder!r}: {paths}"
+    result.assert_outcomes(passed=len(CLEAN), failed=len(LEAKS))
+    # The LEAKED status letter and word, and the report in the failure text.
+    result.stdout.fnmatch_lines(["*controls.leak.mjs::lazyInit PASSED*", "*global-array.leak.mjs::leaky LEAKED*"])
+    text = result.stdout.str()
+    assert "RequestRecord" in text and "requestLog" in text
+    assert "Chrome DevTools" in text
