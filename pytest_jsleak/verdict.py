@@ -24,6 +24,23 @@ MIN_ROUND_RATIO = 0.5
 FLAT_TOLERANCE_BYTES = 512
 
 
+# Classes of the language, the runtimes and Node's internals. A leak report leads with the user's own
+# classes (a `Poller` kept by a `Timeout`), which say more than the containers that hold them.
+BUILTIN_CLASSES = frozenset(
+    """Object Array Map Set WeakMap WeakSet WeakRef FinalizationRegistry Promise Function Error TypeError
+    RangeError RegExp Date ArrayBuffer SharedArrayBuffer DataView Uint8Array Int8Array Uint16Array Int16Array
+    Uint32Array Int32Array Float32Array Float64Array BigInt64Array BigUint64Array Uint8ClampedArray Buffer
+    Symbol Number String Boolean BigInt Proxy Generator AsyncGenerator Arguments Iterator Timeout Immediate
+    Timer TimersList EventEmitter EventTarget Event AbortSignal AbortController Listener PromiseReaction
+    Module Script Context Window GlobalObject JSGlobalObject JSGlobalProxy""".split()
+)
+
+
+def is_user_class(name: str) -> bool:
+    """A constructor name the target's code probably defined: `RequestRecord`, not `Array` or `(string)`."""
+    return name[:1].isalpha() and name.isidentifier() and name not in BUILTIN_CLASSES
+
+
 @dataclass(frozen=True, slots=True)
 class ClassGrowth:
     """How one class grew over the two confirming rounds."""
@@ -78,7 +95,7 @@ class Decision:
     verdict: str
     growth_per_iteration: float
     leaking: list[ClassGrowth] = field(default_factory=list)
-    """Leaking classes, most retained bytes first."""
+    """Leaking classes: the user's own classes first, then by retained bytes."""
     tolerated: list[ClassGrowth] = field(default_factory=list)
     """Classes that grew with the calls but were dropped by `ignore`."""
 
@@ -105,7 +122,7 @@ def decide(
         if not is_leaking_class(growth):
             continue
         (tolerated if growth.class_name in ignored else leaking).append(growth)
-    leaking.sort(key=lambda g: (g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
+    leaking.sort(key=lambda g: (is_user_class(g.class_name), g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
     per_iteration = sum(g.bytes_a for g in leaking) / max(1, iterations)
     verdict = "leak" if leaking and per_iteration > max_growth_per_iteration else "clean"
     return Decision(verdict, per_iteration, leaking, tolerated)
@@ -117,5 +134,6 @@ __all__ = [
     "SampleTrend",
     "decide",
     "is_leaking_class",
+    "is_user_class",
     "sample_trend",
 ]

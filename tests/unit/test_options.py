@@ -62,7 +62,7 @@ def test_bad_values_name_option_value_and_source(name, value, fragment):
 
 
 def test_unknown_option_lists_the_known_ones():
-    with pytest.raises(OptionError, match="unknown jsleak option 'iteration'.*iterations"):
+    with pytest.raises(OptionError, match=r"unknown jsleak option 'iteration'.*iterations"):
         parse_layer({"iteration": 5}, source="kwargs")
 
 

@@ -31,9 +31,8 @@ def test_a_filling_cache_does_not_keep_pace():
 
 
 def test_one_or_two_survivors_are_noise():
-    assert decide([growth("Object", 1, 1), growth("Foo", 2, 1)], iterations=200, max_growth_per_iteration=0).verdict == (
-        "clean"
-    )
+    rows = [growth("Object", 1, 1), growth("Foo", 2, 1)]
+    assert decide(rows, iterations=200, max_growth_per_iteration=0).verdict == "clean"
 
 
 def test_max_growth_tolerates_small_leaks():
@@ -85,3 +84,10 @@ def test_rising_below_the_tolerance_is_not_suspicious():
 def test_a_few_bytes_of_jitter_are_flat():
     samples = [4_000_000 + (i % 3) * 100 for i in range(21)]
     assert not sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
+
+
+def test_user_classes_lead_the_report():
+    rows = [growth("Timeout", 200, 200, 200 * 120), growth("Poller", 200, 200, 200 * 40),
+            growth("(closure)", 200, 200, 200 * 60)]
+    names = [g.class_name for g in decide(rows, iterations=200, max_growth_per_iteration=0).leaking]
+    assert names == ["Poller", "Timeout", "(closure)"]
