@@ -1,0 +1,266 @@
+"""Immediate dominators and retained sizes, vectorised over the BFS levels of the heap graph.
+
+The algorithm is the iterative data-flow one of Cooper, Harvey and Kennedy ("A Simple, Fast
+Dominance Algorithm", 2001) with the intersections done in bulk by numpy instead of one node
+at a time, and started from an over-approximation instead of from nothing:
+
+1. Every dominator of v lies on *every* path from the root to v, so on a shortest one: it is at
+   a smaller BFS distance, and has a smaller BFS rank, than v. The BFS tree (paths.py) is
+   therefore a dominator-tree over-approximation whose parents all precede their children, and
+   "walk up from the one with the larger rank" finds nearest common ancestors, exactly as CHK
+   does with post-order numbers.
+2. A node with a single distinct predecessor is dominated by it; that is most of a heap
+   (strings, numbers, an object's own arrays). Only "join" nodes, with two or more distinct
+   predecessors, need intersections.
+3. Each round sets idom(v) = NCA(preds of v) for all join nodes at once: NCA(a, p) is computed
+   for every predecessor p with a = v's BFS parent, in lock-step (the deeper finger climbs),
+   and since all those results are ancestors of a, their NCA is the one with the smallest rank
+   (a scatter-min, no sort). Rounds repeat until nothing changes; each round only moves idoms
+   towards the root, so it terminates, and the fixed point of the dominance equations reached
+   from above is the dominator tree. tests/heap/test_dominators.py checks it against
+   networkx.immediate_dominators on random graphs.
+
+Like every fix-point (CHK included), the rounds can be many where back edges chain join nodes,
+e.g. a long doubly linked list: each round settles one more node from each end. So the rounds are
+capped (`MAX_ROUNDS`); past the cap the same edges go to an iterative Lengauer–Tarjan in plain
+Python (`lengauer_tarjan`), which is O(E log V) and never hangs, only slower per edge. This is
+what made memlab's fix-point hang on 1 GB snapshots (research/peers.md §3, memlab#77) and why
+the fast path has a bound. There is no recursion anywhere. Retained sizes then sum self
+sizes bottom-up over the BFS levels (a node's dominator is always on an earlier level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pytest_jsleak.heap.paths import ROOT, followed_edge_filter
+
+if TYPE_CHECKING:
+    from pytest_jsleak.heap.graph import HeapGraph
+    from pytest_jsleak.heap.paths import ShortestPathTree
+
+MAX_ROUNDS = 24
+"""Vectorised rounds before falling back to Lengauer–Tarjan (real heaps settle in a handful)."""
+_SCALAR_CLIMB = 64
+"""Below this many unfinished walks, climb in plain Python: cheaper than a numpy round trip."""
+
+
+@dataclass(frozen=True, slots=True)
+class DominatorTree:
+    idom: np.ndarray
+    """Immediate dominator per node index (-1 for the root and for unreachable nodes)."""
+    retained: np.ndarray
+    """Retained size per node (int64): its self size plus that of every node it dominates.
+    Unreachable nodes retain only themselves."""
+    rounds: int
+    """Intersection rounds until the fixed point (for the benchmark)."""
+
+
+def immediate_dominators(
+    targets: np.ndarray,
+    preds: np.ndarray,
+    tree: ShortestPathTree,
+    max_rounds: int | None = None,
+) -> tuple[np.ndarray, int]:
+    """Immediate dominators from the BFS tree and the extra predecessor edges (preds → targets).
+
+    `tree` is the BFS from node 0 over the followed edges; (preds[k] → targets[k]) are the
+    followed edges between reachable nodes that are not a BFS tree edge, a self-loop, or an edge
+    into the root. Returns (idom, rounds); idom is -1 for the root and unreachable nodes.
+    """
+    if max_rounds is None:
+        max_rounds = MAX_ROUNDS
+    parent = tree.parent
+    rank = tree.rank
+    idom = parent.copy()
+    if not targets.size:
+        return idom, 0
+    joins = np.unique(targets)
+    anchors = parent[targets]
+    parent_rank = rank[parent[joins]]
+    rounds = 0
+    while True:
+        rounds += 1
+        if rounds > max_rounds:
+            return lengauer_tarjan(parent.size, np.concatenate([parent_sources(tree), preds]),
+                                   np.concatenate([parent_targets(tree), targets]), tree), rounds
+        meet = _nca(anchors, preds, idom, rank)
+        best = np.full(parent.size, np.iinfo(rank.dtype).max, rank.dtype)
+        best[joins] = parent_rank
+        np.minimum.at(best, targets, rank[meet])
+        candidates = tree.order[best[joins]]
+        changed = candidates != idom[joins]
+        if not changed.any():
+            return idom, rounds
+        idom[joins] = candidates
+
+
+def parent_sources(tree: ShortestPathTree) -> np.ndarray:
+    return tree.parent[tree.order[1:]]
+
+
+def parent_targets(tree: ShortestPathTree) -> np.ndarray:
+    return tree.order[1:]
+
+
+def lengauer_tarjan(node_count: int, preds: np.ndarray, targets: np.ndarray, tree: ShortestPathTree
+                    ) -> np.ndarray:
+    """Immediate dominators by Lengauer–Tarjan (simple version, path compression), iteratively.
+
+    The graph is the BFS tree edges plus (preds → targets); the root is node 0. Only reachable
+    nodes take part (the caller's edges are all between reachable nodes).
+    """
+    idom = np.full(node_count, -1, tree.parent.dtype)
+    if not targets.size:
+        return idom
+    # Successor and predecessor lists (CSR) over the reachable nodes.
+    order = np.argsort(preds, kind="stable")
+    succ_first = np.zeros(node_count + 1, np.int64)
+    np.cumsum(np.bincount(preds, minlength=node_count), out=succ_first[1:])
+    succ = targets[order].tolist()
+    order = np.argsort(targets, kind="stable")
+    pred_first = np.zeros(node_count + 1, np.int64)
+    np.cumsum(np.bincount(targets, minlength=node_count), out=pred_first[1:])
+    pred = preds[order].tolist()
+    del order
+    succ_first_list = succ_first.tolist()
+    pred_first_list = pred_first.tolist()
+    # Depth-first numbering from the root (iterative), 1-based; 0 means "not visited".
+    number = [0] * node_count
+    vertex = [0]
+    dfs_parent = [0]
+    stack = [(0, succ_first_list[0], -1)]
+    while stack:
+        node, next_edge, parent_number = stack.pop()
+        if next_edge == succ_first_list[node]:
+            if number[node]:
+                continue
+            vertex.append(node)
+            number[node] = len(vertex) - 1
+            dfs_parent.append(parent_number)
+        end = succ_first_list[node + 1]
+        while next_edge < end:
+            target = succ[next_edge]
+            next_edge += 1
+            if not number[target]:
+                stack.append((node, next_edge, parent_number))
+                stack.append((target, succ_first_list[target], number[node]))
+                break
+    count = len(vertex) - 1
+    semi = list(range(count + 1))
+    label = list(range(count + 1))
+    ancestor = [0] * (count + 1)
+    dom = [0] * (count + 1)
+    bucket: list[list[int]] = [[] for _ in range(count + 1)]
+
+    def evaluate(v: int) -> int:
+        if not ancestor[v]:
+            return v
+        path = []
+        u = v
+        while ancestor[ancestor[u]]:
+            path.append(u)
+            u = ancestor[u]
+        for u in reversed(path):
+            a = ancestor[u]
+            if semi[label[a]] < semi[label[u]]:
+                label[u] = label[a]
+            ancestor[u] = ancestor[a]
+        return label[v]
+
+    for w in range(count, 1, -1):
+        node = vertex[w]
+        for k in range(pred_first_list[node], pred_first_list[node + 1]):
+            v = number[pred[k]]
+            if not v:
+                continue
+            u = evaluate(v)
+            if semi[u] < semi[w]:
+                semi[w] = semi[u]
+        bucket[semi[w]].append(w)
+        p = dfs_parent[w]
+        ancestor[w] = p
+        for v in bucket[p]:
+            u = evaluate(v)
+            dom[v] = u if semi[u] < semi[v] else p
+        bucket[p] = []
+    for w in range(2, count + 1):
+        if dom[w] != semi[w]:
+            dom[w] = dom[dom[w]]
+    for w in range(2, count + 1):
+        idom[vertex[w]] = vertex[dom[w]]
+    return idom
+
+
+def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Nearest common ancestors of pairs in the tree `up`, in which a parent has a smaller rank."""
+    left = left.copy()
+    right = right.copy()
+    active = np.flatnonzero(left != right)
+    while active.size > _SCALAR_CLIMB:
+        a = left[active]
+        b = right[active]
+        a_deeper = rank[a] > rank[b]
+        a = np.where(a_deeper, up[a], a)
+        b = np.where(a_deeper, b, up[b])
+        left[active] = a
+        right[active] = b
+        active = active[a != b]
+    for position in active.tolist():
+        a = int(left[position])
+        b = int(right[position])
+        while a != b:
+            if rank[a] > rank[b]:
+                a = int(up[a])
+            else:
+                b = int(up[b])
+        left[position] = a
+    return left
+
+
+def retained_sizes_from(idom: np.ndarray, self_size: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
+    """Sum self sizes up the dominator tree, deepest BFS level first."""
+    retained = self_size.astype(np.int64)
+    starts = tree.level_starts
+    for level in range(tree.levels - 1, 0, -1):
+        nodes = tree.order[starts[level] : starts[level + 1]]
+        np.add.at(retained, idom[nodes], retained[nodes])
+    return retained
+
+
+def dominator_tree(graph: HeapGraph) -> DominatorTree:
+    """Immediate dominators and retained sizes of a snapshot's graph (root: node 0)."""
+    snap = graph.snapshot
+    tree = graph.shortest_paths
+    follow = followed_edge_filter(graph)
+    parent = tree.parent
+    rank = tree.rank
+    edge_to = snap.edge_to
+    target_parts = []
+    pred_parts = []
+    # Walk the edges in blocks of nodes so that no temporary spans all edges at once.
+    for first, sources in graph.edge_blocks():
+        edges = np.arange(first, first + sources.size, dtype=np.int64)
+        targets = edge_to[first : first + sources.size]
+        usable = rank[sources] >= 0
+        usable &= sources != targets
+        usable &= targets != ROOT
+        usable &= sources != parent[targets]
+        usable[usable] = follow(edges[usable], sources[usable])
+        target_parts.append(targets[usable].astype(parent.dtype, copy=False))
+        pred_parts.append(sources[usable])
+    targets = np.concatenate(target_parts) if target_parts else np.zeros(0, parent.dtype)
+    preds = np.concatenate(pred_parts) if pred_parts else np.zeros(0, parent.dtype)
+    del target_parts, pred_parts
+    idom, rounds = immediate_dominators(targets, preds, tree)
+    idom[ROOT] = -1
+    retained = retained_sizes_from(idom, snap.node_self_size, tree)
+    return DominatorTree(idom=idom, retained=retained, rounds=rounds)
+
+
+def retained_sizes(graph: HeapGraph) -> np.ndarray:
+    """Retained size of every node (int64), from the dominator tree."""
+    return graph.dominators.retained

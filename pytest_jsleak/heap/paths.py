@@ -1,0 +1,258 @@
+"""Shortest retainer paths from the GC roots: one breadth-first search, then parent walks.
+
+The search is level-synchronous and vectorised (each level's edges are gathered with one
+`np.repeat`), so it costs a few numpy passes per BFS level, not a Python step per node. The same
+search gives the BFS order and levels that `dominators.py` relies on.
+
+Edges the search does not follow, because they do not keep their target alive or make paths
+that explain nothing:
+
+- `weak` edges (DevTools and memlab skip them for distances and retainer paths);
+- `shortcut` edges except from the snapshot's root (DevTools' `isEssentialEdge`: from the root
+  they lead to the global objects, which gives the short `global → requestLog → ...` paths);
+- memlab's blocklist (research/peers.md §3): `feedback_cell` edges, edges into
+  `system / PropertyCell` nodes, and the ephemeron edges (`part of key ... -> value ...`) that
+  V8 emits for WeakMap entries, which hold the value only while the key lives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pytest_jsleak.model import PathStep, RetainerPath
+
+if TYPE_CHECKING:
+    from pytest_jsleak.heap.graph import HeapGraph
+
+ROOT = 0
+"""V8 writes the synthetic root as node 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShortestPathTree:
+    """The BFS from the root over the followed edges."""
+
+    parent: np.ndarray
+    """Parent node index on a shortest path (-1 for the root and unreachable nodes)."""
+    parent_edge: np.ndarray
+    """The edge index from the parent (-1 for the root and unreachable nodes)."""
+    order: np.ndarray
+    """Reachable node indices in BFS order (root first)."""
+    level_starts: np.ndarray
+    """order[level_starts[d]:level_starts[d+1]] are the nodes at distance d."""
+    rank: np.ndarray
+    """Position of each node in `order` (-1 when unreachable)."""
+
+    @property
+    def levels(self) -> int:
+        return int(self.level_starts.size - 1)
+
+    def reachable(self, node: int) -> bool:
+        return bool(self.rank[node] >= 0)
+
+
+def blocked_edge_names(graph: HeapGraph) -> np.ndarray:
+    """String indices of edge names the search skips (see the module docstring)."""
+    strings = graph.snapshot.strings
+    blocked = list(strings.indices_of("feedback_cell"))
+    blob = strings.blob
+    at = blob.find(b'"part of key ')
+    while at >= 0:
+        index = int(np.searchsorted(strings.starts, at + 1))
+        if index < len(strings) and strings.starts[index] == at + 1:
+            blocked.append(index)
+        at = blob.find(b'"part of key ', at + 1)
+    return np.unique(np.asarray(blocked, dtype=np.int64))
+
+
+def followed_edge_filter(graph: HeapGraph):  # noqa: ANN201 - a closure over numpy arrays
+    """A function (edge indices, their source nodes) -> bool mask of the edges to follow."""
+    snap = graph.snapshot
+    meta = snap.meta
+    edge_type = snap.edge_type
+    edge_name = snap.edge_name
+    edge_to = snap.edge_to
+    weak = meta.edge_type_code("weak")
+    shortcut = meta.edge_type_code("shortcut")
+    internal = meta.edge_type_code("internal")
+    blocked = blocked_edge_names(graph)
+    property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
+    node_name = snap.node_name
+
+    def follow(edges: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        types = edge_type[edges]
+        keep = types != weak
+        if shortcut >= 0:
+            keep &= (types != shortcut) | (sources == ROOT)
+        if blocked.size and internal >= 0:
+            is_internal = types == internal
+            if is_internal.any():
+                keep &= ~(is_internal & np.isin(edge_name[edges], blocked))
+        if property_cells.size:
+            keep &= ~np.isin(node_name[edge_to[edges]], property_cells)
+        return keep
+
+    return follow
+
+
+def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
+    """BFS from the root (node 0) over the followed edges; the first edge found wins, as in DevTools."""
+    snap = graph.snapshot
+    count = graph.node_count
+    index_type = np.int32 if count < (1 << 31) else np.int64
+    parent = np.full(count, -1, index_type)
+    parent_edge = np.full(count, -1, graph.first_edge.dtype)
+    rank = np.full(count, -1, index_type)
+    if count == 0:
+        empty = np.zeros(0, index_type)
+        return ShortestPathTree(parent, parent_edge, empty, np.zeros(1, np.int64), rank)
+    follow = followed_edge_filter(graph)
+    first = graph.first_edge
+    edge_counts = snap.node_edge_count
+    edge_to = snap.edge_to
+    seen = np.zeros(count, np.bool_)
+    seen[ROOT] = True
+    frontier = np.array([ROOT], index_type)
+    levels = [frontier]
+    while frontier.size:
+        counts = edge_counts[frontier].astype(np.int64)
+        total = int(counts.sum())
+        if total == 0:
+            break
+        # All edge indices of the frontier, in order: first[node] + 0 .. count-1 per node.
+        shift = np.repeat(first[frontier].astype(np.int64) - (np.cumsum(counts) - counts), counts)
+        edges = np.arange(total, dtype=np.int64) + shift
+        sources = np.repeat(frontier, counts)
+        targets = edge_to[edges]
+        fresh = ~seen[targets]
+        edges, sources, targets = edges[fresh], sources[fresh], targets[fresh]
+        keep = follow(edges, sources)
+        edges, sources, targets = edges[keep], sources[keep], targets[keep]
+        if not targets.size:
+            break
+        # Several edges may reach the same new node: the first one wins (assign in reverse).
+        parent_edge[targets[::-1]] = edges[::-1]
+        winners = parent_edge[targets] == edges
+        frontier = targets[winners].astype(index_type, copy=False)
+        parent[frontier] = sources[winners]
+        seen[frontier] = True
+        levels.append(frontier)
+    order = np.concatenate(levels)
+    rank[order] = np.arange(order.size, dtype=index_type)
+    level_starts = np.zeros(len(levels) + 1, np.int64)
+    np.cumsum([level.size for level in levels], out=level_starts[1:])
+    return ShortestPathTree(parent, parent_edge, order, level_starts, rank)
+
+
+def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
+    """The shortest path from the root to `node` (root first), or None if it is unreachable."""
+    tree = graph.shortest_paths
+    node = int(node)
+    if not 0 <= node < graph.node_count or tree.rank[node] < 0:
+        return None
+    chain = [node]
+    while tree.parent[chain[-1]] >= 0:
+        chain.append(int(tree.parent[chain[-1]]))
+    chain.reverse()
+    locations = ClosureLocations(graph)
+    steps = []
+    for position, index in enumerate(chain):
+        if position == 0:
+            edge_type = edge_name = None
+        else:
+            edge = graph.edge(int(tree.parent_edge[index]))
+            edge_type = edge.type
+            edge_name = str(edge.name)
+        view = graph.node(index)
+        steps.append(
+            PathStep(
+                edge_type=edge_type,
+                edge_name=edge_name,
+                node_type=view.type,
+                node_name=view.name,
+                class_name=view.class_name,
+                node_id=view.id,
+                self_size=view.self_size,
+                location=locations.of(index) if view.type == "closure" else None,
+            )
+        )
+    return RetainerPath(tuple(steps))
+
+
+class ClosureLocations:
+    """`file:line:column` (1-based) of closures, from the snapshot's `locations` section.
+
+    V8's locations are 0-based and point at the function's start (research/runtimes.md §5). The
+    script id is resolved to a file by walking closure → `shared` → `script_or_debug_info`
+    (Deno: `script`) → the Script node, whose `name` edge (or own name) is its URL.
+    """
+
+    def __init__(self, graph: HeapGraph) -> None:
+        self.graph = graph
+        snap = graph.snapshot
+        fields = snap.meta.location_fields
+        self.rows = snap.locations
+        self.usable = bool(self.rows is not None and self.rows.size and "object_index" in fields)
+        if self.usable:
+            self.object_column = fields.index("object_index")
+            self.line_column = fields.index("line") if "line" in fields else -1
+            self.column_column = fields.index("column") if "column" in fields else -1
+            self.script_column = fields.index("script_id") if "script_id" in fields else -1
+            objects = self.rows[:, self.object_column]
+            self.sorter = np.argsort(objects, kind="stable")
+            self.sorted_objects = objects[self.sorter]
+
+    def of(self, node: int) -> str | None:
+        if not self.usable or self.line_column < 0:
+            return None
+        at = int(np.searchsorted(self.sorted_objects, node))
+        if at >= self.sorted_objects.size or self.sorted_objects[at] != node:
+            return None
+        row = self.rows[self.sorter[at]]
+        line = int(row[self.line_column]) + 1
+        column = int(row[self.column_column]) + 1 if self.column_column >= 0 else 1
+        script = self.script_name(node)
+        if script is None and self.script_column >= 0:
+            script = f"script#{int(row[self.script_column])}"
+        return f"{script}:{line}:{column}"
+
+    def script_name(self, closure: int) -> str | None:
+        graph = self.graph
+        shared = _follow(graph, closure, ("shared",))
+        if shared is None:
+            return None
+        script = _follow(graph, shared, ("script_or_debug_info", "script"))
+        if script is None:
+            return None
+        url = None
+        name_target = _follow(graph, script, ("name",))
+        if name_target is not None:
+            target = graph.node(name_target)
+            if target.type in ("string", "concatenated string", "sliced string"):
+                url = target.name
+        if not url:
+            url = graph.node(script).name
+            for prefix in ("system / Script / ", "system / Script"):
+                if url.startswith(prefix):
+                    url = url[len(prefix) :].strip()
+                    break
+        if not url:
+            return None
+        return url[len("file://") :] if url.startswith("file://") else url
+
+
+def _follow(graph: HeapGraph, node: int, names: tuple[str, ...]) -> int | None:
+    """The target of the first non-element edge of `node` named one of `names`."""
+    snap = graph.snapshot
+    first = int(graph.first_edge[node])
+    last = int(graph.first_edge[node + 1])
+    by_index = {snap.meta.edge_type_code("element"), snap.meta.edge_type_code("hidden")}
+    for edge in range(first, last):
+        if int(snap.edge_type[edge]) in by_index:
+            continue
+        if snap.strings[int(snap.edge_name[edge])] in names:
+            return int(snap.edge_to[edge])
+    return None

@@ -1,0 +1,115 @@
+"""Hand-built tiny V8-format heap snapshots for unit tests (no runtime needed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NODE_FIELDS = ["type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"]
+NODE_TYPES = [
+    "hidden", "array", "string", "object", "code", "closure", "regexp", "number", "native",
+    "synthetic", "concatenated string", "sliced string", "symbol", "bigint", "object shape",
+]
+EDGE_FIELDS = ["type", "name_or_index", "to_node"]
+EDGE_TYPES = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"]
+LOCATION_FIELDS = ["object_index", "script_id", "line", "column"]
+
+
+@dataclass
+class Node:
+    type: str
+    name: str
+    id: int
+    self_size: int
+    edges: list[tuple[str, str | int, int]] = field(default_factory=list)
+
+
+class SnapshotBuilder:
+    """Add nodes and edges, then `write(path)` a `.heapsnapshot` that V8 tools accept.
+
+    Node 0 is the synthetic root; `add` returns node indices; ids are odd by default, as V8's.
+    """
+
+    def __init__(self, *, root_name: str = "") -> None:
+        self.nodes: list[Node] = []
+        self.locations: list[tuple[int, int, int, int]] = []
+        self._next_id = 1
+        self.add("synthetic", root_name, self_size=0)
+
+    def add(self, type: str, name: str, *, self_size: int = 16, id: int | None = None) -> int:
+        if id is None:
+            id = self._next_id
+            self._next_id += 2
+        self.nodes.append(Node(type, name, id, self_size))
+        return len(self.nodes) - 1
+
+    def edge(self, source: int, target: int, name: str | int, type: str = "property") -> None:
+        self.nodes[source].edges.append((type, name, target))
+
+    def location(self, node: int, script_id: int, line: int, column: int) -> None:
+        self.locations.append((node, script_id, line, column))
+
+    def document(self) -> dict[str, Any]:
+        strings: list[str] = ["<dummy>"]
+        index: dict[str, int] = {}
+
+        def intern(text: str) -> int:
+            if text not in index:
+                index[text] = len(strings)
+                strings.append(text)
+            return index[text]
+
+        width = len(NODE_FIELDS)
+        nodes: list[int] = []
+        edges: list[int] = []
+        for node in self.nodes:
+            nodes += [NODE_TYPES.index(node.type), intern(node.name), node.id, node.self_size,
+                      len(node.edges), 0, 0]
+            for type, name, target in node.edges:
+                name_value = name if type in ("element", "hidden") else intern(str(name))
+                edges += [EDGE_TYPES.index(type), int(name_value), target * width]
+        locations: list[int] = []
+        for node, script, line, column in self.locations:
+            locations += [node * width, script, line, column]
+        return {
+            "snapshot": {
+                "meta": {
+                    "node_fields": NODE_FIELDS,
+                    "node_types": [NODE_TYPES, "string", "number", "number", "number", "number", "number"],
+                    "edge_fields": EDGE_FIELDS,
+                    "edge_types": [EDGE_TYPES, "string_or_number", "node"],
+                    "trace_function_info_fields": ["function_id", "name", "script_name", "script_id",
+                                                   "line", "column"],
+                    "trace_node_fields": ["id", "function_info_index", "count", "size", "children"],
+                    "sample_fields": ["timestamp_us", "last_assigned_id"],
+                    "location_fields": LOCATION_FIELDS,
+                },
+                "node_count": len(self.nodes),
+                "edge_count": len(edges) // len(EDGE_FIELDS),
+                "trace_function_count": 0,
+            },
+            "nodes": nodes,
+            "edges": edges,
+            "trace_function_infos": [],
+            "trace_tree": [],
+            "samples": [],
+            "locations": locations,
+            "strings": strings,
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write in V8's own layout: one node / edge per line, comma first."""
+        doc = self.document()
+        path = Path(path)
+        parts = ['{"snapshot":', json.dumps(doc["snapshot"], separators=(",", ":")), ",\n"]
+        for key, width in (("nodes", len(NODE_FIELDS)), ("edges", len(EDGE_FIELDS))):
+            values = doc[key]
+            rows = [",".join(map(str, values[i : i + width])) for i in range(0, len(values), width)]
+            parts.append(f'"{key}":[' + "\n,".join(rows) + "],\n")
+        for key in ("trace_function_infos", "trace_tree", "samples", "locations"):
+            parts.append(f'"{key}":' + json.dumps(doc[key], separators=(",", ":")) + ",\n")
+        parts.append('"strings":[' + ",\n".join(json.dumps(s) for s in doc["strings"]) + "]}\n")
+        path.write_text("".join(parts), encoding="utf-8")
+        return path
