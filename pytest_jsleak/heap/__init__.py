@@ -1,22 +1,58 @@
-"""The embedded heap-snapshot core: parse, graph, diff, retainer paths, dominators (numpy, no pytest)."""
+"""The embedded heap-snapshot core: parse, graph, diff, retainer paths, dominators (numpy, no pytest).
+
+    snap = read_snapshot(path)                  # HeapSnapshot: flat arrays, strings, meta, locations
+    ids = read_node_ids(path)                   # sorted int64 ids only (baseline/target of a diff)
+    graph = HeapGraph(snap)                     # or snap.graph: CSR, node(i)/edge(i) views, retainers
+    census = class_census(snap)                 # per DevTools class key: count, self size
+    rows = compare(census_a, census_b)          # 2-snapshot Comparison rows
+    diff = three_snapshot_diff(ids1, ids2, graph)   # leak candidates per class
+    path = retainer_path(graph, node_index)     # model.RetainerPath from the GC roots, or None
+    sizes = retained_sizes(graph)               # int64 retained size per node
+"""
 
 from __future__ import annotations
 
+from pytest_jsleak.heap.diff import (
+    NOISE_NODE_TYPES,
+    ClassCensus,
+    ClassComparison,
+    LeakCandidates,
+    ThreeSnapshotDiff,
+    class_census,
+    compare,
+    instances_of,
+    representative_path,
+    three_snapshot_counts,
+    three_snapshot_diff,
+)
 from pytest_jsleak.heap.dominators import DominatorTree, retained_sizes
-from pytest_jsleak.heap.graph import EdgeView, HeapGraph, NodeView
+from pytest_jsleak.heap.graph import EdgeView, HeapGraph, NodeView, key_for
 from pytest_jsleak.heap.meta import SnapshotMeta
-from pytest_jsleak.heap.paths import retainer_path
+from pytest_jsleak.heap.paths import ShortestPathTree, retainer_path
 from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapshot
 
 __all__ = [
+    "NOISE_NODE_TYPES",
+    "ClassCensus",
+    "ClassComparison",
     "DominatorTree",
     "EdgeView",
     "HeapGraph",
     "HeapSnapshot",
+    "LeakCandidates",
     "NodeView",
+    "ShortestPathTree",
     "SnapshotMeta",
+    "ThreeSnapshotDiff",
+    "class_census",
+    "compare",
+    "instances_of",
+    "key_for",
     "read_node_ids",
     "read_snapshot",
+    "representative_path",
     "retained_sizes",
     "retainer_path",
+    "three_snapshot_counts",
+    "three_snapshot_diff",
 ]

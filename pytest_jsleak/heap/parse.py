@@ -16,6 +16,7 @@ second window. bench/README.md compares this with `np.fromstring(..., count=)` a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -71,10 +72,9 @@ class SnapshotFile:
     def close(self) -> None:
         mm = getattr(self, "mm", None)
         if mm is not None:
-            try:
+            # A view may still be exported (BufferError); the GC closes the map then.
+            with contextlib.suppress(BufferError):
                 mm.close()
-            except BufferError:  # pragma: no cover - a view still exported; the GC closes it
-                pass
 
     def __enter__(self) -> SnapshotFile:
         return self
@@ -211,7 +211,7 @@ class _DigitParser:
             total += count
             pos = next_pos
             src.release_before(pos)
-        if total and commas != total - 1 or (not total and commas):
+        if (total and commas != total - 1) or (not total and commas):
             src.fail(f"section '{what}' has an empty element (',,' or a trailing ',')")
         return close + 1, total
 

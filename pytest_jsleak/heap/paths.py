@@ -68,7 +68,7 @@ def blocked_edge_names(graph: HeapGraph) -> np.ndarray:
     return np.unique(np.asarray(blocked, dtype=np.int64))
 
 
-def followed_edge_filter(graph: HeapGraph):  # noqa: ANN201 - a closure over numpy arrays
+def followed_edge_filter(graph: HeapGraph):
     """A function (edge indices, their source nodes) -> bool mask of the edges to follow."""
     snap = graph.snapshot
     meta = snap.meta

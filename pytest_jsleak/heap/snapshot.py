@@ -193,8 +193,8 @@ def read_snapshot(path: str | os.PathLike[str]) -> HeapSnapshot:
             if required not in seen:
                 src.fail(f"section '{required}' is missing")
         assert strings is not None
-        node_columns = dict(zip(meta.node_fields, node_sink.columns))
-        edge_columns = dict(zip(meta.edge_fields, edge_sink.columns))
+        node_columns = dict(zip(meta.node_fields, node_sink.columns, strict=True))
+        edge_columns = dict(zip(meta.edge_fields, edge_sink.columns, strict=True))
         _validate(src, meta, node_columns, edge_columns, strings)
         locations = _shape(src, meta.location_fields, flat.get("locations"), "locations")
         if locations is not None and locations.size and "object_index" in meta.location_fields:

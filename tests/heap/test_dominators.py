@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import networkx as nx
@@ -66,7 +67,7 @@ def test_deep_chain_with_back_edges(tmp_path):
     builder.edge(0, holder, "holder")
     builder.edge(holder, items[0], "head")
     builder.edge(holder, items[-1], "tail")
-    for a, b in zip(items, items[1:]):
+    for a, b in itertools.pairwise(items):
         builder.edge(a, b, "next")
         builder.edge(b, a, "prev")
     snap = heap.read_snapshot(builder.write(tmp_path / "list.heapsnapshot"))

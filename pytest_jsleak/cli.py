@@ -1,0 +1,195 @@
+"""The `jsleak` console script: `jsleak diff A B [C]` over heap snapshot files (DESIGN §8)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from pytest_jsleak.errors import SnapshotFormatError
+
+EXIT_OK = 0
+EXIT_LEAK = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jsleak",
+        description="Tools of pytest-jsleak that work on V8-format heap snapshots.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    diff = commands.add_parser(
+        "diff",
+        help="compare two snapshots, or find leak candidates in three",
+        description=(
+            "With two snapshots: per-class comparison (count and size deltas, new and deleted "
+            "objects by id), like DevTools' Comparison view. With three (taken before, between "
+            "and after two runs of the same work): the objects allocated between A and B that "
+            "are still alive in C, grouped by class, with retained sizes and retainer paths. "
+            "Exit status: 0 done, 1 leak candidates above --threshold, 2 unreadable input."
+        ),
+    )
+    diff.add_argument("snapshots", nargs="+", metavar="SNAPSHOT", help="2 or 3 .heapsnapshot files, oldest first")
+    diff.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    diff.add_argument("--top", type=_positive_int, default=20, metavar="N", help="rows to show (default 20)")
+    diff.add_argument(
+        "--paths", type=_non_negative_int, default=3, metavar="K",
+        help="classes to show a retainer path for (3 snapshots; default 3)",
+    )
+    diff.add_argument(
+        "--threshold", type=_non_negative_int, default=None, metavar="N",
+        help="with 3 snapshots: exit 1 when a class has more than N leak candidates",
+    )
+    diff.add_argument(
+        "--ignore", action="append", default=[], metavar="CLASS",
+        help="leave out a class (repeatable), e.g. --ignore '(string)'",
+    )
+    diff.add_argument("--timings", action="store_true", help="print where the time went to stderr")
+    diff.set_defaults(handler=run_diff)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+class _Clock:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.mark = time.perf_counter()
+        self.start = self.mark
+
+    def lap(self, what: str) -> None:
+        if self.enabled:
+            now = time.perf_counter()
+            print(f"jsleak: {what}: {now - self.mark:.3f} s", file=sys.stderr)
+            self.mark = now
+
+    def total(self) -> None:
+        if self.enabled:
+            print(f"jsleak: total: {time.perf_counter() - self.start:.3f} s", file=sys.stderr)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from pytest_jsleak import heap
+    from pytest_jsleak.report import diff as report
+
+    files = args.snapshots
+    if len(files) not in (2, 3):
+        print(f"jsleak diff: error: give 2 or 3 snapshots, not {len(files)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    labels = [os.path.basename(path) or path for path in files]
+    if len(set(labels)) < len(labels):
+        labels = list(files)
+    clock = _Clock(args.timings)
+    if len(files) == 2:
+        before = heap.read_snapshot(files[0])
+        clock.lap(f"read {labels[0]}")
+        after = heap.read_snapshot(files[1])
+        clock.lap(f"read {labels[1]}")
+        census_before = heap.class_census(before)
+        census_after = heap.class_census(after)
+        rows = [r for r in heap.compare(census_before, census_after) if r.class_name not in set(args.ignore)]
+        clock.lap("compare")
+        notes = []
+        if not (before.ids_comparable and after.ids_comparable):
+            notes.append(
+                "ids are not comparable across these snapshots (bun renumbers every object): "
+                "only count and size deltas are shown"
+            )
+        if args.json:
+            _print_json(report.comparison_json(labels[0], labels[1], rows, args.top, notes))
+        else:
+            print(report.comparison_text(labels[0], labels[1], rows, args.top, notes))
+        clock.total()
+        return EXIT_OK
+
+    final = heap.read_snapshot(files[2])
+    clock.lap(f"read {labels[2]}")
+    graph = final.graph
+    if final.ids_comparable:
+        ids1 = heap.read_node_ids(files[0])
+        clock.lap(f"read ids of {labels[0]}")
+        ids2 = heap.read_node_ids(files[1])
+        clock.lap(f"read ids of {labels[1]}")
+        graph.shortest_paths  # noqa: B018 - build now so that the timings say where time goes
+        clock.lap("shortest paths")
+        graph.dominators  # noqa: B018
+        clock.lap("dominators and retained sizes")
+        result = heap.three_snapshot_diff(ids1, ids2, graph, ignore_classes=args.ignore)
+        clock.lap("3-snapshot diff")
+    else:
+        census = [heap.class_census(heap.read_snapshot(path)) for path in files[:2]]
+        census.append(heap.class_census(final))
+        result = heap.three_snapshot_counts(*census, graph, ignore_classes=args.ignore)
+        clock.lap("per-class counts")
+    rows = result.rows
+    paths = []
+    for row in _path_classes(rows, args.paths):
+        path, node_id = heap.representative_path(graph, row.example_nodes)
+        paths.append((row.class_name, node_id, path))
+    clock.lap("retainer paths")
+    if args.json:
+        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method))
+    else:
+        print(report.leaks_text(labels, rows, args.top, paths, result.notes))
+    clock.total()
+    if args.threshold is not None and any(row.survivors > args.threshold for row in rows):
+        return EXIT_LEAK
+    return EXIT_OK
+
+
+def _path_classes(rows: Sequence, count: int) -> list:
+    """The classes to explain: the user's own classes before V8's bracketed and system ones."""
+    candidates = [row for row in rows if row.survivors and row.example_nodes]
+    own = [row for row in candidates if not row.class_name.startswith(("(", "system /"))]
+    other = [row for row in candidates if row.class_name.startswith(("(", "system /"))]
+    return (own + other)[:count]
+
+
+def _print_json(document: dict) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `jsleak` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except SnapshotFormatError as error:
+        print(f"jsleak: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print("jsleak: error: out of memory while reading the snapshots", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`jsleak diff ... | head`): not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
