@@ -1,0 +1,71 @@
+"""Graph views, class keys and retainer paths on real node snapshots."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pytest_jsleak import heap
+from pytest_jsleak.report.paths import format_path_inline, format_retainer_path
+
+from .conftest import LEAKS, TARGET
+
+
+def _nodes_of(snap, class_name):
+    codes, names = snap.graph.class_keys()
+    return np.flatnonzero(codes == names.index(class_name))
+
+
+def test_class_keys_follow_devtools(node_final):
+    _codes, names = node_final.graph.class_keys()
+    for key in ("RequestRecord", "onRequest()", "(string)", "(array)", "(compiled code)", "system / Context",
+                "EventEmitter", "Array"):
+        assert key in names, key
+    # 3 steps of LEAKS records, plus the warm-up-free start: exactly 3 * LEAKS alive in S3.
+    assert len(_nodes_of(node_final, "RequestRecord")) == 3 * LEAKS
+    assert len(_nodes_of(node_final, "onRequest()")) == 3 * LEAKS
+
+
+def test_node_and_edge_views(node_final):
+    graph = node_final.graph
+    record = graph.node(_nodes_of(node_final, "RequestRecord")[0])
+    assert record.type == "object" and record.name == "RequestRecord" and record.id % 2 == 1
+    names = {edge.name: edge.target for edge in record.edges if edge.type == "property"}
+    assert names["url"].type in ("string", "concatenated string", "sliced string")
+    assert "n" not in names  # a small integer (Smi) lives inside the object: no edge, no node
+    retainers = record.retainers
+    assert any(edge.type == "element" and edge.source.name == "Array" for edge in retainers)
+    assert graph.find_by_id(record.id) == record.index
+
+
+def test_retainer_path_names_the_variable(node_final):
+    graph = node_final.graph
+    record = _nodes_of(node_final, "RequestRecord")[0]
+    path = heap.retainer_path(graph, record)
+    assert path is not None
+    steps = path.steps
+    assert steps[-1].class_name == "RequestRecord"
+    assert steps[-2].class_name == "Array"
+    assert (steps[-2].edge_type, steps[-2].edge_name) == ("context", "requestLog")
+    assert steps[-1].edge_type == "element"
+    text = format_path_inline(path)
+    assert text.startswith("(GC roots) → ") and "requestLog → Array → [" in text, text
+    assert format_retainer_path(path).count("\n") == len(steps) - 2
+
+
+def test_closure_location_is_resolved_to_the_file(node_final):
+    graph = node_final.graph
+    closure = _nodes_of(node_final, "onRequest()")[0]
+    path = heap.retainer_path(graph, closure)
+    assert path.steps[-1].class_name == "onRequest()"
+    lines = TARGET.read_text().splitlines()
+    line = next(i for i, text in enumerate(lines) if "function onRequest" in text)
+    column = lines[line].index("onRequest(") + len("onRequest")  # V8 points at the '('
+    assert path.steps[-1].location == f"{TARGET}:{line + 1}:{column + 1}"
+
+
+def test_retained_sizes_cover_self_sizes(node_final):
+    sizes = heap.retained_sizes(node_final.graph)
+    reachable = node_final.graph.shortest_paths.rank >= 0
+    assert (sizes >= node_final.node_self_size).all()
+    # The root retains everything reachable.
+    assert sizes[0] == int(node_final.node_self_size[reachable].sum(dtype=np.int64))
