@@ -57,7 +57,7 @@ class SnapshotMeta:
 
 def _string_list(value: Any, what: str, fail: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        fail(f"snapshot.meta.{what} is not a list of strings")
+        fail(f"snapshot.meta.{what} is missing or not a list of strings")
     return tuple(value)
 
 
@@ -91,10 +91,10 @@ def parse_meta(snapshot: Any, filename: str) -> SnapshotMeta:
     if not isinstance(meta, dict):
         fail("snapshot.meta is missing")
     node_fields = _string_list(meta.get("node_fields"), "node_fields", fail)
-    edge_fields = _string_list(meta.get("edge_fields"), "edge_fields", fail)
     for name in REQUIRED_NODE_FIELDS:
         if name not in node_fields:
             fail(f"snapshot.meta.node_fields has no '{name}' field")
+    edge_fields = _string_list(meta.get("edge_fields"), "edge_fields", fail)
     for name in REQUIRED_EDGE_FIELDS:
         if name not in edge_fields:
             fail(f"snapshot.meta.edge_fields has no '{name}' field")
