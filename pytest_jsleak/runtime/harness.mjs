@@ -1,0 +1,510 @@
+// The pytest-jsleak harness: runs inside node or bun, loads one JS leak target and obeys
+// JSON-line commands from Python.
+//
+// Usage: node --expose-gc harness.mjs TARGET   |   bun harness.mjs TARGET
+// The channel is two inherited pipes whose fd numbers come in the environment: commands in
+// (JSLEAK_CMD_FD), events out (JSLEAK_EVT_FD). stdout and stderr belong to the target; the harness
+// never writes there. Facts this file relies on are in shared/research/runtimes.md.
+
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
+
+// `typeof Bun`, never process.versions: Bun reports a fake process.versions.node and .v8.
+const IS_BUN = typeof Bun !== "undefined";
+const RUNTIME = IS_BUN ? "bun" : "node";
+const VERSION = IS_BUN ? Bun.version : process.versions.node;
+const RESERVED = ["setup", "teardown", "jsleak"];
+// A hung scenario is located by the last progress event; one every 50 ms costs nothing.
+const PROGRESS_EVERY_MS = 50;
+
+// Captured before the target loads: a target may patch fs, process.exit or the timers.
+const writeSync = fs.writeSync;
+const exit = process.exit.bind(process);
+const setImmediate_ = globalThis.setImmediate;
+const setTimeout_ = globalThis.setTimeout;
+const now = performance.now.bind(performance);
+const stringify = JSON.stringify;
+
+const CMD_FD = Number(process.env.JSLEAK_CMD_FD);
+const EVT_FD = Number(process.env.JSLEAK_EVT_FD);
+// The target (and any process it spawns) has no business with the channel.
+delete process.env.JSLEAK_CMD_FD;
+delete process.env.JSLEAK_EVT_FD;
+
+const fullGC = makeFullGC();
+// Bun: v8.getHeapStatistics() costs 9 ms there; process.memoryUsage() gives the same number.
+const heapUsed = IS_BUN
+  ? () => process.memoryUsage().heapUsed
+  : () => v8.getHeapStatistics().used_heap_size;
+
+/** Where the harness is, for progress/status events and error reports. */
+const state = { cmd: "load", phase: "load", scenario: null, iteration: null };
+
+function makeFullGC() {
+  if (IS_BUN) return () => Bun.gc(true); // Bun.gc(false) only requests one
+  // Node 20: bare gc() is Mark-Compact; gc(true) and gc({type: "major"}) run only a Scavenge.
+  let g = globalThis.gc;
+  if (typeof g !== "function") {
+    // Started without --expose-gc: the flag still works for functions created afterwards.
+    v8.setFlagsFromString("--expose-gc");
+    g = vm.runInNewContext("gc");
+  }
+  return () => g();
+}
+
+// --- the event channel -------------------------------------------------------------------------
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+function send(event) {
+  const buf = Buffer.from(stringify(event) + "\n", "utf8");
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(EVT_FD, buf, off, buf.length - off); // a pipe may take part of a long line
+    } catch (err) {
+      if (err && err.code === "EAGAIN") {
+        Atomics.wait(sleepCell, 0, 0, 1);
+        continue;
+      }
+      exit(71); // EPIPE/EBADF: Python is gone, nobody is left to obey
+    }
+  }
+}
+
+function describeError(err) {
+  let name = "Error";
+  let message = "";
+  let stack = null;
+  try {
+    if (err instanceof Error || (err !== null && typeof err === "object" && "message" in err)) {
+      name = String(err.name ?? (err.constructor && err.constructor.name) ?? "Error");
+      message = String(err.message ?? "");
+      stack = typeof err.stack === "string" ? err.stack : null;
+      // Bun reports a syntax error as an AggregateError of BuildMessages (or one BuildMessage),
+      // whose only location is in `position`.
+      const parts = Array.isArray(err.errors) ? err.errors : err.position ? [err] : [];
+      const located = parts.slice(0, 5).map(describePart).filter((text) => text !== null);
+      if (located.length > 0) {
+        if (parts !== err.errors || parts.length === 1) message = String(parts[0].message);
+        else message = `${message}; first: ${parts[0].message}`;
+        stack = located.join("\n");
+      }
+    } else {
+      name = err === null ? "null" : typeof err; // `throw "text"` and friends
+      message = String(err);
+    }
+  } catch (inner) {
+    message = `(the thrown value could not be described: ${inner})`;
+  }
+  return { name, message, stack };
+}
+
+function describePart(part) {
+  const pos = part && part.position;
+  if (!pos || typeof pos.file !== "string") return part && part.message ? String(part.message) : null;
+  const caret = " ".repeat(Math.max(0, (pos.column ?? 1) - 1)) + "^";
+  return `${pos.file}:${pos.line}:${pos.column}: ${part.message}\n    ${pos.lineText ?? ""}\n    ${caret}`;
+}
+
+function sendError(err, extra = {}) {
+  send({
+    event: "error",
+    cmd: state.cmd,
+    phase: state.phase,
+    scenario: state.scenario,
+    iteration: state.iteration,
+    ...describeError(err),
+    ...extra,
+  });
+}
+
+function sendProgress() {
+  send({ event: "progress", phase: state.phase, scenario: state.scenario, iteration: state.iteration });
+}
+
+/** A failure that is not the target's throw: a bad request, a missing scenario. */
+class HarnessError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+// --- loading the target ------------------------------------------------------------------------
+
+// Own properties of every function; Bun mirrors them as named exports of a CommonJS module
+// whose `module.exports` is a function.
+const FUNCTION_OWN = new Set(["length", "name", "prototype", "arguments", "caller"]);
+
+/** name -> value of every export, CommonJS `module.exports` properties included. */
+function exportTable(ns) {
+  const table = new Map();
+  const dflt = ns.default;
+  for (const key of Object.keys(ns)) {
+    if (key === "default" || key === "module.exports") continue;
+    if (typeof dflt === "function" && FUNCTION_OWN.has(key) && ns[key] === dflt[key]) continue;
+    table.set(key, ns[key]);
+  }
+  if (typeof dflt === "function") {
+    table.set("default", dflt);
+  } else if (dflt !== null && typeof dflt === "object") {
+    // CommonJS (`module.exports = {...}`, or exports the lexer could not see) and
+    // `export default {...}`: the object's properties are the exports.
+    for (const key of Object.keys(dflt)) if (!table.has(key)) table.set(key, dflt[key]);
+  } else if (dflt !== undefined) {
+    table.set("default", dflt);
+  }
+  return table;
+}
+
+function kindOf(fn) {
+  const ctor = fn.constructor && fn.constructor.name;
+  if (ctor === "AsyncFunction") return "async function";
+  if (ctor === "GeneratorFunction") return "generator function";
+  if (ctor === "AsyncGeneratorFunction") return "async generator function";
+  try {
+    if (/^class\b/.test(Function.prototype.toString.call(fn))) return "class";
+  } catch {
+    // a Proxy or exotic function: it is still callable
+  }
+  return "function";
+}
+
+function describeValue(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+/** The `jsleak` export as plain JSON, or a HarnessError saying what is wrong with it. */
+function optionsOf(value) {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new HarnessError("JsleakOptionsError", `the \`jsleak\` export must be a plain object of options, not ${describeValue(value)}`);
+  }
+  const text = stringify(value, function replacer(key, v) {
+    const where = key === "" ? "jsleak" : `jsleak.${key}`;
+    if (typeof v === "function" || typeof v === "symbol" || typeof v === "bigint" || v === undefined) {
+      throw new HarnessError("JsleakOptionsError", `the \`jsleak\` export is not serialisable as JSON: ${where} is ${describeValue(v)}`);
+    }
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      throw new HarnessError("JsleakOptionsError", `the \`jsleak\` export is not serialisable as JSON: ${where} is ${v}`);
+    }
+    return v;
+  });
+  return JSON.parse(text);
+}
+
+let exportsTable = new Map();
+
+async function load(target) {
+  const t0 = now();
+  const ns = await import(pathToFileURL(path.resolve(target)).href);
+  exportsTable = exportTable(ns);
+  const scenarios = {};
+  const nonFunctions = [];
+  const reserved = {};
+  for (const [name, value] of exportsTable) {
+    if (RESERVED.includes(name)) reserved[name] = typeof value === "function" ? kindOf(value) : describeValue(value);
+    else if (typeof value === "function") scenarios[name] = kindOf(value);
+    else nonFunctions.push(name);
+  }
+  let options;
+  try {
+    options = optionsOf(exportsTable.get("jsleak"));
+  } catch (err) {
+    if (err instanceof HarnessError) throw err;
+    // a cycle or a throwing toJSON
+    throw new HarnessError("JsleakOptionsError", `the \`jsleak\` export is not serialisable as JSON: ${describeError(err).message}`);
+  }
+  send({
+    event: "hello",
+    runtime: RUNTIME,
+    version: VERSION,
+    pid: process.pid,
+    exports: scenarios,
+    non_functions: nonFunctions,
+    reserved,
+    options,
+    load_ms: now() - t0,
+  });
+}
+
+// --- running scenarios -------------------------------------------------------------------------
+
+const macrotask = () => new Promise((resolve) => setImmediate_(resolve));
+
+function isThenable(value) {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
+}
+
+// One call in its own frame: Bun scans the stack conservatively, so a result held by the loop's
+// frame could survive the next GC. Sync results are dropped here; only a thenable goes back.
+function callOnce(fn) {
+  const result = fn();
+  return isThenable(result) ? result : undefined;
+}
+
+// The sample: a macrotask first (V8 keeps WeakRef targets until the job ends, and Bun's stack
+// scan sees less from a fresh turn of the event loop), then a full GC, then the reader.
+async function gcAndRead() {
+  await macrotask();
+  fullGC();
+  return heapUsed();
+}
+
+function scenarioFunction(name) {
+  if (typeof name !== "string" || RESERVED.includes(name)) {
+    throw new HarnessError("ScenarioNotFound", `${stringify(name)} is not a scenario name`);
+  }
+  if (!exportsTable.has(name)) throw new HarnessError("ScenarioNotFound", `no export named ${stringify(name)}`);
+  const fn = exportsTable.get(name);
+  if (typeof fn !== "function") {
+    throw new HarnessError("ScenarioNotFound", `the export ${stringify(name)} is ${describeValue(fn)}, not a function`);
+  }
+  return fn;
+}
+
+function intArg(msg, key, fallback) {
+  const value = msg[key] ?? fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new HarnessError("ProtocolError", `${key} must be a non-negative integer, got ${stringify(value)}`);
+  }
+  return value;
+}
+
+async function run(msg) {
+  state.scenario = typeof msg.scenario === "string" ? msg.scenario : null;
+  const fn = scenarioFunction(msg.scenario);
+  const iterations = intArg(msg, "iterations");
+  const every = intArg(msg, "sample_every", 0);
+  const start = intArg(msg, "start", 0);
+  // Preallocated: growing an array between samples moves heapUsed by hundreds of bytes.
+  const samples = new Float64Array(every > 0 ? Math.floor(iterations / every) : 0);
+  let nextSample = every > 0 ? every : -1;
+  let taken = 0;
+  let sampleMs = 0;
+  let lastProgress = -Infinity;
+  const t0 = now();
+  for (let i = 0; i < iterations; i++) {
+    state.iteration = start + i + 1;
+    const t = now();
+    if (t - lastProgress >= PROGRESS_EVERY_MS) {
+      sendProgress();
+      lastProgress = t;
+    }
+    // Await only a thenable: a sync scenario never leaves this loop between samples.
+    const pending = callOnce(fn);
+    if (pending !== undefined) await pending;
+    if (i + 1 === nextSample) {
+      const ts = now();
+      samples[taken++] = await gcAndRead();
+      sampleMs += now() - ts;
+      nextSample += every;
+    }
+  }
+  // One more turn of the event loop: a rejection nobody handled, or a timer's throw, surfaces
+  // now, in this run's phase, rather than during the next command.
+  if (every === 0 || iterations % every !== 0) await macrotask();
+  const ms = now() - t0;
+  const pairs = new Array(taken);
+  for (let j = 0; j < taken; j++) pairs[j] = [start + (j + 1) * every, samples[j]];
+  return { samples: pairs, ms, sample_ms: sampleMs, call_ms: ms - sampleMs };
+}
+
+async function callReserved(name) {
+  if (!exportsTable.has(name)) return { called: false };
+  const fn = exportsTable.get(name);
+  if (typeof fn !== "function") {
+    throw new HarnessError("ReservedExportError", `the \`${name}\` export is ${describeValue(fn)}, not a function`);
+  }
+  state.scenario = null;
+  const pending = callOnce(fn);
+  if (pending !== undefined) await pending;
+  return { called: true };
+}
+
+async function snapshot(msg) {
+  if (typeof msg.path !== "string" || msg.path === "") {
+    throw new HarnessError("ProtocolError", "snapshot needs a path");
+  }
+  await macrotask();
+  fullGC();
+  // v8.writeHeapSnapshot gives the V8 format in both runtimes (Bun.generateHeapSnapshot() without
+  // "v8" gives JSC's own format) and writes from native code, with no multi-MB string in our heap.
+  const written = v8.writeHeapSnapshot(msg.path);
+  return { path: written };
+}
+
+let jsc = null;
+
+async function census() {
+  if (!IS_BUN) return { counts: {} }; // V8 has no cheap per-type census; snapshots do it
+  jsc ??= await import("bun:jsc");
+  await macrotask();
+  fullGC();
+  return { counts: jsc.heapStats().objectTypeCounts };
+}
+
+const HANDLERS = {
+  setup: () => callReserved("setup"),
+  teardown: () => callReserved("teardown"),
+  run,
+  gc_sample: async () => ({ heap_used: await gcAndRead() }),
+  snapshot,
+  census,
+  exit: () => shutdown(),
+};
+
+async function handle(msg) {
+  const cmd = msg.cmd;
+  const handler = typeof cmd === "string" && Object.hasOwn(HANDLERS, cmd) ? HANDLERS[cmd] : null;
+  state.cmd = typeof cmd === "string" ? cmd : null;
+  if (handler === null) {
+    state.phase = "protocol";
+    sendError(new HarnessError("ProtocolError", `unknown command ${stringify(cmd)}`), { origin: "harness" });
+    return;
+  }
+  state.phase = cmd !== "run" ? cmd : typeof msg.phase === "string" ? msg.phase : "run";
+  state.iteration = null;
+  const t0 = now();
+  try {
+    const result = await handler(msg);
+    send({ event: "result", cmd, ms: now() - t0, ...result });
+  } catch (err) {
+    const harness = err instanceof HarnessError;
+    sendError(err, { origin: harness ? "harness" : "target" });
+  }
+}
+
+// --- the command channel -----------------------------------------------------------------------
+
+let commandStream = null;
+
+function shutdown() {
+  commandStream?.destroy();
+  if (!IS_BUN) exit(0); // its stdio pipes are blocking (below): nothing is left unwritten
+  // Bun's process.exit() drops stdout it has not written yet; a natural exit flushes it. The
+  // fallback covers targets whose timers or sockets keep the event loop alive.
+  setTimeout_(() => exit(0), 100).unref();
+  return new Promise(() => {}); // no answer: the process ends
+}
+
+// Node writes to pipes asynchronously (here, despite the docs): what the target prints while the
+// pipe is full would pile up in the JS heap being measured, and process.exit() would drop it.
+function blockingStdio() {
+  if (IS_BUN) return;
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = stream._handle;
+    if (handle && typeof handle.setBlocking === "function") handle.setBlocking(true);
+  }
+}
+
+const queue = [];
+let pumping = false;
+let loaded;
+
+async function pump() {
+  pumping = true;
+  await loaded;
+  while (queue.length > 0) await handle(queue.shift());
+  pumping = false;
+}
+
+function onLine(line) {
+  if (line.trim() === "") return;
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    const message = `not JSON: ${line.slice(0, 200)}`;
+    send({ event: "error", cmd: null, phase: "protocol", name: "ProtocolError", message, origin: "harness" });
+    return;
+  }
+  if (msg === null || typeof msg !== "object") msg = { cmd: msg };
+  // Answered at once, even while a command runs: if the event loop is free (a promise that never
+  // settles), Python learns exactly where the scenario hangs.
+  if (msg.cmd === "status") {
+    send({ event: "status", cmd: state.cmd, phase: state.phase, scenario: state.scenario, iteration: state.iteration });
+    return;
+  }
+  queue.push(msg);
+  if (!pumping) pump();
+}
+
+function listen() {
+  let pending = "";
+  // Node: a net.Socket reads the pipe on the event loop. An fs stream would park a libuv pool
+  // thread in read(): one thread less for the target's fs/dns/zlib work, and process.exit() waits
+  // for that read to return. Bun: a net.Socket on the fd stays silent; its fs stream works.
+  let stream;
+  if (IS_BUN) {
+    stream = fs.createReadStream(null, { fd: CMD_FD, autoClose: false, encoding: "utf8" });
+  } else {
+    stream = new net.Socket({ fd: CMD_FD, readable: true, writable: false });
+    stream.setEncoding("utf8");
+  }
+  commandStream = stream;
+  stream.on("data", (chunk) => {
+    pending += chunk;
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      onLine(line);
+    }
+  });
+  // Python closed the channel (or died): nothing more will come.
+  stream.on("end", () => shutdown());
+  stream.on("error", () => exit(71));
+}
+
+// Errors the target raises outside a call (a timer callback, a forgotten rejected promise) would
+// crash the runtime with a bare stack on stderr; reporting them says in which phase and call.
+function onUncaught(kind) {
+  return (err) => {
+    sendError(err, { origin: "target", uncaught: kind });
+    exit(70);
+  };
+}
+
+function main() {
+  if (!Number.isInteger(CMD_FD) || !Number.isInteger(EVT_FD)) {
+    process.stderr.write("harness.mjs is started by pytest-jsleak (JSLEAK_CMD_FD/JSLEAK_EVT_FD are not set)\n");
+    exit(64);
+  }
+  const target = process.argv[2];
+  blockingStdio();
+  process.on("uncaughtException", onUncaught("exception"));
+  process.on("unhandledRejection", onUncaught("rejection"));
+  // Listening first keeps the event loop alive while a top-level await of the target is pending.
+  listen();
+  process.on("exit", (code) => {
+    // The target's own process.exit() (or an empty event loop): says exactly where it happened.
+    send({ event: "exiting", code, phase: state.phase, scenario: state.scenario, iteration: state.iteration });
+  });
+  loaded = load(target).catch((err) => {
+    const nodeSyntax = !IS_BUN && err instanceof SyntaxError;
+    // A syntax error's stack holds only node's loader frames; the location comes below.
+    sendError(err, { origin: err instanceof HarnessError ? "harness" : "target", ...(nodeSyntax ? { stack: null } : {}) });
+    if (nodeSyntax) {
+      // Node keeps the file:line of a syntax error out of err.stack; only its fatal-exception
+      // handler prints it (to stderr, which Python keeps as the output tail).
+      process.removeAllListeners("uncaughtException");
+      process.removeAllListeners("unhandledRejection");
+      process.removeAllListeners("exit");
+      setImmediate_(() => {
+        throw err;
+      });
+      return;
+    }
+    exit(65);
+  });
+}
+
+main();

@@ -1,0 +1,85 @@
+"""Draining the target's stdout/stderr into a bounded tail, so a chatty target can neither block nor bloat us."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import termios
+import threading
+import time
+
+#: Bytes kept of the target's output; error reports show the last few thousand characters.
+DEFAULT_CAPACITY = 64 * 1024
+
+
+class OutputTail:
+    """A thread that reads one pipe to its end and keeps only its last `capacity` bytes.
+
+    The runtime blocks once a pipe buffer (64 KiB) is full, so the pipe must be read all the time,
+    not only when a report needs the output; keeping a bounded tail makes hundreds of MB cost
+    nothing but the copying.
+    """
+
+    def __init__(self, fd: int, *, capacity: int = DEFAULT_CAPACITY, name: str = "jsleak-output") -> None:
+        self._fd = fd
+        self._capacity = capacity
+        self._tail = bytearray()
+        self._total = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                try:
+                    chunk = os.read(self._fd, 1 << 16)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                with self._lock:
+                    self._total += len(chunk)
+                    self._tail += chunk
+                    excess = len(self._tail) - self._capacity
+                    if excess > 0:
+                        del self._tail[:excess]
+        finally:
+            os.close(self._fd)
+
+    @property
+    def total_bytes(self) -> int:
+        """How many bytes the target wrote in all."""
+        with self._lock:
+            return self._total
+
+    def text(self, limit: int = 4000) -> str:
+        """The last `limit` bytes of output, decoded as UTF-8 (undecodable bytes replaced)."""
+        with self._lock:
+            data = bytes(self._tail[-limit:]) if limit > 0 else b""
+        # The cut may split a multi-byte character: drop its stray continuation bytes.
+        return data.decode("utf-8", errors="replace").lstrip("\ufffd")
+
+    def settle(self, timeout: float = 0.25) -> None:
+        """Wait until what the target has written so far is in the tail (the pipe is empty)."""
+        deadline = time.monotonic() + timeout
+        buf = bytearray(4)
+        while time.monotonic() < deadline and self._thread.is_alive():
+            try:
+                fcntl.ioctl(self._fd, termios.FIONREAD, buf)
+            except OSError:
+                return  # closed: the drain has ended
+            if int.from_bytes(buf, "little") == 0:
+                break
+            time.sleep(0.002)
+        # The drain thread may hold a chunk it has read but not yet stored.
+        with self._lock:
+            pass
+        time.sleep(0.002)
+
+    def join(self, timeout: float) -> None:
+        """Wait until the pipe reached its end (the process and its children are gone)."""
+        self._thread.join(timeout)
+
+
+__all__ = ["OutputTail"]

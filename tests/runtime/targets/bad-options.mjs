@@ -1,0 +1,2 @@
+export const jsleak = { iterations: 10, filter() { return true; } };
+export function scenario() {}

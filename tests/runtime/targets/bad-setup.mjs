@@ -1,0 +1,2 @@
+export const setup = "not callable";
+export function scenario() {}

@@ -1,0 +1,2 @@
+console.log("bye from load");
+process.exit(0);

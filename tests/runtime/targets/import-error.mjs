@@ -1,0 +1,2 @@
+import { nothing } from "./does-not-exist.mjs";
+export function x() { return nothing; }
