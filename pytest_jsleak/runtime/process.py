@@ -132,6 +132,7 @@ class HarnessProcess:
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._orphans: list[psutil.Process] = []
         self._busy = False  # a command was sent and its answer not yet read
+        self._scenario: str | None = None  # the last scenario run
         self._run_id = f"{os.getpid()}-{id(self):x}-{time.monotonic_ns()}"
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -332,9 +333,13 @@ class HarnessProcess:
             raise RuntimeCrashError(f"the {self.runtime.name} process is gone ({self._gone})", phase=phase)
         if self._closed:
             raise RuntimeError(f"HarnessProcess.{cmd}() after close()")
-        self._where = {"phase": phase, "scenario": kwargs.get("scenario"), "iteration": None}
         if cmd == "run":
             kwargs["phase"] = phase
+            self._scenario = kwargs["scenario"]
+        # Between runs the process still belongs to the last scenario (one process per scenario);
+        # setup and teardown belong to the file.
+        scenario = None if cmd in ("setup", "teardown") else self._scenario
+        self._where = {"phase": phase, "scenario": scenario, "iteration": None}
         try:
             os.write(self._cmd_w, encode_command(cmd, **kwargs))
         except BrokenPipeError:
@@ -439,8 +444,7 @@ class HarnessProcess:
         return TargetError(text, phase=phase, iteration=iteration, js_stack=stack, output_tail=self.output_tail())
 
     def _check_scenario(self, scenario: str) -> None:
-        assert self.hello is not None or self._popen is None
-        if self.hello is None or scenario in self.hello.exports:
+        if self.hello is None or scenario in self.hello.exports:  # not started: _request says so
             return
         if scenario in RESERVED:
             raise self._missing_scenario(scenario, f"{scenario!r} is a reserved export, not a scenario")
