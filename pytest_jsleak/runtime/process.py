@@ -155,6 +155,8 @@ class HarnessProcess:
         if self._popen is not None or self._closed:
             raise RuntimeError("HarnessProcess.start() can be called once, before close()")
         check_target(self.runtime, self.target)
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            raise JsLeakError(f"cannot run {self.target}: the working directory {self.cwd} does not exist")
         argv = harness_command(self.runtime, self.target.resolve())
         cmd_r, self._cmd_w = os.pipe()
         self._evt_r, evt_w = os.pipe()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_jsleak.errors import OptionError, RuntimeNotFoundError, TargetError
+from pytest_jsleak.errors import JsLeakError, OptionError, RuntimeNotFoundError, TargetError
 from pytest_jsleak.runtime import HarnessProcess, HarnessProtocolError, RuntimeInfo, find_runtime, harness_path
 from pytest_jsleak.runtime.protocol import COMMANDS, EventDecoder, encode_command
 
@@ -114,3 +114,11 @@ def test_decoder_reassembles_split_lines() -> None:
 def test_decoder_rejects_what_is_not_a_known_event(line: bytes, problem: str) -> None:
     with pytest.raises(HarnessProtocolError, match=problem):
         EventDecoder().feed(line)
+
+
+def test_missing_working_directory(node: RuntimeInfo, targets: Path, tmp_path: Path) -> None:
+    with (
+        HarnessProcess(node, targets / "basic.mjs", cwd=tmp_path / "gone") as proc,
+        pytest.raises(JsLeakError, match=r"the working directory .*gone does not exist"),
+    ):
+        proc.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -14,18 +15,18 @@ from typing import Any
 import pytest
 
 from pytest_jsleak.runtime import RuntimeInfo
-from pytest_jsleak.runtime.runtimes import harness_command
+from pytest_jsleak.runtime.runtimes import harness_command, harness_path
 
 
 class RawHarness:
     """The harness on raw pipes; `pop(event)` skips progress events, like xdist's `popevent`."""
 
-    def __init__(self, runtime: RuntimeInfo, target: Path) -> None:
+    def __init__(self, runtime: RuntimeInfo, target: Path, argv: list[str] | None = None) -> None:
         cmd_r, self.cmd_w = os.pipe()
         self.evt_r, evt_w = os.pipe()
         env = {**os.environ, "JSLEAK_CMD_FD": str(cmd_r), "JSLEAK_EVT_FD": str(evt_w)}
         self.proc = subprocess.Popen(
-            harness_command(runtime, target),
+            argv or harness_command(runtime, target),
             pass_fds=(cmd_r, evt_w),
             env=env,
             stdout=subprocess.DEVNULL,
@@ -128,3 +129,19 @@ def test_closing_the_command_pipe_ends_the_harness(raw: RawHarness) -> None:
     os.close(raw.cmd_w)
     raw.cmd_w = os.open(os.devnull, os.O_WRONLY)  # something for close() to close
     assert raw.proc.wait(timeout=5) == 0
+
+
+def test_node_without_expose_gc_still_collects(node: RuntimeInfo, targets: Path) -> None:
+    raw = RawHarness(
+        node, targets / "basic.mjs", argv=[node.executable, str(harness_path()), str(targets / "basic.mjs")]
+    )
+    try:
+        raw.pop()  # hello
+        raw.send({"cmd": "run", "scenario": "clean", "iterations": 200, "sample_every": 0, "phase": "warmup"})
+        raw.pop()
+        raw.send({"cmd": "run", "scenario": "leak", "iterations": 400, "sample_every": 40, "phase": "measured"})
+        used = [heap for _, heap in raw.pop()["samples"]]
+        steps = sorted(b - a for a, b in itertools.pairwise(used))
+        assert 40 * 50 <= steps[len(steps) // 2] <= 40 * 110  # the garbage is gone, the leak is not
+    finally:
+        raw.close()
