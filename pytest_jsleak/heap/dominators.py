@@ -70,6 +70,9 @@ def immediate_dominators(
     `tree` is the BFS from node 0 over the followed edges; (preds[k] → targets[k]) are the
     followed edges between reachable nodes that are not a BFS tree edge, a self-loop, or an edge
     into the root. Returns (idom, rounds); idom is -1 for the root and unreachable nodes.
+
+    After the first round only the pairs whose walk can change are recomputed: those whose
+    anchor or predecessor lies below a node whose idom just changed ("dirty").
     """
     if max_rounds is None:
         max_rounds = MAX_ROUNDS
@@ -78,24 +81,54 @@ def immediate_dominators(
     idom = parent.copy()
     if not targets.size:
         return idom, 0
-    joins = np.unique(targets)
     anchors = parent[targets]
-    parent_rank = rank[parent[joins]]
+    never = np.iinfo(rank.dtype).max
+    meet_rank = np.empty(targets.size, rank.dtype)
+    best = np.full(parent.size, never, rank.dtype)
+    is_join = np.zeros(parent.size, np.bool_)
+    is_join[targets] = True
+    joins = np.flatnonzero(is_join)
+    del is_join
+    pending = None  # pair positions to (re)compute; None: all of them
     rounds = 0
     while True:
         rounds += 1
         if rounds > max_rounds:
             return lengauer_tarjan(parent.size, np.concatenate([parent_sources(tree), preds]),
                                    np.concatenate([parent_targets(tree), targets]), tree), rounds
-        meet = _nca(anchors, preds, idom, rank)
-        best = np.full(parent.size, np.iinfo(rank.dtype).max, rank.dtype)
-        best[joins] = parent_rank
-        np.minimum.at(best, targets, rank[meet])
-        candidates = tree.order[best[joins]]
-        changed = candidates != idom[joins]
-        if not changed.any():
+        if pending is None:
+            meet_rank[:] = rank[_nca(anchors, preds, idom, rank)]
+            affected = joins
+            pairs_of_affected = slice(None)
+        else:
+            meet_rank[pending] = rank[_nca(anchors[pending], preds[pending], idom, rank)]
+            mark = np.zeros(parent.size, np.bool_)
+            mark[targets[pending]] = True
+            affected = np.flatnonzero(mark)
+            pairs_of_affected = np.flatnonzero(mark[targets])
+            del mark
+        # The BFS parent is itself a predecessor: start from it, then take the highest meet.
+        best[affected] = rank[parent[affected]]
+        np.minimum.at(best, targets[pairs_of_affected], meet_rank[pairs_of_affected])
+        candidates = tree.order[best[affected]]
+        changed = affected[candidates != idom[affected]]
+        if not changed.size:
             return idom, rounds
-        idom[joins] = candidates
+        idom[changed] = tree.order[best[changed]]
+        dirty = _below(changed, idom, tree)
+        pending = np.flatnonzero(dirty[anchors] | dirty[preds])
+        del dirty
+
+
+def _below(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
+    """Mask of the nodes in the subtrees (of `idom`) of the `changed` nodes, top-down by level."""
+    dirty = np.zeros(idom.size, np.bool_)
+    dirty[changed] = True
+    starts = tree.level_starts
+    for level in range(1, tree.levels):
+        nodes = tree.order[starts[level] : starts[level + 1]]
+        dirty[nodes] |= dirty[idom[nodes]]
+    return dirty
 
 
 def parent_sources(tree: ShortestPathTree) -> np.ndarray:
@@ -196,29 +229,37 @@ def lengauer_tarjan(node_count: int, preds: np.ndarray, targets: np.ndarray, tre
 
 
 def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Nearest common ancestors of pairs in the tree `up`, in which a parent has a smaller rank."""
-    left = left.copy()
-    right = right.copy()
+    """Nearest common ancestors of pairs in the tree `up`, in which a parent has a smaller rank.
+
+    Lock-step: every unfinished pair moves its finger of larger rank one step up per pass.
+    """
+    result = left.copy()
     active = np.flatnonzero(left != right)
+    a = left[active]
+    b = right[active]
+    rank_a = rank[a]
+    rank_b = rank[b]
     while active.size > _SCALAR_CLIMB:
-        a = left[active]
-        b = right[active]
-        a_deeper = rank[a] > rank[b]
-        a = np.where(a_deeper, up[a], a)
-        b = np.where(a_deeper, b, up[b])
-        left[active] = a
-        right[active] = b
-        active = active[a != b]
-    for position in active.tolist():
-        a = int(left[position])
-        b = int(right[position])
-        while a != b:
-            if rank[a] > rank[b]:
-                a = int(up[a])
+        climb_a = rank_a > rank_b
+        moving = np.flatnonzero(climb_a)
+        a[moving] = up[a[moving]]
+        rank_a[moving] = rank[a[moving]]
+        moving = np.flatnonzero(~climb_a)
+        b[moving] = up[b[moving]]
+        rank_b[moving] = rank[b[moving]]
+        done = a == b
+        if done.any():
+            result[active[done]] = a[done]
+            keep = ~done
+            active, a, b, rank_a, rank_b = active[keep], a[keep], b[keep], rank_a[keep], rank_b[keep]
+    for position, x, y in zip(active.tolist(), a.tolist(), b.tolist(), strict=True):
+        while x != y:
+            if rank[x] > rank[y]:
+                x = int(up[x])
             else:
-                b = int(up[b])
-        left[position] = a
-    return left
+                y = int(up[y])
+        result[position] = x
+    return result
 
 
 def retained_sizes_from(idom: np.ndarray, self_size: np.ndarray, tree: ShortestPathTree) -> np.ndarray:

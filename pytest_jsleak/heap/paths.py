@@ -82,17 +82,30 @@ def followed_edge_filter(graph: HeapGraph):
     property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
     node_name = snap.node_name
 
-    def follow(edges: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    def follow(edges: np.ndarray, sources: np.ndarray | bool) -> np.ndarray:
+        """`sources`: the source node per edge, or a bool for all of them: "is the root"."""
         types = edge_type[edges]
         keep = types != weak
         if shortcut >= 0:
-            keep &= (types != shortcut) | (sources == ROOT)
+            if sources is True:
+                pass
+            elif sources is False:
+                keep &= types != shortcut
+            else:
+                keep &= (types != shortcut) | (sources == ROOT)
         if blocked.size and internal >= 0:
             is_internal = types == internal
             if is_internal.any():
-                keep &= ~(is_internal & np.isin(edge_name[edges], blocked))
+                names = edge_name[edges]
+                if blocked.size <= 4:
+                    for name in blocked.tolist():
+                        keep &= ~(is_internal & (names == name))
+                else:
+                    keep &= ~(is_internal & np.isin(names, blocked))
         if property_cells.size:
-            keep &= ~np.isin(node_name[edge_to[edges]], property_cells)
+            target_names = node_name[edge_to[edges]]
+            for name in property_cells.tolist():
+                keep &= target_names != name
         return keep
 
     return follow
@@ -117,29 +130,34 @@ def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
     seen[ROOT] = True
     frontier = np.array([ROOT], index_type)
     levels = [frontier]
+    from_root = True
     while frontier.size:
         counts = edge_counts[frontier].astype(np.int64)
-        total = int(counts.sum())
+        ends = np.cumsum(counts)
+        total = int(ends[-1])
         if total == 0:
             break
         # All edge indices of the frontier, in order: first[node] + 0 .. count-1 per node.
-        shift = np.repeat(first[frontier].astype(np.int64) - (np.cumsum(counts) - counts), counts)
-        edges = np.arange(total, dtype=np.int64) + shift
-        sources = np.repeat(frontier, counts)
+        edges = np.repeat(first[frontier].astype(np.int64) - (ends - counts), counts)
+        edges += np.arange(total, dtype=np.int64)
         targets = edge_to[edges]
-        fresh = ~seen[targets]
-        edges, sources, targets = edges[fresh], sources[fresh], targets[fresh]
-        keep = follow(edges, sources)
-        edges, sources, targets = edges[keep], sources[keep], targets[keep]
-        if not targets.size:
+        keep = ~seen[targets]
+        keep &= follow(edges, from_root)
+        kept = np.flatnonzero(keep)
+        if not kept.size:
             break
+        edges = edges[kept]
+        targets = targets[kept]
         # Several edges may reach the same new node: the first one wins (assign in reverse).
         parent_edge[targets[::-1]] = edges[::-1]
-        winners = parent_edge[targets] == edges
+        winners = np.flatnonzero(parent_edge[targets] == edges)
         frontier = targets[winners].astype(index_type, copy=False)
-        parent[frontier] = sources[winners]
+        # The source of edge k of the frontier is the frontier node whose edge range holds k.
+        owner = np.searchsorted(ends, kept[winners], side="right")
+        parent[frontier] = levels[-1][owner]
         seen[frontier] = True
         levels.append(frontier)
+        from_root = False
     order = np.concatenate(levels)
     rank[order] = np.arange(order.size, dtype=index_type)
     level_starts = np.zeros(len(levels) + 1, np.int64)
