@@ -100,4 +100,5 @@ class JsLeakItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+        # pytest turns dots of the domain into "::" in verbose lines: the scenario name has none.
+        return self.path, None, self.name

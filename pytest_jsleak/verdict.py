@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 # A class needs at least this many survivors per round: one or two objects are what a runtime
 # or a one-time cache leaves behind (interned strings, a feedback cell, the last result).
@@ -22,6 +23,10 @@ MIN_ROUND_RATIO = 0.5
 # flat. V8 and JSC repeat heap-used to the byte after a full GC when nothing is retained
 # (research/runtimes.md), so this only absorbs the odd allocation of the runtime itself.
 FLAT_TOLERANCE_BYTES = 512
+# Share of the second half's sample steps that must rise for the growth to look like a leak.
+MIN_RISING_SHARE = 0.5
+# Growth over the second half that is suspicious however it is spread.
+LARGE_GROWTH_BYTES = 16 * 1024
 
 
 # Classes of the language, the runtimes and Node's internals. A leak report leads with the user's own
@@ -80,9 +85,12 @@ def sample_trend(
     second = samples[mid:]
     calls = max(1, iterations[-1] - iterations[mid])
     late_growth = second[-1] - second[0]
-    # The highest point of the second half also counts: a heap that rose and fell back is not flat
-    # evidence of a leak, but one that ends at its maximum is.
-    rising = late_growth > FLAT_TOLERANCE_BYTES and second[-1] >= max(second) - FLAT_TOLERANCE_BYTES
+    steps = [after - before for before, after in pairwise(second)]
+    rising_steps = sum(1 for step in steps if step > 0)
+    # A leak raises the heap at (nearly) every sample; a runtime's own one-off allocations (JIT,
+    # interned strings, a resized table) make one or two jumps. Large growth counts regardless.
+    consistent = rising_steps >= MIN_RISING_SHARE * len(steps) or late_growth > LARGE_GROWTH_BYTES
+    rising = late_growth > FLAT_TOLERANCE_BYTES and consistent
     per_call = late_growth / calls
     total = samples[-1] - samples[0]
     suspicious = rising and per_call > tolerated_per_iteration
