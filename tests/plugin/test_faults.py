@@ -12,8 +12,7 @@ import time
 
 import psutil
 import pytest
-
-from .targets import FAST, LEAKY_AND_CLEAN
+from jsleak_targets import FAST, LEAKY_AND_CLEAN
 
 FAULTS = """
 let calls = 0;

@@ -6,8 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from .targets import FAST, LEAKY_AND_CLEAN
+from jsleak_targets import FAST, LEAKY_AND_CLEAN
 
 
 def test_help_lists_the_option_group_and_every_flag(pytester: pytest.Pytester) -> None:

@@ -6,10 +6,9 @@ import json
 
 import jsonschema
 import pytest
+from jsleak_targets import FAST, LEAKY_AND_CLEAN
 
 from pytest_jsleak.report.json_report import schema
-
-from .targets import FAST, LEAKY_AND_CLEAN
 
 
 def test_xdist_matches_serial(pytester: pytest.Pytester) -> None:
