@@ -254,6 +254,14 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
         _suspect(graph, growth, options.iterations, with_path=rank < TOP_SUSPECTS)
         for rank, growth in enumerate(decision.leaking)
     ]
+    unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
+    if unreachable:
+        why = (
+            "bun's snapshots carry no edges into the storage of Map and Set, among others"
+            if not stable_ids
+            else "they are held only by edges a retainer path does not follow (weak or internal)"
+        )
+        result.notes.append(f"no retainer path from the GC roots to {', '.join(unreachable)}: {why}")
 
 
 def _census_growth(census: list[Any], graph: Any) -> list[verdict_mod.ClassGrowth]:
@@ -285,7 +293,11 @@ def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, wi
     path = None
     example = None
     if with_path and growth.examples:
+        from pytest_jsleak.heap.holders import with_named_holder
+
         path, example = heap.representative_path(graph, growth.examples)
+        if path is not None:
+            path = with_named_holder(graph, path)
     return Suspect(
         class_name=growth.class_name,
         new_alive=growth.round_a,

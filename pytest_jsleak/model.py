@@ -8,6 +8,18 @@ from typing import Any, Literal
 Verdict = Literal["clean", "leak", "error"]
 
 
+# Class keys of the objects that hold a function's or a module's variables (V8; JSC as Bun exports it).
+SCOPE_CLASS_PREFIXES = ("system / Context", "system / JSModuleEnvironment", "system / JSLexicalEnvironment",
+                        "system / JSGlobalLexicalEnvironment", "system / JSScope")
+# Edge types whose name is a variable's when they leave a scope object.
+VARIABLE_EDGE_TYPES = ("context", "property", "variable")
+
+
+def is_scope_class(class_name: str) -> bool:
+    """Whether objects of this class key hold variables of a scope (a closure's context, a module)."""
+    return class_name.startswith(SCOPE_CLASS_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class PathStep:
     """One node on a retainer path, with the edge that leads *into* it."""

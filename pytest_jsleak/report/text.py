@@ -6,11 +6,14 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from pytest_jsleak.model import LeakResult
+from pytest_jsleak.model import VARIABLE_EDGE_TYPES, LeakResult, PathStep, RetainerPath, is_scope_class
+from pytest_jsleak.report.fold import Repeat, fold_repeats
+from pytest_jsleak.report.paths import edge_label, node_label
 from pytest_jsleak.units import format_bytes
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
+HARNESS_PREFIX = "__jsleak"
 
 
 def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:
@@ -83,8 +86,6 @@ def snapshots_line(result: LeakResult) -> str:
 
 def render(result: LeakResult, label: str | None = None) -> str:
     """The whole report of one check: the pytest failure text and the terminal section."""
-    from pytest_jsleak.report.paths import format_retainer_path
-
     parts = [headline(result, label)]
     if result.verdict == "error":
         if result.error and "\n" in result.error:
@@ -95,7 +96,10 @@ def render(result: LeakResult, label: str | None = None) -> str:
             if suspect.path is None:
                 continue
             parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
-            parts.append(format_retainer_path(suspect.path))
+            holder = held_by(suspect.path)
+            if holder:
+                parts.append(f"  held by: {holder}")
+            parts.append(format_folded_path(suspect.path))
     parts += ["", *result.notes] if result.notes else []
     extra = [line for line in (heap_line(result), snapshots_line(result)) if line]
     if extra:
@@ -103,8 +107,65 @@ def render(result: LeakResult, label: str | None = None) -> str:
     return "\n".join(parts).rstrip()
 
 
+def held_by(path: RetainerPath) -> str:
+    """`requestLog (variable) → Array → [250] → RequestRecord`: the path from the first named variable on.
+
+    The steps before it (GC roots, the harness, the module record) say how the scope itself is alive,
+    which is rarely the question.
+    """
+    steps = path.steps
+    for position in range(1, len(steps)):
+        step = steps[position]
+        if step.edge_name.startswith(HARNESS_PREFIX) if step.edge_name else True:
+            continue  # the harness's own table of the target's exports, not the target's variable
+        if step.edge_type in VARIABLE_EDGE_TYPES and is_scope_class(steps[position - 1].class_name):
+            parts = [f"{step.edge_name} (variable)" if step.edge_type == "context" else step.edge_name]
+            parts.append(node_label(step))
+            for item in fold_repeats(steps[position + 1:]):
+                if isinstance(item, Repeat):
+                    block = " → ".join(_inline(s) for s in item.steps)
+                    parts.append(f"({block}) ×{item.times}")
+                else:
+                    parts.append(_inline(item))
+            return " → ".join(parts)
+    return ""
+
+
+def _inline(step: PathStep) -> str:
+    if step.edge_type == "element":
+        edge = f"[{step.edge_name}]"
+    elif step.edge_type in ("property", "context", "shortcut") and step.edge_name:
+        edge = step.edge_name
+    else:
+        return node_label(step)
+    return f"{edge} → {node_label(step)}"
+
+
+def format_folded_path(path: RetainerPath, indent: str = "  ") -> str:
+    """One line per edge, root first; a run repeated three times or more prints once with its count."""
+    steps = list(path.steps)
+    if len(steps) > 1 and steps[0].node_type == "synthetic" and not steps[0].node_name:
+        steps = steps[1:]  # V8's nameless root node: the path reads from "(GC roots)"
+    if not steps:
+        return f"{indent}(empty path)"
+    lines = [f"{indent}{node_label(steps[0])} @{steps[0].node_id}"]
+
+    def line(step: PathStep, pad: str) -> str:
+        text = f"{pad}{edge_label(step)} → {node_label(step)} @{step.node_id} ({step.self_size} B)"
+        return text + (f" at {step.location}" if step.location else "")
+
+    for item in fold_repeats(steps[1:]):
+        if isinstance(item, Repeat):
+            lines.append(f"{indent}  ┌ {item.times} times:")
+            lines += [line(step, f"{indent}  │ ") for step in item.steps]
+            lines.append(f"{indent}  └")
+        else:
+            lines.append(line(item, f"{indent}  "))
+    return "\n".join(lines)
+
+
 def _first_line(text: str | None) -> str:
     return (text or "unknown error").strip().split("\n", 1)[0]
 
 
-__all__ = ["headline", "heap_line", "render", "sparkline", "survivors_table"]
+__all__ = ["format_folded_path", "headline", "heap_line", "held_by", "render", "sparkline", "survivors_table"]

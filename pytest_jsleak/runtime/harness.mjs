@@ -200,23 +200,24 @@ function optionsOf(value) {
   return JSON.parse(text);
 }
 
-let exportsTable = new Map();
+// Named so that reports can tell the harness's own variable from the target's (it heads many retainer paths).
+let __jsleakExports = new Map();
 
 async function load(target) {
   const t0 = now();
   const ns = await import(pathToFileURL(path.resolve(target)).href);
-  exportsTable = exportTable(ns);
+  __jsleakExports = exportTable(ns);
   const scenarios = {};
   const nonFunctions = [];
   const reserved = {};
-  for (const [name, value] of exportsTable) {
+  for (const [name, value] of __jsleakExports) {
     if (RESERVED.includes(name)) reserved[name] = typeof value === "function" ? kindOf(value) : describeValue(value);
     else if (typeof value === "function") scenarios[name] = kindOf(value);
     else nonFunctions.push(name);
   }
   let options;
   try {
-    options = optionsOf(exportsTable.get("jsleak"));
+    options = optionsOf(__jsleakExports.get("jsleak"));
   } catch (err) {
     if (err instanceof HarnessError) throw err;
     // a cycle or a throwing toJSON
@@ -262,8 +263,8 @@ function scenarioFunction(name) {
   if (typeof name !== "string" || RESERVED.includes(name)) {
     throw new HarnessError("ScenarioNotFound", `${stringify(name)} is not a scenario name`);
   }
-  if (!exportsTable.has(name)) throw new HarnessError("ScenarioNotFound", `no export named ${stringify(name)}`);
-  const fn = exportsTable.get(name);
+  if (!__jsleakExports.has(name)) throw new HarnessError("ScenarioNotFound", `no export named ${stringify(name)}`);
+  const fn = __jsleakExports.get(name);
   if (typeof fn !== "function") {
     throw new HarnessError("ScenarioNotFound", `the export ${stringify(name)} is ${describeValue(fn)}, not a function`);
   }
@@ -318,8 +319,8 @@ async function run(msg) {
 }
 
 async function callReserved(name) {
-  if (!exportsTable.has(name)) return { called: false };
-  const fn = exportsTable.get(name);
+  if (!__jsleakExports.has(name)) return { called: false };
+  const fn = __jsleakExports.get(name);
   if (typeof fn !== "function") {
     throw new HarnessError("ReservedExportError", `the \`${name}\` export is ${describeValue(fn)}, not a function`);
   }
