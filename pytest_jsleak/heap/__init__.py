@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from pytest_jsleak.heap.diff import (
     NOISE_NODE_TYPES,
+    Candidates,
     ClassCensus,
     ClassComparison,
     LeakCandidates,
     ThreeSnapshotDiff,
     class_census,
     compare,
+    group_candidates,
     instances_of,
+    leak_candidates,
     representative_path,
     three_snapshot_counts,
     three_snapshot_diff,
@@ -33,6 +36,7 @@ from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapsh
 
 __all__ = [
     "NOISE_NODE_TYPES",
+    "Candidates",
     "ClassCensus",
     "ClassComparison",
     "DominatorTree",
@@ -46,8 +50,10 @@ __all__ = [
     "ThreeSnapshotDiff",
     "class_census",
     "compare",
+    "group_candidates",
     "instances_of",
     "key_for",
+    "leak_candidates",
     "read_node_ids",
     "read_snapshot",
     "representative_path",

@@ -220,6 +220,37 @@ class ThreeSnapshotDiff:
         return next((row for row in self.rows if row.class_name == name), None)
 
 
+@dataclass
+class Candidates:
+    """Node indices of S3 found by id: allocated S1→S2 and alive ("survivors"), allocated S2→S3."""
+
+    survivors: np.ndarray
+    fresh: np.ndarray
+
+
+def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | HeapSnapshot) -> Candidates:
+    """The first half of `three_snapshot_diff`: which nodes of S3 are new since S1 / since S2.
+
+    Separate so that a caller can drop the id arrays before the dominators are computed.
+    """
+    graph = graph3.graph if isinstance(graph3, HeapSnapshot) else graph3
+    snap = graph.snapshot
+    ids3 = snap.node_id
+    candidate = (ids3 & 1) == 1
+    noise = np.zeros(len(snap.meta.node_types), np.bool_)
+    for name in NOISE_NODE_TYPES:
+        code = snap.meta.node_type_code(name)
+        if code >= 0:
+            noise[code] = True
+    candidate &= ~noise[snap.node_type]
+    in2 = contains(_odd_sorted(ids2), ids3)
+    survivor_mask = candidate & in2
+    survivor_mask &= ~contains(_odd_sorted(ids1), ids3)
+    fresh_mask = candidate & ~in2
+    del in2, candidate
+    return Candidates(np.flatnonzero(survivor_mask), np.flatnonzero(fresh_mask))
+
+
 def three_snapshot_diff(
     ids1: np.ndarray,
     ids2: np.ndarray,
@@ -234,28 +265,24 @@ def three_snapshot_diff(
     Only odd ids are compared: Node's ~100 embedder nodes get even, pointer-derived ids that
     change in every snapshot (research/runtimes.md §3). Nodes of the types in
     NOISE_NODE_TYPES are skipped (see there). Ids mean nothing across Bun's snapshots: check
-    `snapshot.ids_comparable` and use `class_census` + `compare` there instead.
+    `snapshot.ids_comparable` and use `three_snapshot_counts` there instead.
     """
     graph = graph3.graph if isinstance(graph3, HeapSnapshot) else graph3
+    found = leak_candidates(ids1, ids2, graph)
+    return group_candidates(found, graph, ignore_classes, with_retained=with_retained)
+
+
+def group_candidates(
+    found: Candidates,
+    graph: HeapGraph,
+    ignore_classes: Iterable[str] = (),
+    *,
+    with_retained: bool = True,
+) -> ThreeSnapshotDiff:
+    """The second half of `three_snapshot_diff`: per class counts, sizes, retained sizes, examples."""
     snap = graph.snapshot
-    ids3 = snap.node_id
-    ids1 = _odd_sorted(ids1)
-    ids2 = _odd_sorted(ids2)
-    candidate = (ids3 & 1) == 1
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    candidate &= ~noise[snap.node_type]
-    in2 = contains(ids2, ids3)
-    survivor_mask = candidate & in2
-    survivor_mask &= ~contains(ids1, ids3)
-    fresh_mask = candidate & ~in2
-    del in2, candidate
-    survivors = np.flatnonzero(survivor_mask)
-    fresh = np.flatnonzero(fresh_mask)
-    del survivor_mask, fresh_mask
+    survivors = found.survivors
+    fresh = found.fresh
     both = np.concatenate([survivors, fresh])
     codes, names = graph.class_keys(both)
     survivor_codes = codes[: survivors.size]

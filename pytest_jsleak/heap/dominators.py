@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 MAX_ROUNDS = 24
 """Vectorised rounds before falling back to Lengauer–Tarjan (real heaps settle in a handful)."""
+_PAIR_BLOCK = 1 << 21
 _SCALAR_CLIMB = 64
 """Below this many unfinished walks, climb in plain Python: cheaper than a numpy round trip."""
 
@@ -81,7 +82,6 @@ def immediate_dominators(
     idom = parent.copy()
     if not targets.size:
         return idom, 0
-    anchors = parent[targets]
     never = np.iinfo(rank.dtype).max
     meet_rank = np.empty(targets.size, rank.dtype)
     best = np.full(parent.size, never, rank.dtype)
@@ -97,11 +97,14 @@ def immediate_dominators(
             return lengauer_tarjan(parent.size, np.concatenate([parent_sources(tree), preds]),
                                    np.concatenate([parent_targets(tree), targets]), tree), rounds
         if pending is None:
-            meet_rank[:] = rank[_nca(anchors, preds, idom, rank)]
+            # In blocks: the walk's temporaries stay a few times the block, not the pair count.
+            for start in range(0, targets.size, _PAIR_BLOCK):
+                block = slice(start, start + _PAIR_BLOCK)
+                meet_rank[block] = rank[_nca(parent[targets[block]], preds[block], idom, rank)]
             affected = joins
             pairs_of_affected = slice(None)
         else:
-            meet_rank[pending] = rank[_nca(anchors[pending], preds[pending], idom, rank)]
+            meet_rank[pending] = rank[_nca(parent[targets[pending]], preds[pending], idom, rank)]
             mark = np.zeros(parent.size, np.bool_)
             mark[targets[pending]] = True
             affected = np.flatnonzero(mark)
@@ -116,7 +119,7 @@ def immediate_dominators(
             return idom, rounds
         idom[changed] = tree.order[best[changed]]
         dirty = _below(changed, idom, tree)
-        pending = np.flatnonzero(dirty[anchors] | dirty[preds])
+        pending = np.flatnonzero(dirty[parent[targets]] | dirty[preds])
         del dirty
 
 
@@ -125,7 +128,9 @@ def _below(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTree) -> np.
     dirty = np.zeros(idom.size, np.bool_)
     dirty[changed] = True
     starts = tree.level_starts
-    for level in range(1, tree.levels):
+    # Nothing above the shallowest changed node can be below one.
+    first_level = int(np.searchsorted(starts, int(tree.rank[changed].min()), side="right")) - 1
+    for level in range(max(1, first_level + 1), tree.levels):
         nodes = tree.order[starts[level] : starts[level + 1]]
         dirty[nodes] |= dirty[idom[nodes]]
     return dirty
@@ -293,9 +298,11 @@ def dominator_tree(graph: HeapGraph) -> DominatorTree:
         usable[usable] = follow(edges[usable], sources[usable])
         target_parts.append(targets[usable].astype(parent.dtype, copy=False))
         pred_parts.append(sources[usable])
+    # One at a time, so that only one array exists twice (as parts and joined) at any moment.
     targets = np.concatenate(target_parts) if target_parts else np.zeros(0, parent.dtype)
+    del target_parts
     preds = np.concatenate(pred_parts) if pred_parts else np.zeros(0, parent.dtype)
-    del target_parts, pred_parts
+    del pred_parts
     idom, rounds = immediate_dominators(targets, preds, tree)
     idom[ROOT] = -1
     retained = retained_sizes_from(idom, snap.node_self_size, tree)
