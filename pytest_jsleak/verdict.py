@@ -68,6 +68,9 @@ class SampleTrend:
     """What the heap samples of the sampling round say."""
 
     suspicious: bool
+    """Rising consistently and faster than tolerated: worth snapshots."""
+    rising: bool
+    """Rising consistently over the second half (whether or not within the tolerance)."""
     growth_per_iteration: float
     """Heap-used growth per call over the second half of the round (bytes, may be negative)."""
     total_growth: int
@@ -80,7 +83,7 @@ def sample_trend(
 ) -> SampleTrend:
     """Judge the sampling round: is the heap still rising over its second half?"""
     if len(samples) < 2:
-        return SampleTrend(False, 0.0, 0, False)
+        return SampleTrend(False, False, 0.0, 0, False)
     mid = len(samples) // 2
     second = samples[mid:]
     calls = max(1, iterations[-1] - iterations[mid])
@@ -95,7 +98,7 @@ def sample_trend(
     total = samples[-1] - samples[0]
     suspicious = rising and per_call > tolerated_per_iteration
     plateaued = not suspicious and (samples[mid] - samples[0]) > FLAT_TOLERANCE_BYTES
-    return SampleTrend(suspicious, per_call, total, plateaued)
+    return SampleTrend(suspicious, rising, per_call, total, plateaued)
 
 
 @dataclass(slots=True)

@@ -82,15 +82,12 @@ def immediate_dominators(
     idom = parent.copy()
     if not targets.size:
         return idom, 0
-    never = np.iinfo(rank.dtype).max
-    meet_rank = np.empty(targets.size, rank.dtype)
-    best = np.full(parent.size, never, rank.dtype)
-    is_join = np.zeros(parent.size, np.bool_)
-    is_join[targets] = True
-    joins = np.flatnonzero(is_join)
-    del is_join
-    pending = None  # pair positions to (re)compute; None: all of them
+    # best[v]: the smallest rank among v's BFS parent and the meets of its pairs so far. Meets
+    # only ever move towards the root (every round shrinks the dominator sets), so a round
+    # needs only the recomputed pairs' meets to lower `best`, never a pass over all pairs.
+    best = rank[parent]
     rounds = 0
+    pending = None  # pair positions to (re)compute; None: all of them
     while True:
         rounds += 1
         if rounds > max_rounds:
@@ -99,22 +96,17 @@ def immediate_dominators(
         if pending is None:
             # In blocks: the walk's temporaries stay a few times the block, not the pair count.
             for start in range(0, targets.size, _PAIR_BLOCK):
-                block = slice(start, start + _PAIR_BLOCK)
-                meet_rank[block] = rank[_nca(parent[targets[block]], preds[block], idom, rank)]
-            affected = joins
-            pairs_of_affected = slice(None)
+                block_targets = targets[start : start + _PAIR_BLOCK]
+                meet = _nca(parent[block_targets], preds[start : start + _PAIR_BLOCK], idom, rank)
+                np.minimum.at(best, block_targets, rank[meet])
+            touched = targets
         else:
-            meet_rank[pending] = rank[_nca(parent[targets[pending]], preds[pending], idom, rank)]
-            mark = np.zeros(parent.size, np.bool_)
-            mark[targets[pending]] = True
-            affected = np.flatnonzero(mark)
-            pairs_of_affected = np.flatnonzero(mark[targets])
-            del mark
-        # The BFS parent is itself a predecessor: start from it, then take the highest meet.
-        best[affected] = rank[parent[affected]]
-        np.minimum.at(best, targets[pairs_of_affected], meet_rank[pairs_of_affected])
-        candidates = tree.order[best[affected]]
-        changed = affected[candidates != idom[affected]]
+            touched = targets[pending]
+            meet = _nca(parent[touched], preds[pending], idom, rank)
+            np.minimum.at(best, touched, rank[meet])
+        stale = tree.order[best[touched]] != idom[touched]
+        changed = np.unique(touched[stale])
+        del stale, touched
         if not changed.size:
             return idom, rounds
         idom[changed] = tree.order[best[changed]]

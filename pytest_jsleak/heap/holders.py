@@ -8,7 +8,6 @@ retains a node of the path under a name, and splice that scope's own path and th
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES as NAMED_EDGE_TYPES
@@ -18,22 +17,26 @@ from pytest_jsleak.model import is_scope_class as is_scope
 if TYPE_CHECKING:
     from pytest_jsleak.heap.graph import HeapGraph
 
-def names_a_variable(path: RetainerPath) -> bool:
-    """Some step is entered through a named edge out of a scope (a `let`, `const` or `var`)."""
+def first_variable(path: RetainerPath) -> int:
+    """Position of the first step entered through a named edge out of a scope, or len(steps)."""
     steps = path.steps
-    return any(
-        step.edge_type in NAMED_EDGE_TYPES and step.edge_name and is_scope(previous.class_name)
-        for previous, step in itertools.pairwise(steps)
-    )
+    for position in range(1, len(steps)):
+        step = steps[position]
+        if step.edge_type in NAMED_EDGE_TYPES and step.edge_name and is_scope(steps[position - 1].class_name):
+            return position
+    return len(steps)
 
 
 def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
-    """The path itself, or one through the nearest-to-root node that a scope holds by name."""
+    """The path, or one through the nearest-to-root node of it that a scope holds by name.
+
+    Only nodes before the path's first variable are tried: a path that already starts
+    `requestLog → Array → ...` is left as it is, one that starts `(compiled code) → Array → ...`
+    and names a variable only deeper down (a closure's) gets the holder of the Array.
+    """
     from pytest_jsleak.heap.paths import retainer_path
 
-    if names_a_variable(path):
-        return path
-    for position in range(1, len(path.steps)):
+    for position in range(1, first_variable(path)):
         index = graph.find_by_id(path.steps[position].node_id)
         if index is None:
             continue
@@ -42,7 +45,7 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             name = edge.name
             if edge.type not in NAMED_EDGE_TYPES or not isinstance(name, str) or not name:
                 continue
-            if not is_scope(source.class_name):
+            if not is_scope(source.class_name) or name.startswith("__jsleak"):
                 continue
             prefix = retainer_path(graph, edge.source_index)
             if prefix is None:
@@ -54,4 +57,4 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     return path
 
 
-__all__ = ["names_a_variable", "with_named_holder"]
+__all__ = ["first_variable", "with_named_holder"]

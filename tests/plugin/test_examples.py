@@ -14,17 +14,20 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-# Leaky scenario → (the class that must be reported, a name that must appear on its retainer path)
+# Leaky scenario → (the class that must be reported, names of which one must be on a retainer path)
 LEAKS = {
-    "global-array.leak.mjs::leaky": ("RequestRecord", "requestLog"),
-    "closure.leak.mjs::leaky": ("BigThing", "previous"),
-    "event-listener.leak.cjs::leaky": ("Subscription", "configBus"),
-    "interval.leak.mjs::leaky": ("Poller", "poller"),
-    "unbounded-cache.leak.mjs::leaky": ("RenderedPage", "pageCache"),
-    "abort-signal.leak.mjs::leaky": ("PendingQuery", "query"),
-    "bind.leak.mjs::leaky": ("ResourceTracker", "metricsRegistry"),
-    "pending-promises.leak.mjs::leaky": ("Job", "waiting"),
+    "global-array.leak.mjs::leaky": ("RequestRecord", {"requestLog"}),
+    # A chain: old links are held through `previous`, the newest through `current`.
+    "closure.leak.mjs::leaky": ("BigThing", {"previous", "current"}),
+    "event-listener.leak.cjs::leaky": ("Subscription", {"configBus"}),
+    "interval.leak.mjs::leaky": ("Poller", {"poller"}),
+    "unbounded-cache.leak.mjs::leaky": ("RenderedPage", {"pageCache"}),
+    "abort-signal.leak.mjs::leaky": ("PendingQuery", {"query"}),
+    "bind.leak.mjs::leaky": ("ResourceTracker", {"metricsRegistry"}),
+    "pending-promises.leak.mjs::leaky": ("Job", {"waiting"}),
 }
+# Bun's snapshots carry no edges into Map storage: the report must say so instead of a path.
+NO_PATH_ON_BUN = {"unbounded-cache.leak.mjs::leaky"}
 CLEAN = [
     *(name.replace("::leaky", "::fixed") for name in LEAKS),
     "controls.leak.mjs::boundedLruCache",
@@ -60,11 +63,14 @@ def test_examples_verdicts_classes_and_holders(pytester: pytest.Pytester, runtim
     wrong = {nodeid: item["verdict"] for nodeid, item in items.items()
              if item["verdict"] != ("leak" if nodeid in LEAKS else "clean")}
     assert not wrong, f"unexpected verdicts under {runtime}: {wrong}\n" + result.stdout.str()
-    for nodeid, (class_name, holder) in LEAKS.items():
+    for nodeid, (class_name, holders) in LEAKS.items():
         suspects = {s["class_name"]: s for s in items[nodeid]["suspects"]}
         assert class_name in suspects, f"{nodeid}: {class_name} not among {list(suspects)}"
+        if runtime == "bun" and nodeid in NO_PATH_ON_BUN:
+            assert any("no edges into the storage of Map" in note for note in items[nodeid]["notes"])
+            continue
         paths = [path_names(s) for s in items[nodeid]["suspects"] if s["path"]]
-        assert any(holder in names for names in paths), f"{nodeid}: no path through {holder!r}: {paths}"
+        assert any(holders & set(names) for names in paths), f"{nodeid}: no path through {holders}: {paths}"
     result.assert_outcomes(passed=len(CLEAN), failed=len(LEAKS))
     # The LEAKED status letter and word, and the report in the failure text.
     result.stdout.fnmatch_lines(["*controls.leak.mjs::lazyInit PASSED*", "*global-array.leak.mjs::leaky LEAKED*"])
