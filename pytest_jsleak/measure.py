@@ -281,26 +281,30 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
 
 
 def _census_growth(census: list[Any], graph: Any) -> list[verdict_mod.ClassGrowth]:
-    from pytest_jsleak import heap
+    from pytest_jsleak.heap.holders import crowded_instances
 
     first, second, final = census
-    rows = []
+    growth: dict[str, tuple[int, int, int, int]] = {}
     for name in final.class_names():
         c1, c2, c3 = first.count(name), second.count(name), final.count(name)
-        s1, s2, s3 = first.size(name), second.size(name), final.size(name)
-        if c3 - c2 <= 0 and c2 - c1 <= 0:
-            continue
-        rows.append(
-            verdict_mod.ClassGrowth(
-                class_name=name,
-                round_a=c2 - c1,
-                round_b=c3 - c2,
-                bytes_a=max(0, s2 - s1),
-                bytes_b=max(0, s3 - s2),
-                examples=tuple(heap.instances_of(graph, name, limit=20)),
-            )
+        if c3 - c2 > 0 or c2 - c1 > 0:
+            s1, s2, s3 = first.size(name), second.size(name), final.size(name)
+            growth[name] = (c2 - c1, c3 - c2, max(0, s2 - s1), max(0, s3 - s2))
+    growing = frozenset(name for name, (a, b, _, _) in growth.items() if min(a, b) >= 2)
+    return [
+        verdict_mod.ClassGrowth(
+            class_name=name,
+            round_a=a,
+            round_b=b,
+            bytes_a=bytes_a,
+            bytes_b=bytes_b,
+            # Paths only for the classes that may be reported: finding examples costs a pass each.
+            examples=tuple(crowded_instances(graph, name, expected=b, growing=growing - {name}))
+            if name in growing
+            else (),
         )
-    return rows
+        for name, (a, b, bytes_a, bytes_b) in growth.items()
+    ]
 
 
 def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:

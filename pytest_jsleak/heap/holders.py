@@ -57,4 +57,37 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     return path
 
 
-__all__ = ["first_variable", "with_named_holder"]
+def crowded_instances(
+    graph: HeapGraph, class_name: str, *, expected: int = 2, growing: frozenset[str] = frozenset(), limit: int = 20
+) -> list[int]:
+    """Instances of a class that are probably the new ones, for a retainer path; [] when nothing tells.
+
+    Without stable ids (Bun) nothing says which instances are new; but leaked objects pile up in
+    one holder (the array, the listener list) holding about as many as the class grew by
+    (`expected`), or each sits in an object of another growing class (an `items` array in each
+    leaked order). The runtime's own instances of a common class such as `Object` are scattered.
+    """
+    import numpy as np
+
+    from pytest_jsleak.heap.diff import instances_of
+
+    nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
+    if nodes.size == 0:
+        return []
+    parents = graph.shortest_paths.parent[nodes]
+    held = parents >= 0
+    if held.any():
+        holders, counts = np.unique(parents[held], return_counts=True)
+        if counts.max() >= max(2, expected // 2):
+            crowded = nodes[held][parents[held] == holders[int(np.argmax(counts))]]
+            return [int(node) for node in crowded[:limit]]
+        if growing:
+            pairs = zip(nodes[held].tolist(), parents[held].tolist(), strict=True)
+            inside = [node for node, parent in pairs if graph.class_name(parent) in growing]
+            if inside:
+                return inside[:limit]
+    # No sign of which instances are new: better no path than a runtime object's.
+    return []
+
+
+__all__ = ["crowded_instances", "first_variable", "with_named_holder"]

@@ -70,7 +70,8 @@ def heap_line(result: LeakResult) -> str:
     first, last = result.samples[0], result.samples[-1]
     return (
         f"heap used after GC: {sparkline(result.samples)}  "
-        f"{format_bytes(first)} → {format_bytes(last)} ({len(result.samples)} samples)"
+        f"{format_bytes(first)} → {format_bytes(last)} ({'+' if last >= first else ''}{format_bytes(last - first)}, "
+        f"{len(result.samples)} samples)"
     )
 
 
@@ -92,13 +93,19 @@ def render(result: LeakResult, label: str | None = None) -> str:
             parts.append(result.error.split("\n", 1)[1].rstrip())
     elif result.suspects:
         parts += ["", survivors_table(result)]
+        shown: list[str] = []
         for suspect in result.suspects:
             if suspect.path is None:
                 continue
-            parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
             holder = held_by(suspect.path)
+            if holder and any(holder.startswith(earlier + " → ") for earlier in shown):
+                # Reached through a suspect already explained (a record's string): one line is enough.
+                parts += ["", f"{suspect.class_name} is held by: {holder}"]
+                continue
+            parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
             if holder:
                 parts.append(f"  held by: {holder}")
+                shown.append(holder)
             parts.append(format_folded_path(suspect.path))
     parts += ["", *result.notes] if result.notes else []
     extra = [line for line in (heap_line(result), snapshots_line(result)) if line]

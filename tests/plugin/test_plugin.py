@@ -185,3 +185,41 @@ def test_a_target_that_cannot_load_fails_one_item_and_the_session_goes_on(pytest
     result = pytester.runpytest_subprocess("--jsleak", *FAST)
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*broken.leak.mjs::(load)*", "*SyntaxError*"])
+
+
+TS_TARGET = """
+interface Order { id: number; items: string[] }
+const backlog: Order[] = [];
+let next: number = 0;
+export function leaky(): void { backlog.push({ id: next++, items: ["a", "b"] }); }
+export function clean(): number { const order: Order = { id: next++, items: [] }; return order.id; }
+"""
+
+
+@pytest.mark.bun
+def test_typescript_target_runs_under_bun(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".leak.ts", orders=TS_TARGET + 'export const jsleak = { runtime: "bun" };\n')
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess("--jsleak", *FAST, f"--jsleak-report={report}")
+    result.assert_outcomes(passed=1, failed=1)
+    items = {item["scenario"]: item for item in json.loads(report.read_text())["items"]}
+    assert items["leaky"]["runtime"] == "bun" and items["leaky"]["verdict"] == "leak"
+    assert "backlog" in result.stdout.str()
+
+
+@pytest.mark.bun
+def test_typescript_target_is_refused_under_node(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".leak.ts", orders=TS_TARGET)
+    result = pytester.runpytest_subprocess("--jsleak", *FAST, "--jsleak-runtime=node")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*TypeScript*runtime*bun*"])
+
+
+def test_missing_runtime_executable_is_a_clear_failure(pytester: pytest.Pytester, monkeypatch) -> None:
+    pytester.makefile(".leak.mjs", app=LEAKY_AND_CLEAN)
+    empty = pytester.mkdir("empty-bin")
+    monkeypatch.setenv("PATH", str(empty))
+    result = pytester.runpytest_subprocess("--jsleak", "--jsleak-runtime=bun")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*app.leak.mjs::(load)*", "*bun*npm install -g bun*"])
+    assert "Traceback" not in result.stdout.str()
