@@ -94,12 +94,7 @@ def immediate_dominators(
             return lengauer_tarjan(parent.size, np.concatenate([parent_sources(tree), preds]),
                                    np.concatenate([parent_targets(tree), targets]), tree), rounds
         if pending is None:
-            # In blocks: the walk's temporaries stay a few times the block, not the pair count.
-            for start in range(0, targets.size, _PAIR_BLOCK):
-                block_targets = targets[start : start + _PAIR_BLOCK]
-                meet = _nca(parent[block_targets], preds[start : start + _PAIR_BLOCK], idom, rank)
-                np.minimum.at(best, block_targets, rank[meet])
-            touched = targets
+            touched = _first_round(targets, preds, tree, idom, best)
         else:
             touched = targets[pending]
             meet = _nca(parent[touched], preds[pending], idom, rank)
@@ -113,6 +108,64 @@ def immediate_dominators(
         dirty = _below(changed, idom, tree)
         pending = np.flatnonzero(dirty[parent[targets]] | dirty[preds])
         del dirty
+
+
+def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree, idom: np.ndarray,
+                 best: np.ndarray) -> np.ndarray:
+    """Round 1, while idom is still the BFS tree: one walk per join node instead of per pair.
+
+    In a tree numbered in depth-first preorder, the nearest common ancestor of a set of nodes is
+    that of its two nodes with the smallest and the largest number. The BFS tree's preorder comes
+    from subtree sizes, level by level (`_bfs_preorder`). Returns the join nodes.
+    """
+    pre = _bfs_preorder(tree)
+    count = tree.parent.size
+    low = np.full(count, np.iinfo(pre.dtype).max, pre.dtype)
+    high = np.full(count, -1, pre.dtype)
+    pred_pre = pre[preds]
+    np.minimum.at(low, targets, pred_pre)
+    np.maximum.at(high, targets, pred_pre)
+    del pred_pre
+    joins = np.flatnonzero(high >= 0)
+    anchor_pre = pre[tree.parent[joins]]
+    low = np.minimum(low[joins], anchor_pre)
+    high = np.maximum(high[joins], anchor_pre)
+    del anchor_pre
+    node_at = np.empty(count, tree.order.dtype)
+    node_at[pre[tree.order]] = tree.order
+    del pre
+    meet = _nca(node_at[low], node_at[high], idom, tree.rank)
+    best[joins] = np.minimum(best[joins], tree.rank[meet])
+    return joins
+
+
+def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
+    """A depth-first preorder numbering of the BFS tree (-1 for unreachable nodes).
+
+    The BFS appends each node's children together and in the order of their parents, so on every
+    level the children of one parent are contiguous: a child's number is its parent's plus one
+    plus the subtree sizes of its earlier siblings.
+    """
+    parent = tree.parent
+    order = tree.order
+    starts = tree.level_starts
+    size = np.zeros(parent.size, np.int64)
+    size[order] = 1
+    for level in range(tree.levels - 1, 0, -1):
+        nodes = order[starts[level] : starts[level + 1]]
+        np.add.at(size, parent[nodes], size[nodes])
+    pre = np.full(parent.size, -1, parent.dtype)
+    pre[order[0]] = 0
+    for level in range(1, tree.levels):
+        nodes = order[starts[level] : starts[level + 1]]
+        parents = parent[nodes]
+        before = np.cumsum(size[nodes])
+        before -= size[nodes]
+        first = np.ones(nodes.size, np.bool_)
+        first[1:] = parents[1:] != parents[:-1]
+        group_base = before[first][np.cumsum(first) - 1]
+        pre[nodes] = pre[parents] + 1 + (before - group_base)
+    return pre
 
 
 def _below(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
@@ -281,13 +334,13 @@ def dominator_tree(graph: HeapGraph) -> DominatorTree:
     pred_parts = []
     # Walk the edges in blocks of nodes so that no temporary spans all edges at once.
     for first, sources in graph.edge_blocks():
-        edges = np.arange(first, first + sources.size, dtype=np.int64)
         targets = edge_to[first : first + sources.size]
         usable = rank[sources] >= 0
         usable &= sources != targets
         usable &= targets != ROOT
         usable &= sources != parent[targets]
-        usable[usable] = follow(edges[usable], sources[usable])
+        kept = np.flatnonzero(usable)
+        usable[kept] = follow(kept.astype(graph.first_edge.dtype, copy=False) + first, sources[kept])
         target_parts.append(targets[usable].astype(parent.dtype, copy=False))
         pred_parts.append(sources[usable])
     # One at a time, so that only one array exists twice (as parts and joined) at any moment.

@@ -82,8 +82,9 @@ def followed_edge_filter(graph: HeapGraph):
     property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
     node_name = snap.node_name
 
-    def follow(edges: np.ndarray, sources: np.ndarray | bool) -> np.ndarray:
-        """`sources`: the source node per edge, or a bool for all of them: "is the root"."""
+    def follow(edges: np.ndarray, sources: np.ndarray | bool, targets: np.ndarray | None = None) -> np.ndarray:
+        """`sources`: the source node per edge, or a bool for all of them: "is the root";
+        `targets`: edge_to[edges] when the caller has it already."""
         types = edge_type[edges]
         keep = types != weak
         if shortcut >= 0:
@@ -103,7 +104,7 @@ def followed_edge_filter(graph: HeapGraph):
                 else:
                     keep &= ~(is_internal & np.isin(names, blocked))
         if property_cells.size:
-            target_names = node_name[edge_to[edges]]
+            target_names = node_name[edge_to[edges] if targets is None else targets]
             for name in property_cells.tolist():
                 keep &= target_names != name
         return keep
@@ -131,30 +132,31 @@ def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
     frontier = np.array([ROOT], index_type)
     levels = [frontier]
     from_root = True
+    edge_type = first.dtype  # int32 while there are fewer than 2**31 edges: half the traffic
     while frontier.size:
-        counts = edge_counts[frontier].astype(np.int64)
-        ends = np.cumsum(counts)
+        counts = edge_counts[frontier]
+        ends = np.cumsum(counts, dtype=np.int64)
         total = int(ends[-1])
         if total == 0:
             break
         # All edge indices of the frontier, in order: first[node] + 0 .. count-1 per node.
-        edges = np.repeat(first[frontier].astype(np.int64) - (ends - counts), counts)
-        edges += np.arange(total, dtype=np.int64)
+        edges = np.repeat((first[frontier] - (ends - counts)).astype(edge_type, copy=False), counts)
+        edges += np.arange(total, dtype=edge_type)
         targets = edge_to[edges]
-        keep = ~seen[targets]
-        keep &= follow(edges, from_root)
-        kept = np.flatnonzero(keep)
-        if not kept.size:
-            break
+        # Most edges lead to nodes already seen: drop those before the (costlier) edge filter.
+        kept = np.flatnonzero(~seen[targets])
         edges = edges[kept]
         targets = targets[kept]
+        followed = np.flatnonzero(follow(edges, from_root, targets))
+        kept, edges, targets = kept[followed], edges[followed], targets[followed]
+        if not kept.size:
+            break
         # Several edges may reach the same new node: the first one wins (assign in reverse).
         parent_edge[targets[::-1]] = edges[::-1]
         winners = np.flatnonzero(parent_edge[targets] == edges)
         frontier = targets[winners].astype(index_type, copy=False)
-        # The source of edge k of the frontier is the frontier node whose edge range holds k.
-        owner = np.searchsorted(ends, kept[winners], side="right")
-        parent[frontier] = levels[-1][owner]
+        # The source of the frontier's k-th edge: the frontier repeated by edge counts.
+        parent[frontier] = np.repeat(levels[-1], counts)[kept[winners]]
         seen[frontier] = True
         levels.append(frontier)
         from_root = False
