@@ -64,7 +64,6 @@ class SnapshotFile:
                 self.mm = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as error:
             raise SnapshotFormatError(f"{self.path}: cannot read: {error.strerror or error}") from None
-        self._released = 0
 
     def fail(self, message: str) -> None:
         raise SnapshotFormatError(f"{self.path}: {message}")
@@ -89,13 +88,19 @@ class SnapshotFile:
     def byte_at(self, pos: int) -> int:
         return self.mm[pos] if pos < self.size else -1
 
-    def release_before(self, pos: int) -> None:
-        """Drop the pages before `pos` from this process (they stay in the page cache)."""
-        start = self._released
-        end = (pos // mmap.PAGESIZE) * mmap.PAGESIZE
-        if end - start >= (16 << 20) and hasattr(self.mm, "madvise"):
-            self.mm.madvise(mmap.MADV_DONTNEED, start, end - start)
-            self._released = end
+    def release(self, start: int, end: int) -> int:
+        """Drop the whole pages in [start, end) from this process (they stay in the page cache).
+
+        Returns the new start: `end` rounded down to a page when something was dropped, else
+        `start`. Each reader releases only its own section, so two threads can read two
+        sections of one file at once.
+        """
+        first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+        last = (end // mmap.PAGESIZE) * mmap.PAGESIZE
+        if last - first >= (16 << 20) and hasattr(self.mm, "madvise"):
+            self.mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+            return last
+        return start
 
     def where(self, pos: int) -> str:
         return f"byte {pos}"
@@ -193,6 +198,7 @@ class _DigitParser:
         if close < 0:
             src.fail(f"the file is truncated inside section '{what}' (no closing ']')")
         pos = start + 1
+        released = pos
         total = 0
         commas = 0
         while pos < close:
@@ -210,7 +216,7 @@ class _DigitParser:
             commas += self._commas
             total += count
             pos = next_pos
-            src.release_before(pos)
+            released = src.release(released, pos)
         if (total and commas != total - 1) or (not total and commas):
             src.fail(f"section '{what}' has an empty element (',,' or a trailing ',')")
         return close + 1, total

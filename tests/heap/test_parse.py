@@ -61,6 +61,17 @@ def test_small_chunks_give_the_same_arrays(node_snapshots, monkeypatch):
     assert np.array_equal(whole.edge_to, chunked.edge_to)
 
 
+def test_parallel_edges_give_the_same_arrays(node_snapshots, monkeypatch):
+    serial = heap.read_snapshot(node_snapshots[1], parallel=False)
+    monkeypatch.setattr("pytest_jsleak.heap.snapshot.PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parse, "CHUNK_BYTES", 4099)
+    threaded = heap.read_snapshot(node_snapshots[1])
+    for name in serial.meta.node_fields:
+        assert np.array_equal(serial.node_columns[name], threaded.node_columns[name])
+    for name in serial.meta.edge_fields:
+        assert np.array_equal(serial.edge_columns[name], threaded.edge_columns[name])
+
+
 def test_deno_layout_without_trace_node_id(tmp_path):
     # Deno: no trace_node_id, and locations carry a script_object_index (research/runtimes.md §3).
     builder = SnapshotBuilder()
