@@ -25,6 +25,8 @@ MIN_ROUND_RATIO = 0.5
 FLAT_TOLERANCE_BYTES = 512
 # Share of the second half's sample steps that must rise for the growth to look like a leak.
 MIN_RISING_SHARE = 0.5
+# Share of rising steps that is suspicious whatever the amount (one small object every few calls).
+STEADY_RISING_SHARE = 0.8
 # Growth over the second half that is suspicious however it is spread.
 LARGE_GROWTH_BYTES = 16 * 1024
 
@@ -93,7 +95,10 @@ def sample_trend(
     # A leak raises the heap at (nearly) every sample; a runtime's own one-off allocations (JIT,
     # interned strings, a resized table) make one or two jumps. Large growth counts regardless.
     consistent = rising_steps >= MIN_RISING_SHARE * len(steps) or late_growth > LARGE_GROWTH_BYTES
-    rising = late_growth > FLAT_TOLERANCE_BYTES and consistent
+    # A heap that rises at almost every step is a leak however small the steps: after a full GC
+    # the heap is exact to the byte, so jitter does not go up ten times in a row.
+    steady = len(steps) >= 5 and rising_steps >= STEADY_RISING_SHARE * len(steps) and late_growth > 0
+    rising = (late_growth > FLAT_TOLERANCE_BYTES and consistent) or steady
     per_call = late_growth / calls
     total = samples[-1] - samples[0]
     suspicious = rising and per_call > tolerated_per_iteration

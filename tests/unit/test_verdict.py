@@ -91,3 +91,13 @@ def test_user_classes_lead_the_report():
             growth("(closure)", 200, 200, 200 * 60)]
     names = [g.class_name for g in decide(rows, iterations=200, max_growth_per_iteration=0).leaking]
     assert names == ["Poller", "Timeout", "(closure)"]
+
+
+def test_a_tiny_but_steady_rise_is_suspicious():
+    samples = [4_000_000 + 32 * i for i in range(21)]  # one 32-byte object every ten calls
+    assert sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
+
+
+def test_occasional_small_steps_are_not_steady():
+    samples = [4_000_000] * 11 + [4_000_168] * 4 + [4_000_336] * 6
+    assert not sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
