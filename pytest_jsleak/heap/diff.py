@@ -155,17 +155,20 @@ def contains(sorted_ids: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Bool mask: which of `query` are in `sorted_ids` (sorted int64)."""
     if not sorted_ids.size:
         return np.zeros(query.shape, np.bool_)
-    query = query.astype(np.int64, copy=False)
+    if query.dtype.kind not in "iu":
+        query = query.astype(np.int64)
     high = int(sorted_ids[-1])
     low = int(sorted_ids[0])
     span = high - low + 1
     if low >= 0 and span <= 16 * (sorted_ids.size + query.size) + (1 << 24):
         # A bitmap over the id range: O(n), and V8's ids are dense enough for it.
         table = np.zeros(span, np.bool_)
-        table[sorted_ids - low] = True
+        table[sorted_ids - sorted_ids.dtype.type(low)] = True
         inside = (query >= low) & (query <= high)
         found = np.zeros(query.shape, np.bool_)
-        found[inside] = table[query[inside] - low]
+        picked = query[inside]
+        picked -= picked.dtype.type(low)
+        found[inside] = table[picked]
         return found
     at = np.searchsorted(sorted_ids, query)
     np.minimum(at, sorted_ids.size - 1, out=at)
@@ -322,7 +325,9 @@ def group_candidates(
 
 
 def _odd_sorted(ids: np.ndarray) -> np.ndarray:
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        ids = ids.astype(np.int64)
     odd = ids[(ids & 1) == 1]
     if odd.size > 1 and (odd[1:] < odd[:-1]).any():
         odd = np.sort(odd)

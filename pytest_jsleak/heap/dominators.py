@@ -122,9 +122,11 @@ def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree,
     count = tree.parent.size
     low = np.full(count, np.iinfo(pre.dtype).max, pre.dtype)
     high = np.full(count, -1, pre.dtype)
-    pred_pre = pre[preds]
-    np.minimum.at(low, targets, pred_pre)
-    np.maximum.at(high, targets, pred_pre)
+    for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
+        block_targets = targets[start : start + _PAIR_BLOCK]
+        pred_pre = pre[preds[start : start + _PAIR_BLOCK]]
+        np.minimum.at(low, block_targets, pred_pre)
+        np.maximum.at(high, block_targets, pred_pre)
     del pred_pre
     joins = np.flatnonzero(high >= 0)
     anchor_pre = pre[tree.parent[joins]]
@@ -149,7 +151,7 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
     parent = tree.parent
     order = tree.order
     starts = tree.level_starts
-    size = np.zeros(parent.size, np.int64)
+    size = np.zeros(parent.size, parent.dtype)
     size[order] = 1
     for level in range(tree.levels - 1, 0, -1):
         nodes = order[starts[level] : starts[level + 1]]
@@ -159,12 +161,13 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
     for level in range(1, tree.levels):
         nodes = order[starts[level] : starts[level + 1]]
         parents = parent[nodes]
-        before = np.cumsum(size[nodes])
+        before = np.cumsum(size[nodes], dtype=size.dtype)
         before -= size[nodes]
         first = np.ones(nodes.size, np.bool_)
         first[1:] = parents[1:] != parents[:-1]
         group_base = before[first][np.cumsum(first) - 1]
         pre[nodes] = pre[parents] + 1 + (before - group_base)
+    del size
     return pre
 
 

@@ -321,7 +321,10 @@ class ColumnSink:
     """Distributes a flat run of numbers into per-field columns, widening a column on overflow."""
 
     def __init__(self, rows: int, fields: Sequence[str], dtypes: dict[str, Any], src: SnapshotFile,
-                 what: str) -> None:
+                 what: str, node_offsets: tuple[str, int, int] | None = None) -> None:
+        # node_offsets: (field, node field count, node count) for `to_node`, which the file gives
+        # as an offset into `nodes`; it is checked and divided into a node index chunk by chunk.
+        self.node_offsets = node_offsets
         self.rows = rows
         self.fields = tuple(fields)
         self.width = len(self.fields)
@@ -343,6 +346,11 @@ class ColumnSink:
             part = values[offset::width]
             if not part.size:
                 continue
+            if self.node_offsets is not None and self.fields[field] == self.node_offsets[0]:
+                _, node_width, node_count = self.node_offsets
+                if int(part.max()) >= node_width * node_count or (part % np.uint64(node_width)).any():
+                    self.src.fail(f"section '{self.what}': an edge points at a node that does not exist")
+                part = part // np.uint64(node_width)
             row = (first_index + offset) // width
             column = self.columns[field]
             if not fits_int32 or column.dtype.itemsize < 4:
@@ -353,10 +361,11 @@ class ColumnSink:
 
 
 class SelectSink:
-    """Collects the numbers of one field (the ids-only read) as int64."""
+    """Collects the numbers of one field (the ids-only read), as int64 or uint32."""
 
-    def __init__(self, rows: int, src: SnapshotFile, what: str) -> None:
-        self.values = np.empty(rows, np.int64)
+    def __init__(self, rows: int, src: SnapshotFile, what: str, dtype: Any = np.int64) -> None:
+        self.values = np.empty(rows, dtype)
+        self.limit = np.iinfo(self.values.dtype).max
         self.rows = rows
         self.src = src
         self.what = what
@@ -365,20 +374,30 @@ class SelectSink:
         end = first_row + values.size
         if end > self.rows:
             self.src.fail(f"section '{self.what}' has more numbers than the header's count")
+        if int(values.max()) > self.limit:
+            self.src.fail(f"section '{self.what}': an id does not fit {self.values.dtype}")
         self.values[first_row:end] = values
 
 
 class FlatSink:
-    """Collects a numeric section of unknown length as int64."""
+    """Collects a numeric section of unknown length: int32 when every value fits, else int64."""
 
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
+        self.wide = False
 
     def __call__(self, values: np.ndarray, first_index: int) -> None:
-        self.parts.append(values.astype(np.int64))
+        if not self.wide and int(values.max()) >= (1 << 31):
+            self.wide = True
+            self.parts = [part.astype(np.int64) for part in self.parts]
+        self.parts.append(values.astype(np.int64 if self.wide else np.int32))
 
     def array(self) -> np.ndarray:
-        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.int64)
+        if not self.parts:
+            return np.zeros(0, np.int32)
+        joined = np.concatenate(self.parts)
+        self.parts = []
+        return joined
 
 
 # --- string and nested arrays ------------------------------------------------------------------
@@ -389,11 +408,13 @@ def scan_json_array(src: SnapshotFile, start: int, what: str, *, collect_strings
     """Find the end of the JSON array at `start`, skipping brackets inside strings.
 
     Returns (position after the closing ']', starts, ends) where starts/ends are the byte ranges
-    of the strings' contents (only when collect_strings).
+    of the strings' contents relative to `start` (only when collect_strings).
     """
     mm = src.mm
     if src.byte_at(start) != ord("["):
         src.fail(f"section '{what}' is not an array (byte {start})")
+    # Offsets relative to `start`, as uint32 while the section is below 4 GiB.
+    offset_type = np.uint32 if src.size - start < (1 << 32) else np.int64
     pos = start + 1
     inside = False
     depth = 1
@@ -430,16 +451,19 @@ def scan_json_array(src: SnapshotFile, start: int, what: str, *, collect_strings
         if end >= 0:
             found = found[found < end]
             if collect_strings:
-                quotes.append(found + pos)
+                quotes.append((found + (pos - start)).astype(offset_type))
             if (len(found) + int(inside)) % 2:
                 src.fail(f"section '{what}': an unterminated string")
             break
         if collect_strings:
-            quotes.append(found + pos)
+            quotes.append((found + (pos - start)).astype(offset_type))
         inside = (len(found) + int(inside)) % 2 == 1
         pos += length
-    all_quotes = np.concatenate(quotes) if quotes else np.zeros(0, np.int64)
-    return pos + end + 1, all_quotes[0::2] + 1, all_quotes[1::2]
+    all_quotes = np.concatenate(quotes) if quotes else np.zeros(0, offset_type)
+    del quotes
+    starts = all_quotes[0::2] + 1
+    ends = np.ascontiguousarray(all_quotes[1::2])
+    return pos + end + 1, starts, ends
 
 
 def _backslashes_before(mm: mmap.mmap, pos: int) -> int:
@@ -502,7 +526,6 @@ def read_strings(src: SnapshotFile, start: int) -> tuple[int, StringTable]:
     end, starts, ends = scan_json_array(src, start, "strings", collect_strings=True)
     if starts.size != ends.size:
         src.fail("section 'strings' is malformed")
-    base = start
-    blob = bytes(src.mm[base:end])
-    offset_type = np.uint32 if end - base < (1 << 32) else np.int64
-    return end, StringTable(blob, (starts - base).astype(offset_type), (ends - base).astype(offset_type), src.path)
+    blob = bytes(src.mm[start:end])
+    src.release(start, end)
+    return end, StringTable(blob, starts, ends, src.path)

@@ -17,6 +17,7 @@ that explain nothing:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 ROOT = 0
 """V8 writes the synthetic root as node 0."""
+BFS_BLOCK = 1 << 21
+"""Edges handled per step of the breadth-first search."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +40,6 @@ class ShortestPathTree:
 
     parent: np.ndarray
     """Parent node index on a shortest path (-1 for the root and unreachable nodes)."""
-    parent_edge: np.ndarray
-    """The edge index from the parent (-1 for the root and unreachable nodes)."""
     order: np.ndarray
     """Reachable node indices in BFS order (root first)."""
     level_starts: np.ndarray
@@ -69,7 +70,17 @@ def blocked_edge_names(graph: HeapGraph) -> np.ndarray:
 
 
 def followed_edge_filter(graph: HeapGraph):
-    """A function (edge indices, their source nodes) -> bool mask of the edges to follow."""
+    """A function (edge indices, their source nodes) -> bool mask of the edges to follow.
+
+    Made once per graph (finding the blocked names scans the strings).
+    """
+    cached = graph.__dict__.get("_follow")
+    if cached is None:
+        cached = graph.__dict__["_follow"] = _make_edge_filter(graph)
+    return cached
+
+
+def _make_edge_filter(graph: HeapGraph):
     snap = graph.snapshot
     meta = snap.meta
     edge_type = snap.edge_type
@@ -118,11 +129,10 @@ def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
     count = graph.node_count
     index_type = np.int32 if count < (1 << 31) else np.int64
     parent = np.full(count, -1, index_type)
-    parent_edge = np.full(count, -1, graph.first_edge.dtype)
     rank = np.full(count, -1, index_type)
     if count == 0:
         empty = np.zeros(0, index_type)
-        return ShortestPathTree(parent, parent_edge, empty, np.zeros(1, np.int64), rank)
+        return ShortestPathTree(parent, empty, np.zeros(1, np.int64), rank)
     follow = followed_edge_filter(graph)
     first = graph.first_edge
     edge_counts = snap.node_edge_count
@@ -139,32 +149,62 @@ def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
         total = int(ends[-1])
         if total == 0:
             break
-        # All edge indices of the frontier, in order: first[node] + 0 .. count-1 per node.
-        edges = np.repeat((first[frontier] - (ends - counts)).astype(edge_type, copy=False), counts)
-        edges += np.arange(total, dtype=edge_type)
-        targets = edge_to[edges]
-        # Most edges lead to nodes already seen: drop those before the (costlier) edge filter.
-        kept = np.flatnonzero(~seen[targets])
-        edges = edges[kept]
-        targets = targets[kept]
-        followed = np.flatnonzero(follow(edges, from_root, targets))
-        kept, edges, targets = kept[followed], edges[followed], targets[followed]
-        if not kept.size:
+        # A wide level is taken in blocks of about BFS_BLOCK edges, in order, so that the
+        # temporaries stay small; nodes a block discovers are `seen` by the next one, which
+        # keeps "the first edge found wins".
+        cuts = [0, *np.searchsorted(ends, np.arange(BFS_BLOCK, total, BFS_BLOCK), side="right").tolist(),
+                frontier.size]
+        found = []
+        for low, high in itertools.pairwise(cuts):
+            if high <= low:
+                continue
+            new = _bfs_block(frontier[low:high], counts[low:high], first, edge_to, edge_type, seen,
+                             parent, rank, follow, from_root)
+            if new.size:
+                seen[new] = True
+                found.append(new)
+        if not found:
             break
-        # Several edges may reach the same new node: the first one wins (assign in reverse).
-        parent_edge[targets[::-1]] = edges[::-1]
-        winners = np.flatnonzero(parent_edge[targets] == edges)
-        frontier = targets[winners].astype(index_type, copy=False)
-        # The source of the frontier's k-th edge: the frontier repeated by edge counts.
-        parent[frontier] = np.repeat(levels[-1], counts)[kept[winners]]
-        seen[frontier] = True
+        frontier = np.concatenate(found).astype(index_type, copy=False)
         levels.append(frontier)
         from_root = False
     order = np.concatenate(levels)
     rank[order] = np.arange(order.size, dtype=index_type)
     level_starts = np.zeros(len(levels) + 1, np.int64)
     np.cumsum([level.size for level in levels], out=level_starts[1:])
-    return ShortestPathTree(parent, parent_edge, order, level_starts, rank)
+    return ShortestPathTree(parent, order, level_starts, rank)
+
+
+def _bfs_block(nodes, counts, first, edge_to, edge_type, seen, parent, scratch, follow,
+               from_root: bool) -> np.ndarray:
+    """One block of a BFS level: the nodes it discovers (their parents are set).
+
+    `scratch` is a node-indexed int array free for use (the future `rank`, still unset here).
+    """
+    ends = np.cumsum(counts, dtype=np.int64)
+    total = int(ends[-1])
+    if total == 0:
+        return nodes[:0]
+    # All edge indices of these nodes, in order: first[node] + 0 .. count-1 per node.
+    edges = np.repeat((first[nodes] - (ends - counts)).astype(edge_type, copy=False), counts)
+    edges += np.arange(total, dtype=edge_type)
+    targets = edge_to[edges]
+    # Most edges lead to nodes already seen: drop those before the (costlier) edge filter.
+    kept = np.flatnonzero(~seen[targets])
+    edges = edges[kept]
+    targets = targets[kept]
+    followed = np.flatnonzero(follow(edges, from_root, targets))
+    kept, edges, targets = kept[followed], edges[followed], targets[followed]
+    if not kept.size:
+        return nodes[:0]
+    # Several edges may reach the same new node: the first one wins (assign in reverse).
+    position = np.arange(targets.size, dtype=scratch.dtype)
+    scratch[targets[::-1]] = position[::-1]
+    winners = np.flatnonzero(scratch[targets] == position)
+    new = targets[winners]
+    # The source of the k-th edge: the nodes repeated by their edge counts.
+    parent[new] = np.repeat(nodes, counts)[kept[winners]]
+    return new
 
 
 def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
@@ -177,13 +217,13 @@ def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
     while tree.parent[chain[-1]] >= 0:
         chain.append(int(tree.parent[chain[-1]]))
     chain.reverse()
-    locations = ClosureLocations(graph)
+    locations = ClosureLocations.of_graph(graph)
     steps = []
     for position, index in enumerate(chain):
         if position == 0:
             edge_type = edge_name = None
         else:
-            edge = graph.edge(int(tree.parent_edge[index]))
+            edge = graph.edge(tree_edge(graph, chain[position - 1], index))
             edge_type = edge.type
             edge_name = str(edge.name)
         view = graph.node(index)
@@ -200,6 +240,19 @@ def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
             )
         )
     return RetainerPath(tuple(steps))
+
+
+def tree_edge(graph: HeapGraph, parent: int, child: int) -> int:
+    """The edge the BFS took from `parent` to `child`: its first followed edge to `child`.
+
+    Not stored per node (that would be one more int per node); a path needs only a few.
+    """
+    first = int(graph.first_edge[parent])
+    last = int(graph.first_edge[parent + 1])
+    edge_to = graph.snapshot.edge_to
+    candidates = first + np.flatnonzero(edge_to[first:last] == child)
+    followed = candidates[followed_edge_filter(graph)(candidates, parent == ROOT)]
+    return int(followed[0] if followed.size else candidates[0])
 
 
 class ClosureLocations:
@@ -222,8 +275,21 @@ class ClosureLocations:
             self.column_column = fields.index("column") if "column" in fields else -1
             self.script_column = fields.index("script_id") if "script_id" in fields else -1
             objects = self.rows[:, self.object_column]
-            self.sorter = np.argsort(objects, kind="stable")
-            self.sorted_objects = objects[self.sorter]
+            if objects.size < 2 or bool((objects[1:] >= objects[:-1]).all()):
+                # V8 writes locations in node order: no sort needed.
+                self.sorter = np.arange(objects.size)
+                self.sorted_objects = objects
+            else:
+                self.sorter = np.argsort(objects, kind="stable")
+                self.sorted_objects = objects[self.sorter]
+
+    @classmethod
+    def of_graph(cls, graph: HeapGraph) -> ClosureLocations:
+        """One per graph: built on first use."""
+        cached = graph.__dict__.get("_closure_locations")
+        if cached is None:
+            cached = graph.__dict__["_closure_locations"] = cls(graph)
+        return cached
 
     def of(self, node: int) -> str | None:
         if not self.usable or self.line_column < 0:

@@ -168,7 +168,8 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
         meta, pos = read_header(src)
         parser = _DigitParser(src)
         node_sink = ColumnSink(meta.node_count, meta.node_fields, _NODE_DTYPES, src, "nodes")
-        edge_sink = ColumnSink(meta.edge_count, meta.edge_fields, _EDGE_DTYPES, src, "edges")
+        edge_sink = ColumnSink(meta.edge_count, meta.edge_fields, _EDGE_DTYPES, src, "edges",
+                               node_offsets=("to_node", meta.node_field_count, meta.node_count))
         flat: dict[str, np.ndarray] = {}
         strings: StringTable | None = None
         trace_tree: Any = None
@@ -216,6 +217,12 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
                 src.fail(f"section '{required}' is missing")
         assert strings is not None
         node_columns = dict(zip(meta.node_fields, node_sink.columns, strict=True))
+        for name in ("trace_node_id", "detachedness"):
+            # Usually all 0 (no allocation tracking, no DOM): keep a calloc'ed copy instead, whose
+            # pages the kernel never materialises, and let the parsed one go.
+            column = node_columns.get(name)
+            if column is not None and column.size and not column.any():
+                node_columns[name] = np.zeros(column.size, column.dtype)
         edge_columns = dict(zip(meta.edge_fields, edge_sink.columns, strict=True))
         _validate(src, meta, node_columns, edge_columns, strings)
         locations = _shape(src, meta.location_fields, flat.get("locations"), "locations")
@@ -257,10 +264,11 @@ def _edges_after_nodes(src: SnapshotFile, nodes_at: int) -> int | None:
     return match.end() if match and src.byte_at(match.end()) == ord("[") else None
 
 
-def read_node_ids(path: str | os.PathLike[str]) -> np.ndarray:
+def read_node_ids(path: str | os.PathLike[str], *, dtype: Any = np.int64) -> np.ndarray:
     """Only the node ids of a snapshot, sorted, as int64 (for the baseline and target of a diff).
 
     Decodes just the `id` column of `nodes` and stops there: edges and strings are never read.
+    `dtype=np.uint32` halves the memory (V8's ids are uint32); a larger id is then an error.
     """
     with SnapshotFile(path) as src:
         meta, pos = read_header(src)
@@ -270,7 +278,7 @@ def read_node_ids(path: str | os.PathLike[str]) -> np.ndarray:
         while step is not None:
             key, at = step
             if key == "nodes":
-                sink = SelectSink(meta.node_count, src, key)
+                sink = SelectSink(meta.node_count, src, key, dtype)
                 width = meta.node_field_count
                 _, count = parser.numbers(at, key, sink, stride=width, keep=meta.node_field("id"))
                 _expect_count(src, key, count, meta.node_count, width)
@@ -356,12 +364,11 @@ def _validate(
             code = meta.edge_type_code(name)
             if code >= 0:
                 by_index[code] = True
-        named = ~by_index[edge_types]
-        if named.any() and int(edges["name_or_index"][named].max()) >= string_count:
-            src.fail(f"an edge's name points past the {string_count} strings")
-        del named
-        width = meta.node_field_count
-        targets = edges["to_node"]
-        if int(targets.max()) >= meta.node_count * width or (targets % width).any():
-            src.fail("an edge points at a node that does not exist (to_node out of range)")
-        np.floor_divide(targets, width, out=targets)
+        # In blocks, so that the temporaries stay small.
+        block = 1 << 22
+        names = edges["name_or_index"]
+        for start in range(0, meta.edge_count, block):
+            named = ~by_index[edge_types[start : start + block]]
+            if named.any() and int(names[start : start + block][named].max()) >= string_count:
+                src.fail(f"an edge's name points past the {string_count} strings")
+        # `to_node` was checked and turned into node indices while it was read (ColumnSink).

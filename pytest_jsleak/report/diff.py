@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.report.paths import format_path_inline, format_retainer_path
 from pytest_jsleak.units import format_bytes
@@ -24,6 +22,8 @@ def _signed(value: int) -> str:
 
 def comparison_table(rows: Sequence[Any], top: int) -> str:
     """The 2-snapshot comparison (DevTools' Comparison view columns)."""
+    from tabulate import tabulate  # here, not at the top: `--json` never pays for the import
+
     by_id = bool(rows) and rows[0].new is not None
     table = []
     for row in rows[:top]:
@@ -78,6 +78,7 @@ def comparison_json(before: str, after: str, rows: Sequence[Any], top: int, note
 
 
 def leaks_table(rows: Sequence[Any], top: int) -> str:
+    from tabulate import tabulate
     table = [
         (
             row.class_name,
