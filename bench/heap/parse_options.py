@@ -7,7 +7,10 @@ process so that first-touch memory costs are counted the same way:
 
 - `fromstring`: numpy's C text parser, `np.fromstring(chunk, sep=",", count=...)`;
 - `simdjson`: pysimdjson, each chunk wrapped in `[...]`, `Array.as_buffer(of_type="i")`;
-- `swar`: pytest_jsleak.heap.parse (vectorised digit parser: one 8-byte window per number).
+- `swar`: pytest_jsleak.heap.parse's digit parser (one 8-byte window per number) on the mapped
+  file, values thrown away like the others';
+- `read_snapshot`: for reference, the whole single-threaded read (also strings, checks and the
+  columns' first-touch memory).
 
 pysimdjson is only needed for this script (pip install pysimdjson); it is not a dependency.
 """
@@ -66,19 +69,40 @@ def run_simdjson(texts: list[bytes]) -> int:
 
 
 def run_swar(path: Path) -> int:
+    """The digit parser alone, on the same two sections, values thrown away like the others'."""
+    from pytest_jsleak.heap import parse
+
+    total = 0
+    with parse.SnapshotFile(path) as src:
+        parser = parse._DigitParser(src)
+        for key in (b'"nodes":[', b'"edges":['):
+            at = src.mm.find(key) + len(key) - 1
+            _, count = parser.numbers(at, key.decode(), lambda values, first: None)
+            total += count
+    return total
+
+
+def run_read_snapshot(path: Path) -> int:
+    """For reference: the whole `read_snapshot` (header, strings, checks, the columns' memory)."""
     from pytest_jsleak.heap import read_snapshot
 
-    snap = read_snapshot(path)
+    snap = read_snapshot(path, parallel=False)
     return snap.node_count * snap.meta.node_field_count + snap.edge_count * snap.meta.edge_field_count
 
 
 def child(option: str, path: Path) -> None:
+    # Same allocator setting as the `jsleak` process for every option, and the file's reading
+    # inside the timing for every option.
+    from pytest_jsleak.cli import keep_freed_memory
+
+    keep_freed_memory()
     started = time.perf_counter()
     if option == "swar":
-        count = run_swar(path)  # the whole read: header, numbers, strings, validation
+        count = run_swar(path)
+    elif option == "read_snapshot":
+        count = run_read_snapshot(path)
     else:
         texts = sections(path.read_bytes())
-        started = time.perf_counter()
         count = {"fromstring": run_fromstring, "simdjson": run_simdjson}[option](texts)
     print(f"{option} {time.perf_counter() - started:.3f} {count}")
 
@@ -92,7 +116,7 @@ def main() -> None:
     print(f"{path.name}: {size:.0f} MB of nodes+edges text")
     print("| option | seconds (best of 3) | MB/s | numbers |")
     print("|---|---|---|---|")
-    for option in ("fromstring", "simdjson", "swar"):
+    for option in ("fromstring", "simdjson", "swar", "read_snapshot"):
         best = None
         for _ in range(3):
             done = subprocess.run([sys.executable, __file__, "--child", option, str(path)],

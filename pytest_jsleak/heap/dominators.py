@@ -104,10 +104,17 @@ def immediate_dominators(
         del stale, touched
         if not changed.size:
             return idom, rounds
+        # A pair's meet can only move if a node that changed lies on its walk strictly below
+        # the meet, and the meet is at or below best[target]: so a pair is due again only if
+        # the deepest changed node above its anchor or predecessor (in the tree the meets were
+        # computed in) is deeper than best[target].
+        deepest = _deepest_changed(changed, idom, tree)
         idom[changed] = tree.order[best[changed]]
-        dirty = _below(changed, idom, tree)
-        pending = np.flatnonzero(dirty[parent[targets]] | dirty[preds])
-        del dirty
+        limit = best[targets]
+        due = deepest[parent[targets]] > limit
+        due |= deepest[preds] > limit
+        pending = np.flatnonzero(due)
+        del deepest, limit, due
 
 
 def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree, idom: np.ndarray,
@@ -171,17 +178,23 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
     return pre
 
 
-def _below(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
-    """Mask of the nodes in the subtrees (of `idom`) of the `changed` nodes, top-down by level."""
-    dirty = np.zeros(idom.size, np.bool_)
-    dirty[changed] = True
+def _deepest_changed(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
+    """Per node, the rank of its deepest ancestor-or-self among `changed` in `idom` (-1: none).
+
+    Top-down by BFS level (a node's idom is always on an earlier level), from the shallowest
+    level that holds a changed node.
+    """
+    rank = tree.rank
+    deepest = np.full(idom.size, -1, rank.dtype)
+    deepest[changed] = rank[changed]
     starts = tree.level_starts
-    # Nothing above the shallowest changed node can be below one.
-    first_level = int(np.searchsorted(starts, int(tree.rank[changed].min()), side="right")) - 1
+    first_level = int(np.searchsorted(starts, int(rank[changed].min()), side="right")) - 1
     for level in range(max(1, first_level + 1), tree.levels):
         nodes = tree.order[starts[level] : starts[level + 1]]
-        dirty[nodes] |= dirty[idom[nodes]]
-    return dirty
+        own = deepest[nodes]
+        inherited = deepest[idom[nodes]]
+        deepest[nodes] = np.where(own >= 0, own, inherited)
+    return deepest
 
 
 def parent_sources(tree: ShortestPathTree) -> np.ndarray:
