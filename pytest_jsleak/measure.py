@@ -165,7 +165,7 @@ def run_check(request: CheckRequest) -> LeakResult:
         result.verdict = "error"
         result.error = str(exc)
         result.error_kind = _error_kind(exc)
-        result.snapshot_paths = [str(p) for p in snapshots if p.exists()]
+        _keep_or_drop_snapshots(result, snapshots, folder, options)
         result.duration = time.perf_counter() - started
         return result
 
@@ -333,12 +333,14 @@ def _keep_or_drop_snapshots(
     result: LeakResult, snapshots: list[Path], folder: Path, options: Options
 ) -> None:
     keep = options.snapshots == "always" or (options.snapshots == "on-failure" and result.verdict != "clean")
-    if keep and snapshots:
-        result.snapshot_paths = [str(p) for p in snapshots if p.exists()]
+    written = [str(path) for path in snapshots if path.exists()]
+    if keep and written:
+        result.snapshot_paths = written
         result.snapshot_dir = str(folder)
-    elif folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
+    else:
         result.snapshot_paths = []
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _error_kind(exc: Exception) -> str:
