@@ -134,3 +134,17 @@ def test_ctrl_c_ends_children_and_leaves_a_valid_partial_report(pytester: pytest
     document = json.loads(report.read_text())
     assert document["complete"] is False
     assert {item["scenario"] for item in document["items"]} >= {"clean", "leaky"}
+
+
+def test_scenario_that_is_not_a_function(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".mjs", lib="export const limits = { max: 3 };\nexport function run() {}\n")
+    pytester.makepyfile(
+        """
+        def test_it(jsleak):
+            jsleak.check("lib.mjs", "limits")
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*limits*not a function*"])
+    assert "LEAK:" not in result.stdout.str()
