@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pytest_jsleak.heap.dominators import level_runs
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import retainer_path
 from pytest_jsleak.heap.snapshot import HeapSnapshot
@@ -354,9 +355,13 @@ def _retained_once(graph: HeapGraph, survivors: np.ndarray, codes: np.ndarray, w
     # nearest[v]: the nearest strict dominator of v that is a survivor (-1: none). Top-down over
     # the BFS levels, since a node's immediate dominator is always on an earlier level.
     nearest = np.full(graph.node_count, -1, tree.parent.dtype)
-    starts = tree.level_starts
-    for level in range(1, tree.levels):
-        nodes = tree.order[starts[level] : starts[level + 1]]
+    for begin, end, thin in level_runs(tree):
+        nodes = tree.order[begin:end]
+        if thin:
+            for node in nodes.tolist():
+                up = idom[node]
+                nearest[node] = up if node_class[up] >= 0 else nearest[up]
+            continue
         up = idom[nodes]
         nearest[nodes] = np.where(node_class[up] >= 0, up, nearest[up])
     # Follow the chain of survivor dominators until one of the same class (nested) or none.

@@ -117,6 +117,30 @@ def immediate_dominators(
         del deepest, limit, due
 
 
+THIN_LEVEL = 24
+"""BFS levels narrower than this are walked node by node in Python (cheaper than numpy calls)."""
+
+
+def level_runs(tree: ShortestPathTree, first_level: int = 1) -> list[tuple[int, int, bool]]:
+    """(start, end, thin) slices of `tree.order`, top-down: each wide level on its own, and runs
+    of consecutive thin levels merged (long chains: linked lists, closure chains), where a plain
+    loop in BFS order beats a few numpy calls per level. Every top-down or bottom-up pass over
+    the dominator tree can use them, since a node's idom always has a smaller BFS rank."""
+    starts = tree.level_starts.tolist()
+    runs = []
+    level = first_level
+    while level < tree.levels:
+        if starts[level + 1] - starts[level] >= THIN_LEVEL:
+            runs.append((starts[level], starts[level + 1], False))
+            level += 1
+            continue
+        begin = starts[level]
+        while level < tree.levels and starts[level + 1] - starts[level] < THIN_LEVEL:
+            level += 1
+        runs.append((begin, starts[level], True))
+    return runs
+
+
 def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree, idom: np.ndarray,
                  best: np.ndarray) -> np.ndarray:
     """Round 1, while idom is still the BFS tree: one walk per join node instead of per pair.
@@ -157,16 +181,32 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
     """
     parent = tree.parent
     order = tree.order
-    starts = tree.level_starts
     size = np.zeros(parent.size, parent.dtype)
     size[order] = 1
-    for level in range(tree.levels - 1, 0, -1):
-        nodes = order[starts[level] : starts[level + 1]]
-        np.add.at(size, parent[nodes], size[nodes])
+    runs = level_runs(tree)
+    for begin, end, thin in reversed(runs):
+        nodes = order[begin:end]
+        if thin:
+            for node in reversed(nodes.tolist()):
+                size[parent[node]] += size[node]
+        else:
+            np.add.at(size, parent[nodes], size[nodes])
     pre = np.full(parent.size, -1, parent.dtype)
     pre[order[0]] = 0
-    for level in range(1, tree.levels):
-        nodes = order[starts[level] : starts[level + 1]]
+    for begin, end, thin in runs:
+        nodes = order[begin:end]
+        if thin:
+            # Children of one parent are contiguous: hand out numbers parent by parent.
+            previous = -1
+            slot = 0
+            for node in nodes.tolist():
+                up = int(parent[node])
+                if up != previous:
+                    previous = up
+                    slot = int(pre[up]) + 1
+                pre[node] = slot
+                slot += int(size[node])
+            continue
         parents = parent[nodes]
         before = np.cumsum(size[nodes], dtype=size.dtype)
         before -= size[nodes]
@@ -189,8 +229,13 @@ def _deepest_changed(changed: np.ndarray, idom: np.ndarray, tree: ShortestPathTr
     deepest[changed] = rank[changed]
     starts = tree.level_starts
     first_level = int(np.searchsorted(starts, int(rank[changed].min()), side="right")) - 1
-    for level in range(max(1, first_level + 1), tree.levels):
-        nodes = tree.order[starts[level] : starts[level + 1]]
+    for begin, end, thin in level_runs(tree, max(1, first_level + 1)):
+        nodes = tree.order[begin:end]
+        if thin:
+            for node in nodes.tolist():
+                if deepest[node] < 0:
+                    deepest[node] = deepest[idom[node]]
+            continue
         own = deepest[nodes]
         inherited = deepest[idom[nodes]]
         deepest[nodes] = np.where(own >= 0, own, inherited)
@@ -331,10 +376,13 @@ def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, rank: np.ndarray) 
 def retained_sizes_from(idom: np.ndarray, self_size: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
     """Sum self sizes up the dominator tree, deepest BFS level first."""
     retained = self_size.astype(np.int64)
-    starts = tree.level_starts
-    for level in range(tree.levels - 1, 0, -1):
-        nodes = tree.order[starts[level] : starts[level + 1]]
-        np.add.at(retained, idom[nodes], retained[nodes])
+    for begin, end, thin in reversed(level_runs(tree)):
+        nodes = tree.order[begin:end]
+        if thin:
+            for node in reversed(nodes.tolist()):
+                retained[idom[node]] += retained[node]
+        else:
+            np.add.at(retained, idom[nodes], retained[nodes])
     return retained
 
 
