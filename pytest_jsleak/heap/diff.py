@@ -350,7 +350,7 @@ def _retained_once(graph: HeapGraph, survivors: np.ndarray, codes: np.ndarray, w
     tree = graph.shortest_paths
     dom = graph.dominators
     idom = dom.idom
-    node_class = np.full(graph.node_count, -1, np.int32)
+    node_class = np.full(graph.node_count, -1, np.int16 if width < (1 << 15) else np.int32)
     node_class[survivors] = codes
     # nearest[v]: the nearest strict dominator of v that is a survivor (-1: none). Top-down over
     # the BFS levels, since a node's immediate dominator is always on an earlier level.

@@ -110,11 +110,15 @@ def immediate_dominators(
         # computed in) is deeper than best[target].
         deepest = _deepest_changed(changed, idom, tree)
         idom[changed] = tree.order[best[changed]]
-        limit = best[targets]
-        due = deepest[parent[targets]] > limit
-        due |= deepest[preds] > limit
-        pending = np.flatnonzero(due)
-        del deepest, limit, due
+        due_parts = []
+        for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
+            block_targets = targets[start : start + _PAIR_BLOCK]
+            limit = best[block_targets]
+            due = deepest[parent[block_targets]] > limit
+            due |= deepest[preds[start : start + _PAIR_BLOCK]] > limit
+            due_parts.append(np.flatnonzero(due) + start)
+        pending = np.concatenate(due_parts)
+        del deepest, limit, due, due_parts
 
 
 THIN_LEVEL = 24
@@ -208,12 +212,20 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
                 slot += int(size[node])
             continue
         parents = parent[nodes]
+        # In place and in int32: the widest level holds millions of nodes.
         before = np.cumsum(size[nodes], dtype=size.dtype)
         before -= size[nodes]
-        first = np.ones(nodes.size, np.bool_)
-        first[1:] = parents[1:] != parents[:-1]
-        group_base = before[first][np.cumsum(first) - 1]
-        pre[nodes] = pre[parents] + 1 + (before - group_base)
+        first = np.empty(nodes.size, np.bool_)
+        first[0] = True
+        np.not_equal(parents[1:], parents[:-1], out=first[1:])
+        group = np.cumsum(first, dtype=size.dtype)
+        group -= 1
+        before -= before[first][group]
+        del group, first
+        before += 1
+        before += pre[parents]
+        pre[nodes] = before
+        del before, parents
     del size
     return pre
 
