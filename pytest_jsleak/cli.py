@@ -209,7 +209,21 @@ def keep_freed_memory() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `jsleak` console script; returns the exit status."""
+    """Entry point of the `jsleak` console script; returns the exit status.
+
+    Run as the console script (no `argv`), it ends the process itself once the output is
+    flushed: tearing down the interpreter would only free a GiB of arrays page by page.
+    """
+    status = _run(argv)
+    if argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(status)
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     keep_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
