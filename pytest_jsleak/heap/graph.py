@@ -120,6 +120,9 @@ class HeapGraph:
         """
         snap = self.snapshot
         if nodes is None:
+            cached = self.__dict__.get("_all_class_keys")
+            if cached is not None:
+                return cached[0], list(cached[1])
             types = snap.node_type
             names = snap.node_name
         else:
@@ -145,7 +148,11 @@ class HeapGraph:
         remap = np.empty(len(labels), np.int32)
         for position, label in enumerate(labels):
             remap[position] = merged.setdefault(label, len(merged))
-        return remap[inverse.reshape(-1)], list(merged)
+        keys = remap[inverse.reshape(-1)]
+        if nodes is None:
+            # Kept: the census, `instances_of` and the Bun path all ask for every node's key.
+            self.__dict__["_all_class_keys"] = (keys, tuple(merged))
+        return keys, list(merged)
 
     def _key_label(self, code: int, type_count: int, string_count: int) -> str:
         node_types = self.snapshot.meta.node_types
