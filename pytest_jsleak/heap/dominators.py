@@ -19,6 +19,10 @@ at a time, and started from an over-approximation instead of from nothing:
    towards the root, so it terminates, and the fixed point of the dominance equations reached
    from above is the dominator tree. tests/heap/test_dominators.py checks it against
    networkx.immediate_dominators on random graphs.
+4. Round 1, on the BFS tree itself, needs one walk per join node, not per predecessor: numbered
+   in DFS preorder, the NCA of a set is the NCA of its smallest and largest numbers
+   (`_first_round`). Later rounds recompute only the pairs that a change can reach: those with a
+   changed node on their walk below the current answer (`_deepest_changed`).
 
 Like every fix-point (CHK included), the rounds can be many where back edges chain join nodes,
 e.g. a long doubly linked list: each round settles one more node from each end. So the rounds are

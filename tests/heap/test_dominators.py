@@ -92,3 +92,15 @@ def test_weak_edges_do_not_retain(tmp_path):
     sizes = heap.retained_sizes(snap.graph)
     assert sizes[a] == 10
     assert heap.retainer_path(snap.graph, b) is None
+
+
+def test_fix_point_equals_lengauer_tarjan_on_a_real_heap(node_final, monkeypatch):
+    """On a real node heap (cycles, maps shared by thousands of objects) both algorithms agree."""
+    from pytest_jsleak.heap.dominators import dominator_tree
+
+    vectorised = dominator_tree(node_final.graph)
+    monkeypatch.setattr("pytest_jsleak.heap.dominators.MAX_ROUNDS", 0)
+    reference = dominator_tree(node_final.graph)
+    assert vectorised.rounds > 1
+    assert np.array_equal(vectorised.idom, reference.idom)
+    assert np.array_equal(vectorised.retained, reference.retained)
