@@ -204,21 +204,7 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
     graph = heap.HeapGraph(final)
     if stable_ids:
         result.method = "ids"
-        ids1 = heap.read_node_ids(snapshots[0])
-        ids2 = heap.read_node_ids(snapshots[1])
-        diff = heap.three_snapshot_diff(ids1, ids2, graph)
-        classes = [
-            verdict_mod.ClassGrowth(
-                class_name=row.class_name,
-                round_a=row.survivors,
-                round_b=row.fresh,
-                bytes_a=row.survivor_bytes,
-                bytes_b=row.fresh_bytes,
-                retained_bytes=row.retained_bytes,
-                examples=tuple(row.example_nodes),
-            )
-            for row in diff
-        ]
+        diff = heap.three_snapshot_diff(heap.read_node_ids(snapshots[0]), heap.read_node_ids(snapshots[1]), graph)
     else:
         # Bun renumbers every object in every snapshot: per-class count growth in each round
         # stands in for survival by id (research/runtimes.md §4).
@@ -227,12 +213,20 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
             "bun renumbers objects in every snapshot: survivors are judged by per-class counts, "
             "and bun's snapshots carry no closure source locations"
         )
-        census = [
-            heap.class_census(heap.read_snapshot(snapshots[0])),
-            heap.class_census(heap.read_snapshot(snapshots[1])),
-            heap.class_census(final),
-        ]
-        classes = _census_growth(census, graph)
+        censuses = [heap.class_census(heap.read_snapshot(path)) for path in snapshots[:2]]
+        diff = heap.three_snapshot_counts(*censuses, heap.class_census(final), graph)
+    classes = [
+        verdict_mod.ClassGrowth(
+            class_name=row.class_name,
+            round_a=row.survivors,
+            round_b=row.fresh,
+            bytes_a=row.survivor_bytes,
+            bytes_b=row.fresh_bytes,
+            retained_bytes=row.retained_bytes,
+            examples=tuple(row.example_nodes),
+        )
+        for row in diff
+    ]
 
     if not stable_ids:
         # Counts alone are noisy on Bun: its conservative stack scan keeps a few dead objects alive,
@@ -278,33 +272,6 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
             else "they are held only by edges a retainer path does not follow (weak or internal)"
         )
         result.notes.append(f"no retainer path from the GC roots to {', '.join(unreachable)}: {why}")
-
-
-def _census_growth(census: list[Any], graph: Any) -> list[verdict_mod.ClassGrowth]:
-    from pytest_jsleak.heap.holders import crowded_instances
-
-    first, second, final = census
-    growth: dict[str, tuple[int, int, int, int]] = {}
-    for name in final.class_names():
-        c1, c2, c3 = first.count(name), second.count(name), final.count(name)
-        if c3 - c2 > 0 or c2 - c1 > 0:
-            s1, s2, s3 = first.size(name), second.size(name), final.size(name)
-            growth[name] = (c2 - c1, c3 - c2, max(0, s2 - s1), max(0, s3 - s2))
-    growing = frozenset(name for name, (a, b, _, _) in growth.items() if min(a, b) >= 2)
-    return [
-        verdict_mod.ClassGrowth(
-            class_name=name,
-            round_a=a,
-            round_b=b,
-            bytes_a=bytes_a,
-            bytes_b=bytes_b,
-            # Paths only for the classes that may be reported: finding examples costs a pass each.
-            examples=tuple(crowded_instances(graph, name, expected=b, growing=growing - {name}))
-            if name in growing
-            else (),
-        )
-        for name, (a, b, bytes_a, bytes_b) in growth.items()
-    ]
 
 
 def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:

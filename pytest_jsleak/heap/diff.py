@@ -418,9 +418,16 @@ def three_snapshot_counts(
 
     `survivors` is the count growth S1→S2 and `fresh` the growth S2→S3 (sizes likewise); no
     retained sizes, since which objects are the new ones is unknown. Classes that grew in a round
-    are listed; examples for paths are instances in S3 nearest to the roots.
+    are listed; examples for paths, for classes that grew in both rounds, are the instances piled
+    in one holder or held by objects of another growing class (`holders.crowded_instances`).
     """
+    from pytest_jsleak.heap.holders import crowded_instances
+
     ignored = set(ignore_classes)
+    growing = frozenset(
+        name for name in census3.class_names()
+        if min(census2.count(name) - census1.count(name), census3.count(name) - census2.count(name)) >= 2
+    )
     rows = []
     for name in census3.class_names():
         if name in ignored:
@@ -439,7 +446,12 @@ def three_snapshot_counts(
                 fresh_bytes=max(0, s3 - s2),
                 survivor_nodes=np.zeros(0, np.int64),
                 fresh_nodes=np.zeros(0, np.int64),
-                example_nodes=tuple(instances_of(graph3, name, limit=EXAMPLES_PER_CLASS)),
+                example_nodes=tuple(
+                    crowded_instances(graph3, name, expected=c3 - c2, growing=growing - {name},
+                                      limit=EXAMPLES_PER_CLASS)
+                )
+                if name in growing
+                else (),
             )
         )
     rows.sort(key=lambda r: (-min(r.survivors, r.fresh), -r.survivors, r.class_name))
