@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_jsleak import verdict as verdict_mod
-from pytest_jsleak.errors import JsLeakError, ScenarioTimeoutError, TargetError
+from pytest_jsleak.errors import (
+    JsLeakError,
+    OptionError,
+    RuntimeCrashError,
+    RuntimeNotFoundError,
+    ScenarioTimeoutError,
+    TargetError,
+)
 from pytest_jsleak.model import LeakResult, Suspect
 from pytest_jsleak.options import Options, parse_layer, resolve
 from pytest_jsleak.units import format_bytes
@@ -109,7 +116,7 @@ def run_check(request: CheckRequest) -> LeakResult:
         result.warmup = options.warmup
         result.max_growth_per_iteration = options.max_growth_per_iteration
         with proc:
-            _require_scenario(request, hello)
+            proc.check_scenario(request.scenario)  # before `setup`, which may be costly
             proc.setup()
             timings["start"] = time.perf_counter() - mark
 
@@ -161,7 +168,7 @@ def run_check(request: CheckRequest) -> LeakResult:
                     proc.snapshot(snapshots[round_index])
                 timings["snapshots"] = time.perf_counter() - mark
                 proc.teardown()
-    except (TargetError, JsLeakError) as exc:
+    except JsLeakError as exc:
         result.verdict = "error"
         result.error = str(exc)
         result.error_kind = _error_kind(exc)
@@ -181,19 +188,6 @@ def run_check(request: CheckRequest) -> LeakResult:
     _keep_or_drop_snapshots(result, snapshots, folder, options)
     result.duration = time.perf_counter() - started
     return result
-
-
-def _require_scenario(request: CheckRequest, hello: Any) -> None:
-    if request.scenario in hello.exports:
-        return
-    if request.scenario in getattr(hello, "non_functions", ()):
-        raise TargetError(
-            f"{request.target}: export {request.scenario!r} is not a function, so it cannot be a scenario"
-        )
-    names = ", ".join(sorted(hello.exports)) or "none"
-    raise TargetError(
-        f"{request.target}: no scenario {request.scenario!r}; the exported scenarios are: {names}"
-    )
 
 
 def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options) -> None:
@@ -310,17 +304,17 @@ def _keep_or_drop_snapshots(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _error_kind(exc: Exception) -> str:
-    if isinstance(exc, ScenarioTimeoutError):
-        return "timeout"
-    from pytest_jsleak.errors import RuntimeCrashError, RuntimeNotFoundError
-
-    if isinstance(exc, RuntimeCrashError):
-        return "crash"
-    if isinstance(exc, RuntimeNotFoundError):
-        return "runtime-not-found"
-    if isinstance(exc, TargetError):
-        return "target"
+def _error_kind(exc: JsLeakError) -> str:
+    """The `error_kind` of the JSON report: which party is at fault, most specific class first."""
+    for kind, cls in (
+        ("timeout", ScenarioTimeoutError),
+        ("crash", RuntimeCrashError),
+        ("runtime-not-found", RuntimeNotFoundError),
+        ("target", TargetError),
+        ("options", OptionError),
+    ):
+        if isinstance(exc, cls):
+            return kind
     return "internal"
 
 

@@ -8,10 +8,11 @@ retains a node of the path under a name, and splice that scope's own path and th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES as NAMED_EDGE_TYPES
-from pytest_jsleak.model import PathStep, RetainerPath
+from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.model import is_scope_class as is_scope
 
 if TYPE_CHECKING:
@@ -50,9 +51,7 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             prefix = retainer_path(graph, edge.source_index)
             if prefix is None:
                 continue
-            step = path.steps[position]
-            held = PathStep(edge.type, name, step.node_type, step.node_name, step.class_name, step.node_id,
-                            step.self_size, step.location)
+            held = replace(path.steps[position], edge_type=edge.type, edge_name=name)
             return RetainerPath((*prefix.steps, held, *path.steps[position + 1:]))
     return path
 

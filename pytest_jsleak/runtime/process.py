@@ -284,7 +284,7 @@ class HarnessProcess:
 
         Calls are numbered from `start + 1`, so samples and errors name the call across runs.
         """
-        self._check_scenario(scenario)
+        self.check_scenario(scenario)
         for name, value in (("iterations", iterations), ("sample_every", sample_every), ("start", start)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -445,7 +445,8 @@ class HarnessProcess:
             self._output.settle()  # what the target printed just before it threw
         return TargetError(text, phase=phase, iteration=iteration, js_stack=stack, output_tail=self.output_tail())
 
-    def _check_scenario(self, scenario: str) -> None:
+    def check_scenario(self, scenario: str) -> None:
+        """Raise `TargetError` unless the loaded target exports `scenario` as a function (listing those it does)."""
         if self.hello is None or scenario in self.hello.exports:  # not started: _request says so
             return
         if scenario in RESERVED:
