@@ -17,9 +17,9 @@ import re
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_jsleak import verdict as verdict_mod
 from pytest_jsleak.errors import (
@@ -33,6 +33,9 @@ from pytest_jsleak.errors import (
 from pytest_jsleak.model import LeakResult, Suspect
 from pytest_jsleak.options import Options, parse_layer, resolve
 from pytest_jsleak.units import format_bytes
+
+if TYPE_CHECKING:
+    from pytest_jsleak.drive import Driver
 
 SAMPLES_PER_ROUND = 20
 WARMUP_SAMPLES = 25
@@ -79,6 +82,7 @@ def artefact_folder_name(text: str) -> str:
 
 def run_check(request: CheckRequest) -> LeakResult:
     """Check one scenario in a fresh runtime process; errors of the target become an `error` result."""
+    from pytest_jsleak.drive import HarnessDriver
     from pytest_jsleak.runtime import HarnessProcess, find_runtime
 
     options = request.options()
@@ -89,11 +93,9 @@ def run_check(request: CheckRequest) -> LeakResult:
         verdict="clean",
     )
     started = time.perf_counter()
-    timings = result.timings
     folder = request.artefact_dir
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
-    snapshots: list[Path] = []
     try:
         for _attempt in range(2):
             runtime = find_runtime(options.runtime)
@@ -110,90 +112,108 @@ def run_check(request: CheckRequest) -> LeakResult:
                 break
             # The file's own export asks for another runtime: load it again there.
             proc.close()
-        result.runtime = options.runtime
-        result.runtime_version = runtime.version
-        result.iterations = options.iterations
-        result.warmup = options.warmup
-        result.max_growth_per_iteration = options.max_growth_per_iteration
         with proc:
             proc.check_scenario(request.scenario)  # before `setup`, which may be costly
             proc.setup()
-            timings["start"] = time.perf_counter() - mark
-
-            mark = time.perf_counter()
-            if options.warmup:
-                # Sample during warm-up too: the harness's own GC-and-sample path settles only after
-                # some twenty rounds, and would otherwise add kilobytes to the measured round.
-                warm_step = max(1, options.warmup // WARMUP_SAMPLES)
-                warm = proc.run(request.scenario, options.warmup, sample_every=warm_step, phase="warmup")
-                base = warm[-1].heap_used if warm else proc.gc_sample()
-            else:
-                base = proc.gc_sample()
-            timings["warmup"] = time.perf_counter() - mark
-
-            mark = time.perf_counter()
-            step = max(1, options.iterations // SAMPLES_PER_ROUND)
-            round_samples = proc.run(request.scenario, options.iterations, sample_every=step, start=0)
-            result.samples = [base, *(s.heap_used for s in round_samples)]
-            result.sample_iterations = [0, *(s.iteration for s in round_samples)]
-            timings["sampling"] = time.perf_counter() - mark
-
-            trend = verdict_mod.sample_trend(
-                result.samples,
-                result.sample_iterations,
-                tolerated_per_iteration=options.max_growth_per_iteration,
-            )
-            # A heap that does not rise consistently grew by nothing; jitter is not growth.
-            result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
-            result.total_growth = trend.total_growth
-            if trend.plateaued:
-                result.notes.append(
-                    f"the heap grew by {format_bytes(result.samples[len(result.samples) // 2] - base)} "
-                    "early in the round, then stayed flat: not a leak (a cache filling up, lazy set-up)"
-                )
-            if not trend.suspicious and options.snapshots != "always":
-                result.method = "samples"
-                proc.teardown()
-            else:
-                mark = time.perf_counter()
-                folder.mkdir(parents=True, exist_ok=True)
-                snapshots = [folder / name for name in SNAPSHOT_NAMES]
-                offset = options.iterations
-                proc.snapshot(snapshots[0])
-                for round_index in (1, 2):
-                    more = proc.run(request.scenario, options.iterations, sample_every=step, start=offset)
-                    result.samples += [s.heap_used for s in more]
-                    result.sample_iterations += [s.iteration for s in more]
-                    offset += options.iterations
-                    proc.snapshot(snapshots[round_index])
-                timings["snapshots"] = time.perf_counter() - mark
-                proc.teardown()
+            result.timings["start"] = time.perf_counter() - mark
+            run_plan(HarnessDriver(proc, request.scenario), options, folder, result)
     except JsLeakError as exc:
-        result.verdict = "error"
-        result.error = str(exc)
-        result.error_kind = _error_kind(exc)
-        _keep_or_drop_snapshots(result, snapshots, folder, options)
-        result.duration = time.perf_counter() - started
-        return result
+        _fail(result, exc, options, folder)
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakResult) -> LeakResult:
+    """The plan for any driver: warm-up, sampling round, confirming rounds, verdict, kept snapshots.
+
+    `result` names the check (target, scenario); this fills in the rest. Errors of the driven process
+    (`JsLeakError`) propagate after the snapshots taken so far are kept or dropped by the policy;
+    the caller turns them into an `error` result (`error_result`) or a failed test.
+    """
+    started = time.perf_counter()
+    timings = result.timings
+    folder = artefact_dir
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    result.runtime = driver.runtime
+    result.runtime_version = driver.runtime_version
+    result.iterations = options.iterations
+    result.warmup = options.warmup
+    result.max_growth_per_iteration = options.max_growth_per_iteration
+    snapshots: list[Path] = []
+    try:
+        mark = time.perf_counter()
+        if options.warmup:
+            # Sample during warm-up too: the harness's own GC-and-sample path settles only after
+            # some twenty rounds, and would otherwise add kilobytes to the measured round.
+            warm_step = max(1, options.warmup // WARMUP_SAMPLES)
+            warm = driver.run(options.warmup, sample_every=warm_step, start=0, phase="warmup")
+            base = replace(warm[-1], iteration=0) if warm else driver.sample()
+        else:
+            base = driver.sample()
+        timings["warmup"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        step = max(1, options.iterations // SAMPLES_PER_ROUND)
+        round_samples = driver.run(options.iterations, sample_every=step, start=0, phase="measured")
+        result.samples = [base, *round_samples]
+        timings["sampling"] = time.perf_counter() - mark
+
+        trend = verdict_mod.sample_trend(result.samples, tolerated_per_iteration=options.max_growth_per_iteration)
+        # A heap that does not rise consistently grew by nothing; jitter is not growth.
+        result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
+        result.total_growth = trend.total_growth
+        if trend.plateaued:
+            result.notes.append(
+                f"memory grew by {format_bytes(trend.early_growth)} early in the round, then stayed flat: "
+                "not a leak (a cache filling up, lazy set-up)"
+            )
+        if not trend.suspicious and options.snapshots != "always":
+            result.method = "samples"
+            driver.teardown()
+        else:
+            mark = time.perf_counter()
+            folder.mkdir(parents=True, exist_ok=True)
+            snapshots = [folder / name for name in SNAPSHOT_NAMES]
+            offset = options.iterations
+            driver.snapshot(snapshots[0])
+            for round_index in (1, 2):
+                more = driver.run(options.iterations, sample_every=step, start=offset, phase="measured")
+                result.samples += more
+                offset += options.iterations
+                driver.snapshot(snapshots[round_index])
+            timings["snapshots"] = time.perf_counter() - mark
+            driver.teardown()
+    except JsLeakError:
+        _keep_or_drop_snapshots(result, snapshots, folder, options, failed=True)
+        raise
 
     if snapshots:
         mark = time.perf_counter()
         try:
-            _judge_snapshots(result, snapshots, options)
+            _judge_snapshots(result, snapshots, options, stable_ids=driver.stable_ids)
         except JsLeakError as exc:
             result.verdict = "error"
             result.error = str(exc)
             result.error_kind = "snapshot"
         timings["analysis"] = time.perf_counter() - mark
     _keep_or_drop_snapshots(result, snapshots, folder, options)
-    result.duration = time.perf_counter() - started
+    timings["plan"] = time.perf_counter() - started
     return result
 
 
-def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options) -> None:
+def _fail(result: LeakResult, exc: JsLeakError, options: Options, folder: Path) -> None:
+    """Turn an error of the driven process into the result's `error` verdict (snapshots already handled)."""
+    result.verdict = "error"
+    result.error = str(exc)
+    result.error_kind = error_kind(exc)
+    if folder.exists() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options, *, stable_ids: bool) -> None:
     from pytest_jsleak import heap
 
-    stable_ids = options.runtime != "bun"
     final = heap.read_snapshot(snapshots[2])
     graph = heap.HeapGraph(final)
     if stable_ids:
@@ -226,13 +246,9 @@ def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options
         # Counts alone are noisy on Bun: its conservative stack scan keeps a few dead objects alive,
         # now in one class, now in another. A leak also raises the GC'd heap steadily through
         # rounds A and B; a few stray objects do not.
-        confirming = [i for i, at in enumerate(result.sample_iterations) if at > options.iterations]
+        confirming = [s for s in result.samples if s.iteration > options.iterations]
         if confirming:
-            trend = verdict_mod.sample_trend(
-                [result.samples[i] for i in confirming],
-                [result.sample_iterations[i] for i in confirming],
-                tolerated_per_iteration=options.max_growth_per_iteration,
-            )
+            trend = verdict_mod.sample_trend(confirming, tolerated_per_iteration=options.max_growth_per_iteration)
             if not trend.suspicious:
                 if any(verdict_mod.is_leaking_class(growth) for growth in classes):
                     result.notes.append("per-class counts grew, but the heap stayed flat over round B: not a leak")
@@ -291,9 +307,10 @@ def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, wi
 
 
 def _keep_or_drop_snapshots(
-    result: LeakResult, snapshots: list[Path], folder: Path, options: Options
+    result: LeakResult, snapshots: list[Path], folder: Path, options: Options, *, failed: bool = False
 ) -> None:
-    keep = options.snapshots == "always" or (options.snapshots == "on-failure" and result.verdict != "clean")
+    failing = failed or result.verdict != "clean"
+    keep = options.snapshots == "always" or (options.snapshots == "on-failure" and failing)
     written = [str(path) for path in snapshots if path.exists()]
     if keep and written:
         result.snapshot_paths = written
@@ -304,7 +321,7 @@ def _keep_or_drop_snapshots(
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _error_kind(exc: JsLeakError) -> str:
+def error_kind(exc: JsLeakError) -> str:
     """The `error_kind` of the JSON report: which party is at fault, most specific class first."""
     for kind, cls in (
         ("timeout", ScenarioTimeoutError),
@@ -318,4 +335,4 @@ def _error_kind(exc: JsLeakError) -> str:
     return "internal"
 
 
-__all__ = ["SNAPSHOT_NAMES", "CheckRequest", "artefact_folder_name", "run_check"]
+__all__ = ["SNAPSHOT_NAMES", "CheckRequest", "artefact_folder_name", "error_kind", "run_check", "run_plan"]

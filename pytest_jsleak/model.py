@@ -52,6 +52,29 @@ class RetainerPath:
 
 
 @dataclass(frozen=True, slots=True)
+class MemorySample:
+    """Memory of the driven process after a forced full GC, taken after `iteration` calls."""
+
+    iteration: int
+    """The measured iteration after which it was taken (0 = right after warm-up)."""
+    heap: int
+    """JS heap used, bytes (backing stores excluded on every runtime)."""
+    external: int = 0
+    """Memory outside the JS heap that JS objects hold: ArrayBuffer/Buffer backing stores, external
+    strings, WebAssembly.Memory (0 where the runtime cannot say)."""
+    rss: int = 0
+    """Resident set size of the process, bytes (0 when unknown)."""
+
+    @property
+    def retained(self) -> int:
+        """What the verdict judges: the JS heap and the memory its objects hold outside it."""
+        return self.heap + self.external
+
+    def to_dict(self) -> dict[str, int]:
+        return {"iteration": self.iteration, "heap": self.heap, "external": self.external, "rss": self.rss}
+
+
+@dataclass(frozen=True, slots=True)
 class Suspect:
     """One class of objects that survived the measured iterations."""
 
@@ -88,10 +111,8 @@ class LeakResult:
     """Retained bytes per measured iteration (0 when clean)."""
     total_growth: int = 0
     max_growth_per_iteration: int = 0
-    samples: list[int] = field(default_factory=list)
-    """Heap used after a forced full GC, one per sample point, in bytes."""
-    sample_iterations: list[int] = field(default_factory=list)
-    """The measured iteration after which each sample was taken (0 = right after warm-up)."""
+    samples: list[MemorySample] = field(default_factory=list)
+    """Memory after a forced full GC, one per sample point (the first right after warm-up)."""
     suspects: list[Suspect] = field(default_factory=list)
     snapshot_paths: list[str] = field(default_factory=list)
     snapshot_dir: str | None = None
@@ -111,4 +132,5 @@ class LeakResult:
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["suspects"] = [suspect.to_dict() for suspect in self.suspects]
+        data["samples"] = [sample.to_dict() for sample in self.samples]
         return data

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from pytest_jsleak.model import MemorySample
+
 # A class needs at least this many survivors per round: one or two objects are what a runtime
 # or a one-time cache leaves behind (interned strings, a feedback cell, the last result).
 MIN_SURVIVORS_PER_ROUND = 2
@@ -67,27 +69,29 @@ class ClassGrowth:
 
 @dataclass(frozen=True, slots=True)
 class SampleTrend:
-    """What the heap samples of the sampling round say."""
+    """What the memory samples of a round say (heap + external: every byte the calls keep)."""
 
     suspicious: bool
     """Rising consistently and faster than tolerated: worth snapshots."""
     rising: bool
     """Rising consistently over the second half (whether or not within the tolerance)."""
     growth_per_iteration: float
-    """Heap-used growth per call over the second half of the round (bytes, may be negative)."""
+    """Growth per call over the second half of the round (bytes, may be negative)."""
     total_growth: int
     plateaued: bool
-    """The heap grew in the first half and stopped: a cache filling up, lazy initialisation."""
+    """Memory grew in the first half and stopped: a cache filling up, lazy initialisation."""
+    early_growth: int = 0
+    """Growth over the first half of the round."""
 
 
-def sample_trend(
-    samples: Sequence[int], iterations: Sequence[int], *, tolerated_per_iteration: int
-) -> SampleTrend:
-    """Judge the sampling round: is the heap still rising over its second half?"""
-    if len(samples) < 2:
+def sample_trend(samples: Sequence[MemorySample], *, tolerated_per_iteration: int) -> SampleTrend:
+    """Judge a round of samples: is the retained memory (heap + external) still rising over its second half?"""
+    values = [s.retained for s in samples]
+    iterations = [s.iteration for s in samples]
+    if len(values) < 2:
         return SampleTrend(False, False, 0.0, 0, False)
-    mid = len(samples) // 2
-    second = samples[mid:]
+    mid = len(values) // 2
+    second = values[mid:]
     calls = max(1, iterations[-1] - iterations[mid])
     late_growth = second[-1] - second[0]
     steps = [after - before for before, after in pairwise(second)]
@@ -100,10 +104,13 @@ def sample_trend(
     steady = len(steps) >= 5 and rising_steps >= STEADY_RISING_SHARE * len(steps) and late_growth > 0
     rising = (late_growth > FLAT_TOLERANCE_BYTES and consistent) or steady
     per_call = late_growth / calls
-    total = samples[-1] - samples[0]
+    total = values[-1] - values[0]
     suspicious = rising and per_call > tolerated_per_iteration
-    plateaued = not suspicious and (samples[mid] - samples[0]) > FLAT_TOLERANCE_BYTES
-    return SampleTrend(suspicious, rising, per_call, total, plateaued)
+    early = values[mid] - values[0]
+    # "Grew early, then stayed flat" only when the second half really is flat: no net rise beyond
+    # the tolerance, whether or not the rise was consistent enough to call it a leak.
+    plateaued = not suspicious and early > FLAT_TOLERANCE_BYTES and late_growth <= FLAT_TOLERANCE_BYTES
+    return SampleTrend(suspicious, rising, per_call, total, plateaued, early)
 
 
 @dataclass(slots=True)

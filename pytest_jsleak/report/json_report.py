@@ -1,4 +1,4 @@
-"""The run's JSON document (DESIGN §7): schema 1, one entry per leak check, written atomically."""
+"""The run's JSON document (DESIGN §7): schema 2, one entry per leak check, written atomically."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def schema() -> dict[str, Any]:

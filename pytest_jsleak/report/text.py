@@ -64,15 +64,25 @@ def survivors_table(result: LeakResult) -> str:
     )
 
 
+def _signed(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}{format_bytes(abs(value))}"
+
+
 def heap_line(result: LeakResult) -> str:
+    """The samples: a sparkline of heap + external, then how each part and the resident set moved."""
     if not result.samples:
         return ""
     first, last = result.samples[0], result.samples[-1]
-    return (
-        f"heap used after GC: {sparkline(result.samples)}  "
-        f"{format_bytes(first)} → {format_bytes(last)} ({'+' if last >= first else ''}{format_bytes(last - first)}, "
-        f"{len(result.samples)} samples)"
+    retained = [s.retained for s in result.samples]
+    line = (
+        f"memory after GC (heap + external): {sparkline(retained)}  "
+        f"{format_bytes(first.retained)} → {format_bytes(last.retained)} "
+        f"({_signed(last.retained - first.retained)}, {len(result.samples)} samples)"
     )
+    parts = [f"heap {_signed(last.heap - first.heap)}", f"external {_signed(last.external - first.external)}"]
+    if first.rss and last.rss:
+        parts.append(f"RSS {format_bytes(first.rss)} → {format_bytes(last.rss)}")
+    return f"{line}\n  {', '.join(parts)}"
 
 
 def snapshots_line(result: LeakResult) -> str:

@@ -25,6 +25,7 @@ from pytest_jsleak.errors import (
     ScenarioTimeoutError,
     TargetError,
 )
+from pytest_jsleak.model import MemorySample
 from pytest_jsleak.runtime.output import OutputTail
 from pytest_jsleak.runtime.protocol import Event, EventDecoder, HarnessProtocolError, encode_command
 from pytest_jsleak.runtime.runtimes import RuntimeInfo, check_target, harness_command
@@ -67,13 +68,8 @@ class Hello:
         return list(self.exports)
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """The heap used after a full GC, taken after `iteration` calls."""
-
-    iteration: int
-    heap_used: int
-    """Bytes."""
+#: What `run` and `gc_sample` return (the model's type: the plan takes samples from every driver alike).
+Sample = MemorySample
 
 
 class _Expired(Exception):
@@ -279,8 +275,8 @@ class HarnessProcess:
 
     def run(
         self, scenario: str, iterations: int, *, sample_every: int = 0, start: int = 0, phase: str = "measured"
-    ) -> list[Sample]:
-        """Call `scenario` `iterations` times; every `sample_every` calls, sample the GC'd heap.
+    ) -> list[MemorySample]:
+        """Call `scenario` `iterations` times; every `sample_every` calls, sample memory after a full GC.
 
         Calls are numbered from `start + 1`, so samples and errors name the call across runs.
         """
@@ -300,11 +296,12 @@ class HarnessProcess:
         self._add_time("run", time.perf_counter() - t0)
         self._add_time("run.call", event.get("call_ms", 0.0) / 1000)
         self._add_time("run.sample", event.get("sample_ms", 0.0) / 1000)
-        return [Sample(int(i), int(used)) for i, used in event["samples"]]
+        return [MemorySample(int(i), int(heap), int(external), int(rss)) for i, heap, external, rss in event["samples"]]
 
-    def gc_sample(self) -> int:
-        """A macrotask, a full GC, then the heap used in bytes."""
-        return int(self._timed("gc_sample", phase="gc_sample")["heap_used"])
+    def gc_sample(self) -> MemorySample:
+        """A macrotask, a full GC, then the memory in use (iteration 0)."""
+        event = self._timed("gc_sample", phase="gc_sample")
+        return MemorySample(0, int(event["heap_used"]), int(event["external"]), int(event["rss"]))
 
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
         """A full GC, then a V8-format heap snapshot written at `path` (parent folders created)."""

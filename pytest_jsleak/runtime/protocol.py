@@ -7,9 +7,9 @@ they do not know, as pytest-xdist's controller does with its workers' events.
 Commands (Python → harness), each answered by one ``result`` or ``error`` event:
 
 - ``setup`` / ``teardown``: call the reserved export if there is one → ``{"called": bool}``
-- ``run`` (scenario, iterations, sample_every, start, phase) → ``{"samples": [[iteration, heap_used], ...],
-  "call_ms", "sample_ms"}``
-- ``gc_sample`` → ``{"heap_used": int}``
+- ``run`` (scenario, iterations, sample_every, start, phase) → ``{"samples": [[iteration, heap_used,
+  external, rss], ...], "call_ms", "sample_ms"}``
+- ``gc_sample`` → ``{"heap_used": int, "external": int, "rss": int}``
 - ``snapshot`` (path) → ``{"path": str}``
 - ``census`` → ``{"counts": {type: count}}`` (Bun only; empty on Node)
 - ``exit``: the harness exits with status 0, no answer

@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from pytest_jsleak.model import LeakResult, PathStep, RetainerPath, Suspect
+from pytest_jsleak.model import LeakResult, MemorySample, PathStep, RetainerPath, Suspect
 from pytest_jsleak.report.json_report import build_document, schema, write_report
 from pytest_jsleak.report.summary import summary_lines
 from pytest_jsleak.report.text import headline, sparkline, survivors_table
@@ -39,7 +39,7 @@ def leak_result():
     return LeakResult(
         target="examples/global-array.leak.mjs", scenario="leaky", runtime="node", verdict="leak",
         runtime_version="20.20.2", iterations=200, warmup=50, growth_per_iteration=74.0, total_growth=29600,
-        samples=[100, 200, 300], sample_iterations=[0, 10, 20], method="ids",
+        samples=[MemorySample(0, 100), MemorySample(10, 200), MemorySample(20, 300)], method="ids",
         suspects=[Suspect("RequestRecord", 200, 1.0, 8000, 14800, path, 2001)],
         snapshot_paths=["/x/s1.heapsnapshot", "/x/s2.heapsnapshot", "/x/s3.heapsnapshot"], snapshot_dir="/x",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_jsleak.model import MemorySample
 from pytest_jsleak.verdict import ClassGrowth, decide, sample_trend
 
 
@@ -53,37 +54,38 @@ def test_leaking_classes_sorted_by_bytes():
     assert [g.class_name for g in decide(rows, iterations=200, max_growth_per_iteration=0).leaking] == ["Big", "Small"]
 
 
-def iterations_for(n):
-    return [i * 10 for i in range(n)]
+def heap_samples(values, every=10):
+    """Samples of the JS heap alone, one every `every` calls."""
+    return [MemorySample(i * every, value) for i, value in enumerate(values)]
 
 
 def test_flat_heap_is_not_suspicious():
     samples = [4_000_000] * 21
-    trend = sample_trend(samples, iterations_for(21), tolerated_per_iteration=0)
+    trend = sample_trend(heap_samples(samples), tolerated_per_iteration=0)
     assert not trend.suspicious and not trend.plateaued
 
 
 def test_rising_heap_is_suspicious():
     samples = [4_000_000 + 750 * i for i in range(21)]  # 75 B per call
-    trend = sample_trend(samples, iterations_for(21), tolerated_per_iteration=0)
+    trend = sample_trend(heap_samples(samples), tolerated_per_iteration=0)
     assert trend.suspicious
     assert 70 < trend.growth_per_iteration < 80
 
 
 def test_plateau_is_not_suspicious():
     samples = [4_000_000 + min(i, 5) * 20_000 for i in range(21)]
-    trend = sample_trend(samples, iterations_for(21), tolerated_per_iteration=0)
+    trend = sample_trend(heap_samples(samples), tolerated_per_iteration=0)
     assert not trend.suspicious and trend.plateaued
 
 
 def test_rising_below_the_tolerance_is_not_suspicious():
     samples = [4_000_000 + 750 * i for i in range(21)]
-    assert not sample_trend(samples, iterations_for(21), tolerated_per_iteration=100).suspicious
+    assert not sample_trend(heap_samples(samples), tolerated_per_iteration=100).suspicious
 
 
 def test_a_few_bytes_of_jitter_are_flat():
     samples = [4_000_000 + (i % 3) * 100 for i in range(21)]
-    assert not sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
+    assert not sample_trend(heap_samples(samples), tolerated_per_iteration=0).suspicious
 
 
 def test_user_classes_lead_the_report():
@@ -95,9 +97,9 @@ def test_user_classes_lead_the_report():
 
 def test_a_tiny_but_steady_rise_is_suspicious():
     samples = [4_000_000 + 32 * i for i in range(21)]  # one 32-byte object every ten calls
-    assert sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
+    assert sample_trend(heap_samples(samples), tolerated_per_iteration=0).suspicious
 
 
 def test_occasional_small_steps_are_not_steady():
     samples = [4_000_000] * 11 + [4_000_168] * 4 + [4_000_336] * 6
-    assert not sample_trend(samples, iterations_for(21), tolerated_per_iteration=0).suspicious
+    assert not sample_trend(heap_samples(samples), tolerated_per_iteration=0).suspicious
