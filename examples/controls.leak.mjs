@@ -1,6 +1,8 @@
 // Clean code that allocates, caches or grows and then stops: none of it is a leak, and each
 // scenario must pass. These are the false positives other tools are known for.
 
+import { Buffer } from "node:buffer";
+
 class Entry {
   constructor(key) {
     this.key = key;
@@ -67,4 +69,20 @@ export function ringBuffer() {
 export async function settledAsyncWork() {
   await new Promise((resolve) => setTimeout(resolve, 0));
   return new Entry(lruKey++).key;
+}
+
+// A 1 MB buffer allocated and dropped per call: its backing store is freed after GC (sometimes
+// lazily, on another thread), so the memory outside the heap comes and goes but does not grow.
+export function largeBufferPerCall() {
+  const scratch = Buffer.alloc(1024 * 1024);
+  scratch[scratch.length - 1] = 1;
+  return scratch.length;
+}
+
+// A 16 MB typed array allocated once, on the first call, and kept: a one-off, not growth.
+let firstCallTable = null;
+
+export function bigTableOnFirstCall() {
+  firstCallTable ??= new Float64Array(2 * 1024 * 1024).fill(0.5);
+  return firstCallTable[firstCallTable.length - 1];
 }

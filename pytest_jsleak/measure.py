@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pytest_jsleak import verdict as verdict_mod
 from pytest_jsleak.errors import (
     JsLeakError,
@@ -28,9 +30,10 @@ from pytest_jsleak.errors import (
     RuntimeCrashError,
     RuntimeNotFoundError,
     ScenarioTimeoutError,
+    SnapshotFormatError,
     TargetError,
 )
-from pytest_jsleak.model import LeakResult, Suspect
+from pytest_jsleak.model import InPlaceGrowth, LeakResult, MemorySample, Suspect
 from pytest_jsleak.options import Options, parse_layer, resolve
 from pytest_jsleak.units import format_bytes
 
@@ -39,8 +42,19 @@ if TYPE_CHECKING:
 
 SAMPLES_PER_ROUND = 20
 WARMUP_SAMPLES = 25
+#: Settling after the warm-up: calls per chunk (at least), samples per chunk, and the bounds.
+SETTLE_CHUNK = 50
+SETTLE_SAMPLES = 4
+SETTLE_ROUNDS = 4
+SETTLE_SECONDS = 1.5
 TOP_SUSPECTS = 3
 SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
+#: The snapshot after the extra round that objects which grew in one round only get.
+EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
+#: Growth per round that no snapshot object shows (Bun) must exceed this to count.
+UNEXPLAINED_ROUND_BYTES = 8 * 1024
+#: The extra round is at most this many times `iterations` calls.
+EXTRA_ROUND_MAX = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,7 @@ def run_check(request: CheckRequest) -> LeakResult:
         with proc:
             proc.check_scenario(request.scenario)  # before `setup`, which may be costly
             proc.setup()
+            proc.warm_channel(request.scenario)
             result.timings["start"] = time.perf_counter() - mark
             run_plan(HarnessDriver(proc, request.scenario), options, folder, result)
     except JsLeakError as exc:
@@ -141,14 +156,11 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
     result.warmup = options.warmup
     result.max_growth_per_iteration = options.max_growth_per_iteration
     snapshots: list[Path] = []
+    confirm_from = 0
     try:
         mark = time.perf_counter()
         if options.warmup:
-            # Sample during warm-up too: the harness's own GC-and-sample path settles only after
-            # some twenty rounds, and would otherwise add kilobytes to the measured round.
-            warm_step = max(1, options.warmup // WARMUP_SAMPLES)
-            warm = driver.run(options.warmup, sample_every=warm_step, start=0, phase="warmup")
-            base = replace(warm[-1], iteration=0) if warm else driver.sample()
+            base, result.warmup = _warm_up(driver, options)
         else:
             base = driver.sample()
         timings["warmup"] = time.perf_counter() - mark
@@ -160,6 +172,28 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
         timings["sampling"] = time.perf_counter() - mark
 
         trend = verdict_mod.sample_trend(result.samples, tolerated_per_iteration=options.max_growth_per_iteration)
+        offset = options.iterations
+        round_calls = options.iterations
+        if trend.inconclusive:
+            # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
+            # sampling round tells them apart: the JIT settles, a growing collection resizes again.
+            mark = time.perf_counter()
+            more = driver.run(options.iterations, sample_every=step, start=offset, phase="measured")
+            offset += options.iterations
+            again = verdict_mod.sample_trend(more, tolerated_per_iteration=options.max_growth_per_iteration)
+            result.samples += more
+            grew_again = more[-1].retained - more[0].retained
+            trend = replace(
+                again,
+                suspicious=again.suspicious or again.inconclusive
+                or grew_again > max(verdict_mod.FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * len(more)),
+            )
+            timings["sampling"] += time.perf_counter() - mark
+            if trend.suspicious:
+                # Jumps that recur: storage that grows by a factor (an array by half, a hash table
+                # doubling) grows again only after as many calls again as made so far, so the
+                # confirming rounds must be that long to see it in both.
+                round_calls = min(max(options.iterations, result.warmup + offset), EXTRA_ROUND_MAX * options.iterations)
         # A heap that does not rise consistently grew by nothing; jitter is not growth.
         result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
         result.total_growth = trend.total_growth
@@ -175,31 +209,76 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
             mark = time.perf_counter()
             folder.mkdir(parents=True, exist_ok=True)
             snapshots = [folder / name for name in SNAPSHOT_NAMES]
-            offset = options.iterations
+            confirm_from = offset
             driver.snapshot(snapshots[0])
+            result.round_iterations = round_calls
+            round_step = max(1, round_calls // SAMPLES_PER_ROUND)
             for round_index in (1, 2):
-                more = driver.run(options.iterations, sample_every=step, start=offset, phase="measured")
+                more = driver.run(round_calls, sample_every=round_step, start=offset, phase="measured")
                 result.samples += more
-                offset += options.iterations
+                offset += round_calls
                 driver.snapshot(snapshots[round_index])
             timings["snapshots"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            try:
+                judgement = _Judgement(result, snapshots, options, stable_ids=driver.stable_ids,
+                                       confirm_from=confirm_from, round_calls=round_calls)
+                judgement.decide()
+                if judgement.needs_round:
+                    # Something grew by a jump in one round only: a Set or array whose storage
+                    # doubles, or a cache that filled once. A longer round tells which: as long as
+                    # all the calls so far, by which a collection filled from empty doubles again.
+                    calls = min(max(2 * round_calls, result.warmup + offset), EXTRA_ROUND_MAX * options.iterations)
+                    extra = folder / EXTRA_SNAPSHOT_NAME
+                    more = driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=offset,
+                                      phase="measured")
+                    result.samples += more
+                    offset += calls
+                    driver.snapshot(extra)
+                    snapshots.append(extra)
+                    judgement.add_round(extra, calls)
+            except SnapshotFormatError as exc:
+                result.verdict = "error"
+                result.error = str(exc)
+                result.error_kind = "snapshot"
+            timings["analysis"] = time.perf_counter() - mark
             driver.teardown()
     except JsLeakError:
         _keep_or_drop_snapshots(result, snapshots, folder, options, failed=True)
         raise
 
-    if snapshots:
-        mark = time.perf_counter()
-        try:
-            _judge_snapshots(result, snapshots, options, stable_ids=driver.stable_ids)
-        except JsLeakError as exc:
-            result.verdict = "error"
-            result.error = str(exc)
-            result.error_kind = "snapshot"
-        timings["analysis"] = time.perf_counter() - mark
     _keep_or_drop_snapshots(result, snapshots, folder, options)
     timings["plan"] = time.perf_counter() - started
     return result
+
+
+def _warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
+    """`warmup` calls, then more until memory stops moving, within a bound; the last sample and the calls made.
+
+    The JIT tiers hot code up for a few hundred calls (V8) to a few thousand (JSC, and its cache of
+    compiled `new Function` code), and lazy caches fill: each adds memory that is not a leak. Calls
+    go on in chunks until a chunk leaves heap + external memory flat, or `SETTLE_ROUNDS x iterations`
+    calls or `SETTLE_SECONDS` have gone by (a leak never settles: it is measured all the same).
+    """
+    # Sample during warm-up too: the harness's own GC-and-sample path settles only after some
+    # twenty rounds, and would otherwise add kilobytes to the measured round.
+    step = max(1, options.warmup // WARMUP_SAMPLES)
+    warm = driver.run(options.warmup, sample_every=step, start=0, phase="warmup")
+    last = warm[-1] if warm else driver.sample()
+    done = options.warmup
+    chunk = max(options.warmup, SETTLE_CHUNK)
+    budget = SETTLE_ROUNDS * options.iterations
+    started = time.perf_counter()
+    while done - options.warmup < budget and time.perf_counter() - started < SETTLE_SECONDS:
+        more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES), start=done, phase="warmup")
+        done += chunk
+        if not more:
+            break
+        values = [last.retained, *(sample.retained for sample in more)]
+        last = more[-1]
+        if max(values) - min(values) <= verdict_mod.FLAT_TOLERANCE_BYTES:
+            break
+    return replace(last, iteration=0), done
 
 
 def _fail(result: LeakResult, exc: JsLeakError, options: Options, folder: Path) -> None:
@@ -211,77 +290,223 @@ def _fail(result: LeakResult, exc: JsLeakError, options: Options, folder: Path) 
         folder.rmdir()
 
 
-def _judge_snapshots(result: LeakResult, snapshots: list[Path], options: Options, *, stable_ids: bool) -> None:
-    from pytest_jsleak import heap
+class _Judgement:
+    """The verdict from S1, S2, S3 and the samples of the confirming rounds (DESIGN §5).
 
-    final = heap.read_snapshot(snapshots[2])
-    graph = heap.HeapGraph(final)
-    if stable_ids:
-        result.method = "ids"
-        diff = heap.three_snapshot_diff(heap.read_node_ids(snapshots[0]), heap.read_node_ids(snapshots[1]), graph)
-    else:
-        # Bun renumbers every object in every snapshot: per-class count growth in each round
-        # stands in for survival by id (research/runtimes.md §4).
-        result.method = "counts"
-        result.notes.append(
-            "bun renumbers objects in every snapshot: survivors are judged by per-class counts, "
-            "and bun's snapshots carry no closure source locations"
-        )
-        censuses = [heap.class_census(heap.read_snapshot(path)) for path in snapshots[:2]]
-        diff = heap.three_snapshot_counts(*censuses, heap.class_census(final), graph)
-    classes = [
-        verdict_mod.ClassGrowth(
-            class_name=row.class_name,
-            round_a=row.survivors,
-            round_b=row.fresh,
-            bytes_a=row.survivor_bytes,
-            bytes_b=row.fresh_bytes,
-            retained_bytes=row.retained_bytes,
-            examples=tuple(row.example_nodes),
-        )
-        for row in diff
-    ]
+    Kept while the process lives, so that an object that grew in one round only can be looked at
+    once more after another round (`add_round`).
+    """
 
-    if not stable_ids:
-        # Counts alone are noisy on Bun: its conservative stack scan keeps a few dead objects alive,
-        # now in one class, now in another. A leak also raises the GC'd heap steadily through
-        # rounds A and B; a few stray objects do not.
-        confirming = [s for s in result.samples if s.iteration > options.iterations]
-        if confirming:
-            trend = verdict_mod.sample_trend(confirming, tolerated_per_iteration=options.max_growth_per_iteration)
-            if not trend.suspicious:
-                if any(verdict_mod.is_leaking_class(growth) for growth in classes):
-                    result.notes.append("per-class counts grew, but the heap stayed flat over round B: not a leak")
-                classes = []
-    decision = verdict_mod.decide(
-        classes,
-        iterations=options.iterations,
-        max_growth_per_iteration=options.max_growth_per_iteration,
-        ignore=options.ignore,
+    def __init__(
+        self,
+        result: LeakResult,
+        snapshots: list[Path],
+        options: Options,
+        *,
+        stable_ids: bool,
+        confirm_from: int,
+        round_calls: int,
+    ) -> None:
+        from pytest_jsleak import heap
+        from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place
+
+        self.result = result
+        self.options = options
+        self.stable_ids = stable_ids
+        self.confirm_from = confirm_from
+        self.round_calls = round_calls
+        graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots]
+        self.final = graphs[2]
+        if stable_ids:
+            result.method = "ids"
+            diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, self.final)
+        else:
+            # Bun renumbers every object in every snapshot: per-class count growth in each round
+            # stands in for survival by id (research/runtimes.md §4).
+            result.method = "counts"
+            result.notes.append(
+                "bun renumbers objects in every snapshot: survivors are judged by per-class counts and "
+                "sized by the GC'd heap, and bun's snapshots carry no closure source locations"
+            )
+            diff = heap.three_snapshot_counts(*(heap.class_census(g.snapshot) for g in graphs), self.final)
+        self.classes = [
+            verdict_mod.ClassGrowth(
+                class_name=row.class_name,
+                round_a=row.survivors,
+                round_b=row.fresh,
+                bytes_a=row.survivor_bytes,
+                bytes_b=row.fresh_bytes,
+                retained_bytes=row.retained_bytes,
+                examples=tuple(row.example_nodes),
+            )
+            for row in diff
+        ]
+        iterations = round_calls
+        leaking_rows = [
+            row for row, growth in zip(diff, self.classes, strict=True)
+            if verdict_mod.is_leaking_class(growth, iterations=iterations, by_counts=not stable_ids)
+        ]
+        # Objects that hold leaking survivors grow with them: that growth is the survivors', not theirs.
+        held = [row.survivor_nodes for row in leaking_rows if row.survivor_nodes.size]
+        explained = dominated_ancestors(self.final, np.concatenate(held)) if held else None
+        findings = grown_in_place(graphs, stable_ids=stable_ids, explained=explained)
+        self.grown = [_growth(g, 2 * iterations) for g in findings.grown]
+        self.one_round = findings.one_round
+        self.calls = 2 * iterations
+        # Bun's snapshots leave out some storage (an array's elements, some hash tables): what grew
+        # there shows only in the samples. The runtime's own classes growing (its JIT, its caches)
+        # would explain such growth too, so it counts only while they stay put.
+        self.internal_quiet = not stable_ids and not any(
+            verdict_mod.is_runtime_internal(g.class_name) and (g.round_a > 0 or g.round_b > 0) for g in self.classes
+        )
+        self.extra_rounds = 0
+        self.base_notes = list(result.notes)
+
+    def add_round(self, snapshot: Path, calls: int) -> None:
+        """Another round of `calls` calls ended in `snapshot`: objects that grew again grow in place."""
+        from pytest_jsleak import heap
+        from pytest_jsleak.heap.growth import grew_again
+
+        after = heap.HeapGraph(heap.read_snapshot(snapshot))
+        again = grew_again(self.final, after, self.one_round, stable_ids=self.stable_ids)
+        self.calls += calls
+        self.extra_rounds += 1
+        self.final = after
+        self.one_round = []
+        if again:
+            self.grown = [_growth(g, self.calls) for g in again]
+            self.base_notes.append(
+                f"{', '.join(g.class_name for g in again)} grew by jumps (storage that doubles): seen over "
+                f"{self.calls} calls, one more round than usual"
+            )
+            self.result.suspects = []
+        self.decide()
+
+    def round_growth(self) -> list[int]:
+        """Growth of heap + external within each confirming round, from its own samples."""
+        bounds = [self.confirm_from + self.round_calls, self.confirm_from + 2 * self.round_calls]
+        rounds: list[list[MemorySample]] = [[], [], []]
+        for sample in self.result.samples:
+            if sample.iteration <= self.confirm_from:
+                continue
+            position = 0 if sample.iteration <= bounds[0] else 1 if sample.iteration <= bounds[1] else 2
+            rounds[position].append(sample)
+        return [r[-1].retained - r[0].retained for r in rounds if len(r) >= 2]
+
+    @property
+    def needs_round(self) -> bool:
+        """Whether one more, longer round would settle it (something grew by a jump in one round only)."""
+        if self.result.verdict != "clean" or self.extra_rounds:
+            return False
+        if self.one_round:
+            return True
+        grew = [g > UNEXPLAINED_ROUND_BYTES for g in self.round_growth()]
+        return self.internal_quiet and sum(grew) == 1
+
+    def decide(self) -> None:
+        result, options = self.result, self.options
+        result.notes = list(self.base_notes)
+        by_counts = not self.stable_ids
+        measured, external = verdict_mod.confirming_slope(result.samples, self.confirm_from)
+        result.measured_growth_per_iteration = measured
+        result.external_growth_per_iteration = external
+        confirming = [s for s in result.samples if s.iteration > self.confirm_from]
+        trend = verdict_mod.sample_trend(confirming, tolerated_per_iteration=options.max_growth_per_iteration)
+        classes, grown = self.classes, self.grown
+        if by_counts and not trend.rising and measured <= options.max_growth_per_iteration:
+            # Counts alone are noisy on Bun: its conservative stack scan keeps a few dead objects
+            # alive, now in one class, now in another. A leak also raises the GC'd memory.
+            if any(verdict_mod.is_leaking_class(g, iterations=self.round_calls, by_counts=True) for g in classes):
+                result.notes.append(
+                    "per-class counts grew, but memory did not rise over the confirming rounds: not a leak"
+                )
+            classes, grown = [], []
+        decision = verdict_mod.decide(
+            classes,
+            iterations=self.round_calls,
+            max_growth_per_iteration=options.max_growth_per_iteration,
+            ignore=options.ignore,
+            grown=grown,
+            # Without ids the snapshots cannot size what survived: the GC'd memory's slope does.
+            measured_per_iteration=measured,
+            by_counts=by_counts,
+        )
+        if decision.verdict == "clean" and not decision.leaking and not decision.grown and self.internal_quiet:
+            rounds = self.round_growth()
+            # Bun's GC'd memory wanders by a few KB (its own bookkeeping of external memory too):
+            # growth that nothing in the snapshots shows must stand well above that.
+            floor = max(UNEXPLAINED_ROUND_BYTES, options.max_growth_per_iteration * self.round_calls)
+            if len(rounds) >= 2 and all(g > floor for g in rounds) and measured > options.max_growth_per_iteration:
+                decision.verdict = "leak"
+                decision.growth_per_iteration = measured
+                result.notes.append(
+                    f"memory rose by {format_bytes(measured)} per iteration in every confirming round while "
+                    "the runtime's own classes stayed put, and no object in the snapshots accounts for it: "
+                    "bun's snapshots leave out array storage and some hash tables (numbers pushed into an "
+                    "array, ids added to a Set)"
+                )
+        result.verdict = "leak" if decision.verdict == "leak" else "clean"
+        result.growth_per_iteration = decision.growth_per_iteration
+        result.total_growth = int(decision.growth_per_iteration * self.calls)
+        notes = result.notes
+        if decision.tolerated:
+            notes.append(f"ignored by the `ignore` option: {', '.join(g.class_name for g in decision.tolerated)}")
+        if decision.internal_only:
+            names = ", ".join(g.class_name for g in decision.leaking)
+            notes.append(f"only the runtime's own {names} grew (compiled code, shapes: a JIT settling): not a leak")
+        if decision.verdict == "clean" and (decision.grown or (decision.leaking and not decision.internal_only)):
+            notes.append(
+                f"{format_bytes(decision.growth_per_iteration)} per iteration kept, within "
+                f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
+            )
+        if result.verdict == "leak" and external > max(64.0, 0.25 * decision.growth_per_iteration):
+            notes.append(
+                f"{format_bytes(external)} per iteration of it is outside the JS heap "
+                "(ArrayBuffer/Buffer backing stores, WebAssembly.Memory, external strings)"
+            )
+        if decision.internal_only:
+            return
+        # The runtime's own classes stand beside a leak in the decision, but explain nothing.
+        shown = [g for g in decision.leaking if not verdict_mod.is_runtime_internal(g.class_name)]
+        result.suspects = [
+            _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS)
+            for rank, growth in enumerate(shown)
+        ]
+        result.grown_in_place = [_grown(self.final, g) for g in decision.grown[:TOP_SUSPECTS]]
+        unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
+        if unreachable:
+            why = (
+                "bun's snapshots carry no edges into the storage of Map and Set, among others"
+                if by_counts
+                else "they are held only by edges a retainer path does not follow (weak or internal)"
+            )
+            notes.append(f"no retainer path from the GC roots to {', '.join(unreachable)}: {why}")
+
+
+def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:
+    return verdict_mod.GrowthInPlace(
+        class_name=grown.class_name,
+        per_iteration=(grown.sizes[-1] - grown.sizes[0]) / max(1, calls),
+        node=grown.node,
+        node_id=grown.node_id,
+        sizes=grown.sizes,
     )
-    result.verdict = "leak" if decision.verdict == "leak" else "clean"
-    result.growth_per_iteration = decision.growth_per_iteration
-    result.total_growth = int(decision.growth_per_iteration * options.iterations * 2)
-    if decision.tolerated:
-        names = ", ".join(g.class_name for g in decision.tolerated)
-        result.notes.append(f"ignored by the `ignore` option: {names}")
-    if decision.leaking and result.verdict == "clean":
-        result.notes.append(
-            f"{format_bytes(decision.growth_per_iteration)} per iteration survived, within "
-            f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
-        )
-    result.suspects = [
-        _suspect(graph, growth, options.iterations, with_path=rank < TOP_SUSPECTS)
-        for rank, growth in enumerate(decision.leaking)
-    ]
-    unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
-    if unreachable:
-        why = (
-            "bun's snapshots carry no edges into the storage of Map and Set, among others"
-            if not stable_ids
-            else "they are held only by edges a retainer path does not follow (weak or internal)"
-        )
-        result.notes.append(f"no retainer path from the GC roots to {', '.join(unreachable)}: {why}")
+
+
+def _grown(graph: Any, growth: verdict_mod.GrowthInPlace) -> InPlaceGrowth:
+    from pytest_jsleak import heap
+    from pytest_jsleak.heap.holders import with_named_holder
+
+    path = heap.retainer_path(graph, growth.node)
+    if path is not None:
+        path = with_named_holder(graph, path)
+    return InPlaceGrowth(
+        class_name=growth.class_name,
+        node_id=growth.node_id,
+        sizes=growth.sizes,
+        per_iteration=growth.per_iteration,
+        path=path,
+    )
 
 
 def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:

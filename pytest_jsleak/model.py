@@ -96,6 +96,29 @@ class Suspect:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class InPlaceGrowth:
+    """A long-lived object (alive in all three snapshots) whose retained size grew in both rounds."""
+
+    class_name: str
+    node_id: int
+    """Its id in the last snapshot (`@id` in DevTools)."""
+    sizes: tuple[int, ...]
+    """Its retained size in S1, S2, S3 (and S4 when an extra round was needed), bytes."""
+    per_iteration: float
+    """Its growth per measured call from the first snapshot to the last."""
+    path: RetainerPath | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class_name": self.class_name,
+            "node_id": self.node_id,
+            "sizes": list(self.sizes),
+            "per_iteration": self.per_iteration,
+            "path": self.path.to_dict() if self.path else None,
+        }
+
+
 @dataclass(slots=True)
 class LeakResult:
     """The outcome of checking one scenario: what the report and the JSON document are made of."""
@@ -106,7 +129,11 @@ class LeakResult:
     verdict: Verdict
     runtime_version: str = ""
     iterations: int = 0
+    """Calls per measured round, as configured."""
+    round_iterations: int = 0
+    """Calls per confirming round: `iterations`, or more when memory grew by jumps (0: no snapshots)."""
     warmup: int = 0
+    """Calls before measuring: `warmup`, and more while memory was still settling."""
     growth_per_iteration: float = 0.0
     """Retained bytes per measured iteration (0 when clean)."""
     total_growth: int = 0
@@ -114,6 +141,12 @@ class LeakResult:
     samples: list[MemorySample] = field(default_factory=list)
     """Memory after a forced full GC, one per sample point (the first right after warm-up)."""
     suspects: list[Suspect] = field(default_factory=list)
+    grown_in_place: list[InPlaceGrowth] = field(default_factory=list)
+    """Long-lived objects that grew without new survivors (an array's storage, a Set's table)."""
+    measured_growth_per_iteration: float = 0.0
+    """Slope of heap + external memory over the confirming rounds, bytes per call."""
+    external_growth_per_iteration: float = 0.0
+    """Slope of the memory outside the JS heap alone over the confirming rounds, bytes per call."""
     snapshot_paths: list[str] = field(default_factory=list)
     snapshot_dir: str | None = None
     method: str = ""
@@ -133,4 +166,5 @@ class LeakResult:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["suspects"] = [suspect.to_dict() for suspect in self.suspects]
         data["samples"] = [sample.to_dict() for sample in self.samples]
+        data["grown_in_place"] = [grown.to_dict() for grown in self.grown_in_place]
         return data

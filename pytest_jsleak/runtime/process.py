@@ -298,6 +298,16 @@ class HarnessProcess:
         self._add_time("run.sample", event.get("sample_ms", 0.0) / 1000)
         return [MemorySample(int(i), int(heap), int(external), int(rss)) for i, heap, external, rss in event["samples"]]
 
+    def warm_channel(self, scenario: str, commands: int = 60) -> None:
+        """Exercise the command path with empty runs before measuring anything.
+
+        The first few dozen commands of a fresh runtime compile and cache its own JSON, pipe and
+        promise paths (V8: ~110 KB over ~40 commands), a few KB at the start of each run, which
+        would otherwise show as growth between the measured rounds. Empty runs cost ~0.2 ms each.
+        """
+        for _ in range(commands):
+            self.run(scenario, 0, phase="warmup")
+
     def gc_sample(self) -> MemorySample:
         """A macrotask, a full GC, then the memory in use (iteration 0)."""
         event = self._timed("gc_sample", phase="gc_sample")

@@ -1,0 +1,398 @@
+"""Long-lived objects that grow in place: the leaks that leave no new survivor behind.
+
+Numbers pushed into one array, small integers added to a `Set`, a string or typed array replaced by
+an ever-larger one, a `WebAssembly.Memory` grown page by page: the object keeps its identity while
+its storage (a new, larger backing store each time) grows. A 3-snapshot diff of new objects sees
+nothing; the retained size of the long-lived object sees all of it.
+
+An object counts when it is present in all three snapshots and its retained size grew in both
+rounds, by comparable amounts. Identity comes from the snapshot ids where they are stable (V8); on
+Bun, which renumbers every object in every snapshot, from its place in the heap: the chain of
+edge names and class keys along its shortest path from the GC roots (`structural_keys`).
+
+Of a chain of growing objects (the array, the module scope holding it, the roots), only the
+deepest is reported: an ancestor whose growth one of its dominated candidates explains is dropped.
+Objects that dominate survivors of a leaking class are skipped too: their growth is those
+survivors, already reported as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pytest_jsleak.heap.dominators import level_runs
+from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.paths import followed_edge_filter
+
+#: Node types that can be "the object that grows": JS objects the user's code can name.
+#: Internal arrays, strings, code, shapes and hidden/system nodes are storage or the runtime's own.
+GROWING_TYPES = ("object", "closure", "regexp")
+#: A round must add at least this many bytes to the object's retained size.
+MIN_ROUND_BYTES = 64
+#: The smaller round's growth must be at least this share of the larger one's. Growth in place
+#: comes in jumps (an array's capacity grows by half, a hash table doubles), so the two rounds
+#: rarely match closely; a one-off (a cache filling once) grows in one round only.
+MIN_ROUND_SHARE = 0.25
+#: A jump of at least this many bytes in one round makes an object worth another round.
+ONE_ROUND_BYTES = 1024
+#: A candidate explains an ancestor when it accounts for at least this share of its growth.
+EXPLAINS_SHARE = 0.5
+#: At most this many candidates are ranked (largest growth first): bounded work on huge heaps.
+MAX_CANDIDATES = 2000
+
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True, slots=True)
+class GrownObject:
+    """A long-lived object whose retained size grew from snapshot to snapshot."""
+
+    node: int
+    """Its node index in the last snapshot."""
+    node_id: int
+    """Its id in the last snapshot (`@id` in DevTools)."""
+    class_name: str
+    sizes: tuple[int, ...]
+    """Retained size in each snapshot compared (S1, S2, S3, and S4 when a round was added), bytes."""
+    key: int = 0
+    """What identifies it across snapshots (`identity_keys`)."""
+
+    @property
+    def round_a(self) -> int:
+        return self.sizes[1] - self.sizes[0]
+
+    @property
+    def round_b(self) -> int:
+        return self.sizes[2] - self.sizes[1]
+
+
+@dataclass(frozen=True, slots=True)
+class InPlaceFindings:
+    """What `grown_in_place` found: objects that grew in both rounds, and those that grew in one."""
+
+    grown: list[GrownObject]
+    one_round: list[GrownObject]
+    """Grew by a jump in one round only: a collection whose storage doubles (a `Set` of ids) looks
+    like this as much as a cache that filled once. Another, longer round tells them apart
+    (`grew_again`)."""
+
+
+def structural_keys(graph: HeapGraph) -> np.ndarray:
+    """A 64-bit key per node from its shortest path: edge names (or element indices) and class keys.
+
+    The same object in two snapshots of the same program gets the same key while it stays at the
+    same place (`(GC roots) → … → latencies → Array`), whatever its id. Unreachable nodes get 0.
+    Callers must treat keys that occur more than once in a snapshot as unknown.
+    """
+    snap = graph.snapshot
+    tree = graph.shortest_paths
+    count = graph.node_count
+    keys = np.zeros(count, np.uint64)
+    if count == 0:
+        return keys
+    codes, names = graph.class_keys()
+    class_hash = np.array([_text_hash("c:" + name) for name in names], np.uint64)
+    # The edge the BFS took into each node: among the edges from its tree parent to it, the first
+    # followed one (as `paths.tree_edge` picks it for one node).
+    edge_from = graph.edge_from
+    edge_to = snap.edge_to
+    parent = tree.parent
+    is_tree = parent[edge_to] == edge_from
+    is_tree &= parent[edge_to] >= 0
+    candidates = np.flatnonzero(is_tree)
+    if candidates.size:
+        from_root = edge_from[candidates] == 0
+        follow = followed_edge_filter(graph)
+        followed = np.zeros(candidates.size, np.bool_)
+        if from_root.any():
+            followed[from_root] = follow(candidates[from_root], True, edge_to[candidates[from_root]])
+        if (~from_root).any():
+            followed[~from_root] = follow(candidates[~from_root], False, edge_to[candidates[~from_root]])
+        # Prefer followed edges; np.unique keeps the first occurrence of each target in order.
+        ordered = np.concatenate([candidates[followed], candidates[~followed]])
+        _, first = np.unique(edge_to[ordered], return_index=True)
+        chosen = ordered[first]
+    else:
+        chosen = candidates
+    label = _edge_labels(graph, chosen)
+    edge_label = np.zeros(count, np.uint64)
+    edge_label[edge_to[chosen]] = label
+    keys[0] = _text_hash("root")
+    with np.errstate(over="ignore"):
+        for begin, end, _thin in level_runs(tree):
+            nodes = tree.order[begin:end]
+            # Within a run of thin levels a node's parent may be in the same slice: go level by level.
+            for level_nodes in _by_level(tree, nodes, begin, end):
+                mixed = (keys[parent[level_nodes]] * _MULTIPLIER) ^ edge_label[level_nodes]
+                mixed = (mixed * _MULTIPLIER) ^ class_hash[codes[level_nodes]]
+                keys[level_nodes] = mixed | np.uint64(1)  # never 0 for a reachable node
+    keys[tree.rank < 0] = 0
+    return keys
+
+
+def _by_level(tree, nodes: np.ndarray, begin: int, end: int):
+    starts = tree.level_starts
+    first = int(np.searchsorted(starts, begin, side="right")) - 1
+    level = first
+    while level < tree.levels and starts[level] < end:
+        low, high = max(int(starts[level]), begin), min(int(starts[level + 1]), end)
+        if high > low:
+            yield tree.order[low:high]
+        level += 1
+
+
+def _edge_labels(graph: HeapGraph, edges: np.ndarray) -> np.ndarray:
+    """A hash per edge of its type and name (element and hidden edges: their index)."""
+    snap = graph.snapshot
+    types = snap.edge_type[edges]
+    names = snap.edge_name[edges].astype(np.int64)
+    meta = snap.meta
+    indexed = np.zeros(len(meta.edge_types), np.bool_)
+    for position, type_name in enumerate(meta.edge_types):
+        if type_name in ("element", "hidden"):
+            indexed[position] = True
+    by_index = indexed[types]
+    labels = np.zeros(edges.size, np.uint64)
+    # Element indices: mixed numerically. Names: one hash per distinct string.
+    with np.errstate(over="ignore"):
+        labels[by_index] = (names[by_index].astype(np.uint64) + np.uint64(0x51ED)) * _MULTIPLIER
+    named = np.flatnonzero(~by_index)
+    if named.size:
+        distinct, inverse = np.unique(names[named], return_inverse=True)
+        hashes = np.array(
+            [_text_hash(f"n:{snap.strings[int(i)]}") for i in distinct], np.uint64
+        )
+        labels[named] = hashes[inverse.reshape(-1)]
+    with np.errstate(over="ignore"):
+        labels ^= types.astype(np.uint64) * np.uint64(0x2545F4914F6CDD1D)
+    return labels
+
+
+def _text_hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def identity_keys(graph: HeapGraph, *, stable_ids: bool) -> np.ndarray:
+    """Per node, what identifies it across snapshots: its id (V8), else its structural key; 0 = none.
+
+    Only nodes of `GROWING_TYPES` that the BFS reaches get a key; on V8 only odd ids (the JS heap's:
+    Node's embedder nodes get even, per-snapshot ids).
+    """
+    snap = graph.snapshot
+    meta = snap.meta
+    growing = np.zeros(len(meta.node_types), np.bool_)
+    for name in GROWING_TYPES:
+        code = meta.node_type_code(name)
+        if code >= 0:
+            growing[code] = True
+    eligible = growing[snap.node_type] & (graph.shortest_paths.rank >= 0)
+    if stable_ids:
+        ids = snap.node_id.astype(np.uint64)
+        eligible &= (snap.node_id & 1) == 1
+        return np.where(eligible, ids, np.uint64(0))
+    keys = structural_keys(graph)
+    keys[~eligible] = 0
+    # A key that occurs twice cannot tell its objects apart: unknown.
+    nonzero = keys[keys != 0]
+    distinct, counts = np.unique(nonzero, return_counts=True)
+    duplicated = distinct[counts > 1]
+    if duplicated.size:
+        keys[np.isin(keys, duplicated)] = 0
+    return keys
+
+
+def dominated_ancestors(graph: HeapGraph, nodes: np.ndarray) -> np.ndarray:
+    """Bool mask: the nodes that dominate (strictly or not) any of `nodes`."""
+    idom = graph.dominators.idom
+    marked = np.zeros(graph.node_count, np.bool_)
+    frontier = np.unique(np.asarray(nodes, dtype=np.int64))
+    frontier = frontier[(frontier >= 0) & (frontier < graph.node_count)]
+    while frontier.size:
+        frontier = frontier[~marked[frontier]]
+        marked[frontier] = True
+        frontier = idom[frontier].astype(np.int64)
+        frontier = np.unique(frontier[frontier >= 0])
+    return marked
+
+
+#: The name of the harness's table of the target's exports: the scope that holds it is the harness's.
+HARNESS_MARKER = "__jsleakExports"
+
+
+def harness_scopes(graph: HeapGraph) -> np.ndarray:
+    """Node indices of the harness's own module scope(s): those with a variable `__jsleakExports`."""
+    snap = graph.snapshot
+    marker = snap.strings.indices_of(HARNESS_MARKER)
+    if not marker:
+        return np.zeros(0, np.int64)
+    meta = snap.meta
+    named = np.zeros(len(meta.edge_types), np.bool_)
+    for position, type_name in enumerate(meta.edge_types):
+        named[position] = type_name not in ("element", "hidden")
+    edges = np.flatnonzero(np.isin(snap.edge_name, marker) & named[snap.edge_type])
+    return np.unique(graph.edge_from[edges]).astype(np.int64)
+
+
+def dominated_by(graph: HeapGraph, owners: np.ndarray) -> np.ndarray:
+    """Bool mask: the nodes that `owners` dominate (themselves included): what only they keep alive."""
+    tree = graph.shortest_paths
+    idom = graph.dominators.idom
+    flag = np.zeros(graph.node_count, np.bool_)
+    owners = np.asarray(owners, dtype=np.int64)
+    if not owners.size:
+        return flag
+    flag[owners] = True
+    for begin, end, thin in level_runs(tree):
+        nodes = tree.order[begin:end]
+        if thin:
+            for node in nodes.tolist():
+                up = idom[node]
+                if up >= 0 and flag[up]:
+                    flag[node] = True
+            continue
+        up = idom[nodes]
+        flag[nodes] |= (up >= 0) & flag[np.maximum(up, 0)]
+    return flag
+
+
+def harness_owned(graph: HeapGraph) -> np.ndarray:
+    """Bool mask: the harness's own objects, never the target's.
+
+    Those only the harness's scope keeps alive (dominated by it), and those whose shortest path
+    leaves that scope through one of its own variables (`commandStream`, `HANDLERS`); the path
+    through `__jsleakExports` leads to the target's module and stays the target's.
+    """
+    scopes = harness_scopes(graph)
+    owned = dominated_by(graph, scopes)
+    if not scopes.size:
+        return owned
+    snap = graph.snapshot
+    tree = graph.shortest_paths
+    marker = set(snap.strings.indices_of(HARNESS_MARKER))
+    seeds = []
+    for scope in scopes.tolist():
+        for edge in range(int(graph.first_edge[scope]), int(graph.first_edge[scope + 1])):
+            child = int(snap.edge_to[edge])
+            if tree.parent[child] == scope and int(snap.edge_name[edge]) not in marker:
+                seeds.append(child)
+    through = np.zeros(graph.node_count, np.bool_)
+    through[np.asarray(seeds, dtype=np.int64)] = True
+    parent = tree.parent
+    for begin, end, _thin in level_runs(tree):
+        for level_nodes in _by_level(tree, tree.order[begin:end], begin, end):
+            up = parent[level_nodes]
+            through[level_nodes] |= (up >= 0) & through[np.maximum(up, 0)]
+    return owned | through
+
+
+def grown_in_place(
+    graphs: Sequence[HeapGraph],
+    *,
+    stable_ids: bool,
+    explained: np.ndarray | None = None,
+    min_round_bytes: int = MIN_ROUND_BYTES,
+) -> InPlaceFindings:
+    """Long-lived objects of S1, S2 and S3 (`graphs`) whose retained size grew in both rounds, and
+    those that grew by a jump of `ONE_ROUND_BYTES` or more in one round only.
+
+    `explained`: a bool mask over the last snapshot's nodes whose growth is already accounted for
+    (the holders of leaking survivors: `dominated_ancestors`). Largest growth first.
+    """
+    if len(graphs) != 3:
+        raise ValueError("grown_in_place needs the three snapshots S1, S2, S3")
+    keyed = [_keyed(graph, stable_ids) for graph in graphs]
+    (k1, n1, r1), (k2, n2, r2), (k3, n3, r3) = keyed
+    common = np.intersect1d(np.intersect1d(k1, k2, assume_unique=True), k3, assume_unique=True)
+    if not common.size:
+        return InPlaceFindings([], [])
+    at1 = n1[np.searchsorted(k1, common)]
+    at2 = n2[np.searchsorted(k2, common)]
+    at3 = n3[np.searchsorted(k3, common)]
+    s1, s2, s3 = r1[at1], r2[at2], r3[at3]
+    grow_a, grow_b = s2 - s1, s3 - s2
+    small = np.minimum(grow_a, grow_b)
+    large = np.maximum(grow_a, grow_b)
+    usable = np.ones(common.size, np.bool_)
+    if explained is not None:
+        usable &= ~explained[at3]
+    # The harness's own objects (its command stream, its handlers being compiled) are not the target's.
+    usable &= ~harness_owned(graphs[2])[at3]
+    both = usable & (small >= min_round_bytes) & (small >= MIN_ROUND_SHARE * large)
+    once = usable & ~both & (large >= ONE_ROUND_BYTES) & (small >= 0) & (small < min_round_bytes)
+    final = graphs[2]
+
+    def objects(mask: np.ndarray) -> list[GrownObject]:
+        picked = np.flatnonzero(mask)
+        picked = picked[np.argsort(-(grow_a[picked] + grow_b[picked]), kind="stable")][:MAX_CANDIDATES]
+        found = [
+            GrownObject(int(at3[p]), int(final.snapshot.node_id[at3[p]]), final.class_name(int(at3[p])),
+                        (int(s1[p]), int(s2[p]), int(s3[p])), int(common[p]))
+            for p in picked
+        ]
+        return _deepest(final, found)
+
+    return InPlaceFindings(objects(both), objects(once))
+
+
+def _keyed(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted identity keys, their node indices, retained sizes per node) of one snapshot."""
+    keys = identity_keys(graph, stable_ids=stable_ids)
+    nodes = np.flatnonzero(keys != 0)
+    order = np.argsort(keys[nodes], kind="stable")
+    return keys[nodes][order], nodes[order], graph.dominators.retained
+
+
+def _deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
+    """Drop the objects whose growth a dominated one explains (the module scope of a growing array)."""
+    growth = {g.node: g.sizes[-1] - g.sizes[0] for g in found}
+    idom = graph.dominators.idom
+    dropped: set[int] = set()
+    for node, amount in growth.items():
+        up = int(idom[node])
+        while up >= 0:
+            above = growth.get(up)
+            if above is not None and amount >= EXPLAINS_SHARE * above:
+                dropped.add(up)
+            up = int(idom[up])
+    return [g for g in found if g.node not in dropped]
+
+
+def grew_again(
+    before: HeapGraph, after: HeapGraph, objects: Sequence[GrownObject], *, stable_ids: bool,
+    min_bytes: int = MIN_ROUND_BYTES,
+) -> list[GrownObject]:
+    """Of `objects` (found in `before`), those whose retained size grew again by `after`.
+
+    Their `sizes` gain the size in `after`; `node` and `node_id` are those of `after`.
+    """
+    keys, nodes, retained = _keyed(after, stable_ids)
+    found = []
+    for obj in objects:
+        at = int(np.searchsorted(keys, obj.key))
+        if at >= keys.size or keys[at] != obj.key:
+            continue
+        node = int(nodes[at])
+        size = int(retained[node])
+        if size - obj.sizes[-1] >= min_bytes:
+            found.append(GrownObject(node, int(after.snapshot.node_id[node]), obj.class_name, (*obj.sizes, size),
+                                     obj.key))
+    return found
+
+
+__all__ = [
+    "GrownObject",
+    "InPlaceFindings",
+    "dominated_ancestors",
+    "dominated_by",
+    "grew_again",
+    "grown_in_place",
+    "harness_owned",
+    "harness_scopes",
+    "identity_keys",
+    "structural_keys",
+]
