@@ -477,7 +477,7 @@ pre.output { max-height: 16em; }
   main { max-width: none; padding: 0; } .toolbar, .anchor, .top { display: none; }
   .item { break-inside: auto; } .chartbox, .why h4, tr { break-inside: avoid; }
   pre { max-height: none; overflow: visible; } a { color: inherit; text-decoration: none; }
-  .badge { border: 1px solid #000; }
+  .badge, .item, .chart { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 }
 """
 
