@@ -86,6 +86,35 @@ def _signed(value: float) -> str:
     return ("+" if value > 0 else "") + format_bytes(value)
 
 
+def _value_range(values: Sequence[int]) -> tuple[float, float]:
+    """(low, span) of a plot: at least 0.5 % of the value, so GC noise of a few hundred bytes stays flat."""
+    low, high = min(values), max(values)
+    span = max(high - low, math.ceil(0.005 * high), 1)
+    if high - low < span:
+        low -= (span - (high - low)) / 2
+    return low, span
+
+
+SPARK_POINTS = 40
+
+
+def sparkline_svg(entry: Mapping[str, Any]) -> str:
+    """The heap samples as a 90×18 line for the index: the shape of every item at a glance."""
+    rows = sample_rows(entry)
+    if len(rows) < 2:
+        return ""
+    values = [row["heap"] for row in rows]
+    if len(values) > SPARK_POINTS:
+        step = (len(values) - 1) / (SPARK_POINTS - 1)
+        values = [values[round(i * step)] for i in range(SPARK_POINTS)]
+    low, span = _value_range(values)
+    points = " ".join(
+        f"{1 + i / (len(values) - 1) * 88:.1f},{1 + (1 - (v - low) / span) * 16:.1f}" for i, v in enumerate(values)
+    )
+    return (f'<svg class="spark" viewBox="0 0 90 18" aria-hidden="true">'
+            f'<polyline points="{points}" fill="none" stroke-width="1.3"/></svg>')
+
+
 def chart(entry: Mapping[str, Any]) -> str:
     """An inline SVG: one panel per measured series (heap, external, RSS), on a shared iteration axis.
 
@@ -110,9 +139,7 @@ def chart(entry: Mapping[str, Any]) -> str:
     for position, (key, label, colour) in enumerate(series):
         values = [row[key] for row in rows]
         first, last = values[0], values[-1]
-        low, high = min(values), max(values)
-        span = max(high - low, math.ceil(0.005 * high), 1)
-        low = low - (span - (high - low)) / 2 if high - low < span else low
+        low, span = _value_range(values)
         top = position * PANEL_HEIGHT + 16
         plot_h = PANEL_HEIGHT - 22
         points = " ".join(
@@ -386,7 +413,7 @@ def _index_row(number: int, entry: Mapping[str, Any]) -> str:
         f'<tr class="{verdict}" data-verdict="{verdict}" data-name="{esc(_where(entry).lower())}">'
         f'<td><span class="badge {verdict}">{VERDICT_WORD[verdict]}</span></td>'
         f'<td><a href="#item-{number}"><code>{esc(_where(entry))}</code></a></td>'
-        f"<td>{esc(entry.get('runtime') or '')}</td><td class=what>{esc(what)}</td>"
+        f"<td>{esc(entry.get('runtime') or '')}</td><td>{sparkline_svg(entry)}</td><td class=what>{esc(what)}</td>"
         f"<td class=num>{float(entry.get('duration') or 0):.2f} s</td></tr>"
     )
 
@@ -436,8 +463,9 @@ a { color: #0969da; }
   padding: 4px 8px; border: 1px solid var(--line); border-radius: 6px; font: inherit; }
 table { border-collapse: collapse; }
 table.index { width: 100%; } table.index td { padding: 3px 8px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-table.index td.what { color: var(--muted); overflow-wrap: anywhere; } td.num { text-align: right; white-space: nowrap; }
+  vertical-align: middle; }
+table.index td.what { color: var(--muted); overflow-wrap: anywhere; width: 42%; }
+td.num { text-align: right; white-space: nowrap; }
 table.suspects { margin: 8px 0; } table.suspects th, table.suspects td { padding: 3px 12px 3px 0;
   border-bottom: 1px solid var(--line); text-align: right; }
 table.suspects th:first-child, table.suspects td:first-child { text-align: left; }
@@ -454,6 +482,8 @@ table.suspects th { font-weight: 600; font-size: 12.5px; color: var(--muted); }
 .chart text { font: 10.5px system-ui, sans-serif; fill: #1f2328; } .chart .muted, .chart .tick { fill: var(--muted); }
 .chart .series { font-weight: 600; } .chart .plot { fill: #fbfcfd; stroke: var(--line); }
 .chart .marker { stroke: #8c959f; stroke-dasharray: 3 3; }
+.spark { width: 90px; height: 18px; display: block; } .spark polyline { stroke: #0969da; }
+tr.leak .spark polyline { stroke: var(--leak); }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
 .facts dt { color: var(--muted); } .facts dd { margin: 0; }
 ol.path { list-style: none; padding: 6px 10px; margin: 4px 0; background: var(--bg); border: 1px solid var(--line);
@@ -465,6 +495,8 @@ ol.path li.repeat ol { list-style: none; padding: 0; margin: 0; }
 .edge { color: #0550ae; } .loc { color: #6e7781; }
 .holder code, .also code { background: var(--bg); padding: 1px 4px; border-radius: 4px; overflow-wrap: anywhere; }
 .why { margin-top: 10px; } details summary { cursor: pointer; color: var(--muted); }
+.help { margin: 0 0 8px; max-width: 900px; } .help ul { margin: 6px 0; padding-left: 20px; }
+.help li { margin: 3px 0; }
 ul.alloc { margin: 4px 0; padding-left: 20px; } ul.alloc code { overflow-wrap: anywhere; }
 ul.inline { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 14px; flex-wrap: wrap; }
 .notes { color: var(--muted); margin: 8px 0 0; padding-left: 20px; }
@@ -480,6 +512,22 @@ pre.output { max-height: 16em; }
   .badge, .item, .chart { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 }
 """
+
+
+HELP = """<details class="help"><summary>How to read this report</summary><ul>
+<li>A <b>leak</b>: objects created by the measured calls that are still alive at the end, in numbers that
+keep pace with the calls (checked over two rounds between three heap snapshots), beyond
+<code>max_growth_per_iteration</code>. Memory that grows and then stops (a cache filling up) is clean.</li>
+<li>The <b>chart</b>: memory after a forced full GC, sampled along the run: the JS heap, external memory
+(ArrayBuffers, Buffers) and the process's resident set, each on its own scale; the labels on the right are
+the change from the first sample. S1, S2, S3 mark the heap snapshots of the confirming rounds.</li>
+<li><b>Surviving class</b>: the leaked objects as Chrome DevTools names them; <i>new objects alive</i> were
+allocated between S1 and S2 and are still alive at S3; <i>retained</i> is what releasing them would free.</li>
+<li><b>held by</b>: the chain from the first variable of the tested code to a leaked object. The full path
+below it starts at the GC roots, one edge per line; a run repeated many times shows once with its count;
+<code>@id</code> is the object's id in the snapshot.</li>
+<li><b>Snapshots</b>: load one in Chrome DevTools (Memory tab → Load) and search an <code>@id</code>, or run
+<code>jsleak diff s1 s2 s3</code> on them.</li></ul></details>"""
 
 
 def _csp_hash(text: str) -> str:
@@ -548,7 +596,7 @@ def render_page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n"
         f'<body><main id="top"><h1>{esc(title)}</h1><p class="meta">{esc(" · ".join(meta))}</p>{incomplete}'
-        f"{summary}{toolbar}<h2>Items</h2>{index}<h2>Details</h2>\n{body}\n</main>"
+        f"{summary}{HELP}{toolbar}<h2>Items</h2>{index}<h2>Details</h2>\n{body}\n</main>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )
 

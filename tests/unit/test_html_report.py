@@ -136,6 +136,7 @@ def test_one_chart_per_item_with_a_line_per_measured_series():
     assert "S1 @200" in leak_chart and "S2 @400" in leak_chart and "S3 @600" in leak_chart
     assert "3.2 MB → 3.3 MB (+56.2 KB)" in leak_chart  # heap: first → last (growth)
     assert "<polyline" not in charts[1] and "no samples" in charts[1]  # the error stopped before sampling
+    assert page.count('<svg class="spark"') == 2  # the index: a heap line for each item that has samples
 
 
 def test_old_sample_shape_draws_the_heap_only():
@@ -148,7 +149,8 @@ def test_old_sample_shape_draws_the_heap_only():
 
 def test_flat_heap_draws_flat_and_a_rising_one_spans_the_panel():
     def ys(page):
-        points = re.search(r'<polyline points="([^"]+)"', page).group(1).split()
+        chart = re.search(r'<svg class="chart".*?</svg>', page).group(0)
+        points = re.search(r'<polyline points="([^"]+)"', chart).group(1).split()
         return [float(p.split(",")[1]) for p in points]
 
     noisy = [{"iteration": i, "heap": 3_453_080 + (256 if i % 20 else 0), "external": 0, "rss": 0}
