@@ -7,8 +7,8 @@ import hashlib
 import re
 from html.parser import HTMLParser
 
-from pytest_jsleak.model import LeakResult, PathStep, RetainerPath, Suspect
-from pytest_jsleak.report.html import render_page, sample_rows, write_html_report
+from pytest_jsleak.model import LeakResult, MemorySample, PathStep, RetainerPath, Suspect
+from pytest_jsleak.report.html import render_page, write_html_report
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
@@ -16,8 +16,7 @@ SCRIPT = "<script>alert(1)</script>"
 
 def new_samples(count: int, step: int, *, heap0: int = 3_400_000, growth: int = 96) -> list[dict[str, int]]:
     return [
-        {"iteration": i * step, "heap": heap0 + i * step * growth, "external": 400_000 + i * 8,
-         "rss": 48_000_000 + i * 4096}
+        MemorySample(i * step, heap0 + i * step * growth, 400_000 + i * 8, 48_000_000 + i * 4096).to_dict()
         for i in range(count)
     ]
 
@@ -139,12 +138,10 @@ def test_one_chart_per_item_with_a_line_per_measured_series():
     assert page.count('<svg class="spark"') == 2  # the index: a heap line for each item that has samples
 
 
-def test_old_sample_shape_draws_the_heap_only():
-    old = entry("t::x", "clean", samples=[100, 200, 300], sample_iterations=[0, 10, 20])
-    assert sample_rows(old) == [{"iteration": i, "heap": h, "external": 0, "rss": 0}
-                                for i, h in ((0, 100), (10, 200), (20, 300))]
-    chart = re.search(r'<svg class="chart".*?</svg>', render_page([old])).group(0)
-    assert chart.count("<polyline") == 1
+def test_series_a_runtime_cannot_measure_are_not_drawn():
+    heap_only = [MemorySample(i, 100 + i).to_dict() for i in range(0, 30, 10)]
+    chart = re.search(r'<svg class="chart".*?</svg>', render_page([entry("t::x", "clean", samples=heap_only)]))
+    assert chart.group(0).count("<polyline") == 1 and "resident" not in chart.group(0)
 
 
 def test_flat_heap_draws_flat_and_a_rising_one_spans_the_panel():
@@ -153,8 +150,7 @@ def test_flat_heap_draws_flat_and_a_rising_one_spans_the_panel():
         points = re.search(r'<polyline points="([^"]+)"', chart).group(1).split()
         return [float(p.split(",")[1]) for p in points]
 
-    noisy = [{"iteration": i, "heap": 3_453_080 + (256 if i % 20 else 0), "external": 0, "rss": 0}
-             for i in range(0, 210, 10)]
+    noisy = [MemorySample(i, 3_453_080 + (256 if i % 20 else 0)).to_dict() for i in range(0, 210, 10)]
     flat = ys(render_page([entry("t::flat", "clean", samples=noisy)]))
     assert max(flat) - min(flat) < 2  # 256 B of GC noise on 3.3 MB: under 2 px of a 52 px plot
     rising = ys(render_page([leak_entry()]))
@@ -191,12 +187,12 @@ def test_interrupted_run_and_empty_run_say_so():
 
 def test_two_hundred_items_stay_under_two_megabytes():
     # Realistic worst case: half leaks, each with three suspects on a 600-step chain, 61 samples each.
+    leak = leak_entry(links=600)
+    leak["suspects"].append(dict(leak["suspects"][0], class_name="Third"))
+    clean = clean_entry()
     entries = []
     for n in range(100):
-        data = leak_entry(f"t/leaks.leak.mjs::leak{n}", links=600)
-        data["suspects"].append(dict(data["suspects"][0], class_name="Third"))
-        entries.append(data)
-        entries.append(clean_entry(f"t/clean.leak.mjs::clean{n}"))
+        entries += [dict(leak, nodeid=f"t/leaks.leak.mjs::leak{n}"), dict(clean, nodeid=f"t/c.leak.mjs::clean{n}")]
     page = render_page(entries)
     assert len(page.encode("utf-8")) < 2 * 1024 * 1024, len(page)
 
