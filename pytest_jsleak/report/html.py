@@ -438,7 +438,7 @@ a { color: #0969da; }
 .count { border: 1px solid var(--line); border-radius: 8px; padding: 8px 16px; min-width: 120px; }
 .count b { display: block; font-size: 24px; }
 .count.leak b { color: var(--leak); } .count.error b { color: var(--error); } .count.clean b { color: var(--clean); }
-.meta { color: var(--muted); margin: 0; }
+.meta { color: var(--muted); margin: 0; } .meta span { white-space: nowrap; }
 .badge { display: inline-block; min-width: 52px; text-align: center; border-radius: 4px; padding: 0 6px;
   font-size: 12px; font-weight: 700; color: #fff; }
 .badge.leak { background: var(--leak); } .badge.error { background: var(--error); }
@@ -554,6 +554,7 @@ def render_page(
     if items:
         slowest = max(items, key=lambda entry: float(entry.get("duration") or 0))
         meta.append(f"slowest: {_where(slowest)} {float(slowest.get('duration') or 0):.2f} s")
+    meta_html = " · ".join(f"<span>{esc(part)}</span>" for part in meta)
     incomplete = "" if complete else \
         '<p class="errmsg">The run was interrupted: this page shows the checks that finished.</p>'
     summary = (
@@ -581,7 +582,7 @@ def render_page(
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n"
-        f'<body><main id="top"><h1>{esc(title)}</h1><p class="meta">{esc(" · ".join(meta))}</p>{incomplete}'
+        f'<body><main id="top"><h1>{esc(title)}</h1><p class="meta">{meta_html}</p>{incomplete}'
         f"{summary}{HELP}{toolbar}<h2>Items</h2>{index}<h2>Details</h2>\n{body}\n</main>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )
