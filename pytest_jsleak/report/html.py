@@ -220,25 +220,31 @@ def suspects_table(suspects: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _frame_text(frame: Mapping[str, Any]) -> str:
-    where = ":".join(str(frame[k]) for k in ("file", "line", "column") if frame.get(k) not in (None, ""))
+def _frame_html(frame: Mapping[str, Any]) -> str:
+    """`buildAuditEntry (src/audit.mjs:12:10)` as the stack's text reads it; your code stands out."""
+    file, line = frame.get("file") or "", frame.get("line") or 0
+    where = f"{file}:{line}:{frame.get('column') or 0}" if file and line else file
     name = frame.get("function") or "(anonymous)"
-    return f"{name} ({where})" if where else str(name)
+    kind = frame.get("kind") or "user"
+    package = frame.get("package")
+    text = f"{name} ({where})" if where else str(name)
+    if kind == "library" and package:
+        text = f"[{package}] {text}"
+    return f'<span class="frame {esc(kind)}">{esc(text)}</span>'
 
 
 def allocation_sites_html(sites: Sequence[Mapping[str, Any]] | None) -> str:
-    """`allocated at buildAuditEntry (src/audit.mjs:12:10) ← handleLogin (…)`, top stacks with counts."""
+    """The top stacks (innermost frame first) that allocated a suspect's survivors, with counts and bytes."""
     if not sites:
         return ""
     items = []
     for site in sites[:MAX_ALLOCATION_SITES]:
         frames = list(site.get("frames") or [])
-        chain = " ← ".join(esc(_frame_text(frame)) for frame in frames[:MAX_FRAMES])
+        chain = " ← ".join(_frame_html(frame) for frame in frames[:MAX_FRAMES])
         if len(frames) > MAX_FRAMES:
             chain += f" ← … {len(frames) - MAX_FRAMES} more"
-        count = site.get("count")
-        size = site.get("bytes")
-        amount = ", ".join(x for x in (f"{count} objects" if count is not None else "",
+        count, size = site.get("count"), site.get("bytes")
+        amount = ", ".join(x for x in (f"×{count}" if count is not None else "",
                                         format_bytes(size) if size is not None else "") if x)
         items.append(f'<li><code>{chain or "(no frames)"}</code>'
                      f'{f" <span class=muted>{esc(amount)}</span>" if amount else ""}</li>')
@@ -484,6 +490,7 @@ ol.path li.repeat ol { list-style: none; padding: 0; margin: 0; }
 .help { margin: 0 0 8px; max-width: 900px; } .help ul { margin: 6px 0; padding-left: 20px; }
 .help li { margin: 3px 0; }
 ul.alloc { margin: 4px 0; padding-left: 20px; } ul.alloc code { overflow-wrap: anywhere; }
+.frame.user { font-weight: 700; } .frame.library, .frame.runtime { color: var(--muted); }
 ul.inline { list-style: none; padding: 0; margin: 4px 0; display: flex; gap: 14px; flex-wrap: wrap; }
 .notes { color: var(--muted); margin: 8px 0 0; padding-left: 20px; }
 .errmsg { font-weight: 600; overflow-wrap: anywhere; } .kind { font-weight: 400; color: var(--error);

@@ -54,8 +54,11 @@ def leak_entry(nodeid: str = "t/a.leak.mjs::leaky", growth: float = 96.0, links:
                  snapshot_paths=[f"/ci/.jsleak/a/s{n}.heapsnapshot" for n in (1, 2, 3)],
                  snapshot_dir="/ci/.jsleak/a", notes=[f"note {SCRIPT}"])
     data["suspects"][0]["allocation_sites"] = [
-        {"frames": [{"function": HOSTILE, "file": "src/audit.mjs", "line": 12, "column": 10},
-                    {"function": "handleLogin", "file": "src/login.mjs", "line": 30, "column": 3}],
+        {"frames": [{"function": "get", "file": "node_modules/lru/index.js", "line": 4, "column": 2,
+                     "kind": "library", "package": "lru"},
+                    {"function": HOSTILE, "file": "src/audit.mjs", "line": 12, "column": 10, "kind": "user"},
+                    {"function": "handleLogin", "file": "src/login.mjs", "line": 30, "column": 3, "kind": "user"},
+                    {"function": "emit", "file": "node:events", "line": 0, "column": 0, "kind": "runtime"}],
          "count": 200, "bytes": 8000},
     ]
     return data
@@ -163,7 +166,10 @@ def test_paths_fold_like_the_terminal_and_explained_suspects_get_one_line():
     assert page.count('class="edge">.next</span>') == 1
     assert "is held by: <code>head (variable)" in page
     assert "allocated</h4>" in page and "src/audit.mjs:12:10" in page and "handleLogin (src/login.mjs:30:3)" in page
-    assert "200 objects, 7.8 KB" in page
+    assert "×200, 7.8 KB" in page
+    assert '<span class="frame library">[lru] get (node_modules/lru/index.js:4:2)</span>' in page
+    assert '<span class="frame user">handleLogin (src/login.mjs:30:3)</span>' in page
+    assert '<span class="frame runtime">emit (node:events)</span>' in page
 
 
 def test_snapshot_links_are_relative_to_the_page(tmp_path):
