@@ -111,8 +111,9 @@ def chart(entry: Mapping[str, Any]) -> str:
     rows = sample_rows(entry)
     series = [(key, label, colour) for key, label, colour in SERIES if any(row[key] for row in rows)]
     if not rows or not series:
-        return '<svg class="chart" role="img" aria-label="no samples" viewBox="0 0 640 24">' \
-               '<text x="8" y="16" class="muted">no samples (the check stopped before measuring)</text></svg>'
+        why = " (the check stopped before measuring)" if entry.get("verdict") == "error" else ""
+        return ('<svg class="chart" role="img" aria-label="no samples" viewBox="0 0 640 24">'
+                f'<text x="8" y="16" class="muted">no samples{why}</text></svg>')
     first_it, last_it = rows[0]["iteration"], rows[-1]["iteration"]
     span_it = max(1, last_it - first_it)
 
