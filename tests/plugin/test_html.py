@@ -121,7 +121,7 @@ def test_the_page_opens_in_chromium_without_errors_or_requests(pytester: pytest.
     page.get_by_label("leaks (2)").check()
     assert page.locator("section.item:visible").count() == 2
     assert page.locator("table.index tr:visible").count() == 2
-    page.get_by_label("all").check()
+    page.get_by_label("all", exact=True).check()
     page.get_by_placeholder("filter by test id").fill("hostile.leak")
     assert page.locator("section.item:visible").count() == 2
     page.get_by_placeholder("filter by test id").fill("")
