@@ -51,6 +51,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write the run's results as one JSON document (schema 1) to PATH.",
     )
+    group.addoption(
+        "--jsleak-html",
+        dest="jsleak_html",
+        default=None,
+        metavar="PATH",
+        help="write the run's results as one self-contained HTML page to PATH (charts, suspects, paths).",
+    )
     parser.addini(
         "jsleak_dir", "where heap snapshots are kept (default: .jsleak/ under the rootdir).", default=None
     )

@@ -28,7 +28,9 @@ class JsLeakSession:
         self.artefact_root = (self.rootpath / folder).resolve()
         report = config.getoption("jsleak_report")
         self.report_path = (Path(config.invocation_params.dir) / report).resolve() if report else None
-        # Only the xdist controller (or a plain run) writes the summary and the JSON document.
+        html = config.getoption("jsleak_html")
+        self.html_path = (Path(config.invocation_params.dir) / html).resolve() if html else None
+        # Only the xdist controller (or a plain run) writes the summary, the JSON document and the page.
         self.is_worker = hasattr(config, "workerinput")
         self.entries: list[dict[str, Any]] = []
         self.started = time.time()
@@ -88,7 +90,9 @@ class JsLeakSession:
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.is_worker:
-            self._write_report(complete=exitstatus != pytest.ExitCode.INTERRUPTED)
+            complete = exitstatus != pytest.ExitCode.INTERRUPTED
+            self._write_report(complete=complete)
+            self._write_html(complete=complete)
 
     def _write_report(self, *, complete: bool) -> None:
         if self.report_path is None:
@@ -97,9 +101,21 @@ class JsLeakSession:
 
         write_report(self.report_path, self.entries, complete=complete, started=self.started)
 
+    def _write_html(self, *, complete: bool) -> None:
+        # Once per run, at the end: unlike the JSON document, nobody polls the page while tests run.
+        if self.html_path is None:
+            return
+        from pytest_jsleak.report.html import write_html_report
+
+        write_html_report(self.html_path, self.entries, complete=complete, started=self.started)
+
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-        if self.is_worker or not self.entries:
+        if self.is_worker:
+            return
+        if not self.entries:
+            if self.html_path is not None:
+                terminalreporter.write_line(f"jsleak HTML report: {self.html_path}")
             return
         from pytest_jsleak.report.summary import summary_lines
 
@@ -108,3 +124,5 @@ class JsLeakSession:
             terminalreporter.write_line(line)
         if self.report_path is not None:
             terminalreporter.write_line(f"JSON report: {self.report_path}")
+        if self.html_path is not None:
+            terminalreporter.write_line(f"HTML report: {self.html_path}")

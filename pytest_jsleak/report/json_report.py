@@ -45,16 +45,20 @@ def write_report(
 ) -> None:
     """Write the document so that a reader never sees a half-written file (temp file + rename)."""
     document = build_document(entries, complete=complete, started=started)
+    write_text_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n", suffix=".json")
+
+
+def write_text_atomically(path: Path, text: str, *, suffix: str) -> None:
+    """Temp file in the same folder, then rename: a reader sees the old file or the new one, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".jsleak-report-", suffix=".json", dir=path.parent)
+    handle, temp = tempfile.mkstemp(prefix=".jsleak-report-", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
+            stream.write(text)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
 
 
-__all__ = ["SCHEMA_VERSION", "build_document", "schema", "write_report"]
+__all__ = ["SCHEMA_VERSION", "build_document", "schema", "write_report", "write_text_atomically"]

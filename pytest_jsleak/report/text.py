@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
@@ -103,20 +104,15 @@ def render(result: LeakResult, label: str | None = None) -> str:
             parts.append(result.error.split("\n", 1)[1].rstrip())
     elif result.suspects:
         parts += ["", survivors_table(result)]
-        shown: list[str] = []
-        for suspect in result.suspects:
-            if suspect.path is None:
-                continue
-            holder = held_by(suspect.path)
-            if holder and any(holder.startswith(earlier + " → ") for earlier in shown):
-                # Reached through a suspect already explained (a record's string): one line is enough.
-                parts += ["", f"{suspect.class_name} is held by: {holder}"]
+        for explained in explain_paths([suspect.path for suspect in result.suspects]):
+            suspect = result.suspects[explained.index]
+            if not explained.full:
+                parts += ["", f"{suspect.class_name} is held by: {explained.holder}"]
                 continue
             parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
-            if holder:
-                parts.append(f"  held by: {holder}")
-                shown.append(holder)
-            parts.append(format_folded_path(suspect.path))
+            if explained.holder:
+                parts.append(f"  held by: {explained.holder}")
+            parts.append(format_folded_path(explained.path))
     for grown in result.grown_in_place:
         parts += ["", grown_line(grown)]
         if grown.path is not None:
@@ -134,6 +130,37 @@ def grown_line(grown: InPlaceGrowth) -> str:
     what = holder or f"{grown.class_name} @{grown.node_id}"
     sizes = " → ".join(format_bytes(size) for size in grown.sizes)
     return f"{what} grew by {format_bytes(grown.per_iteration)}/iteration, no new objects: {sizes} retained"
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedPath:
+    """How the report explains one suspect's retainer path (shared by the text and HTML reports)."""
+
+    index: int
+    """Position of the suspect in the result's list."""
+    path: RetainerPath
+    holder: str
+    """The `held by` line (empty when no variable of the target's code is on the path)."""
+    full: bool
+    """False when the holder runs through a suspect already explained: the one line is enough."""
+
+
+def explain_paths(paths: Sequence[RetainerPath | None]) -> list[ExplainedPath]:
+    """The suspects' paths in report order; those reached through an earlier holder get one line only."""
+    explained: list[ExplainedPath] = []
+    shown: list[str] = []
+    for index, path in enumerate(paths):
+        if path is None:
+            continue
+        holder = held_by(path)
+        if holder and any(holder.startswith(earlier + " → ") for earlier in shown):
+            # Reached through a suspect already explained (a record's string): one line is enough.
+            explained.append(ExplainedPath(index, path, holder, full=False))
+            continue
+        if holder:
+            shown.append(holder)
+        explained.append(ExplainedPath(index, path, holder, full=True))
+    return explained
 
 
 def held_by(path: RetainerPath) -> str:
@@ -197,4 +224,7 @@ def _first_line(text: str | None) -> str:
     return (text or "unknown error").strip().split("\n", 1)[0]
 
 
-__all__ = ["format_folded_path", "headline", "heap_line", "held_by", "render", "sparkline", "survivors_table"]
+__all__ = [
+    "ExplainedPath", "explain_paths", "format_folded_path", "headline", "heap_line", "held_by", "render", "sparkline",
+    "survivors_table",
+]
