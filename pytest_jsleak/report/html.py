@@ -290,7 +290,8 @@ def grown_html(grown: Mapping[str, Any]) -> str:
     )
     details = (f"<details open><summary>shortest retainer path from the GC roots ({len(path.steps)} steps)</summary>"
                f"{path_html(path)}</details>") if path is not None else ""
-    return f'<div class="why"><h4>grew in place</h4><p class="holder"><code>{esc(grown_line(model))}</code></p>{details}</div>'
+    line = f'<p class="holder"><code>{esc(grown_line(model))}</code></p>'
+    return f'<div class="why"><h4>grew in place</h4>{line}{details}</div>'
 
 
 # -- one item --------------------------------------------------------------------------------------------
