@@ -475,12 +475,17 @@ class _Judgement:
         result.grown_in_place = [_grown(self.final, g) for g in decision.grown[:TOP_SUSPECTS]]
         unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
         if unreachable:
-            why = (
-                "bun's snapshots carry no edges into the storage of Map and Set, among others"
-                if by_counts
-                else "they are held only by edges a retainer path does not follow (weak or internal)"
-            )
-            notes.append(f"no retainer path from the GC roots to {', '.join(unreachable)}: {why}")
+            if by_counts:
+                notes.append(
+                    f"no path could be tied to the growth of {', '.join(unreachable)}: bun renumbers objects, so "
+                    "only an instance piled in one holder that grew about as much can be shown, and bun's "
+                    "snapshots carry no edges into the storage of Map and Set, among others"
+                )
+            else:
+                notes.append(
+                    f"no retainer path from the GC roots to {', '.join(unreachable)}: they are held only by edges "
+                    "a retainer path does not follow (weak or internal)"
+                )
 
 
 def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:

@@ -70,7 +70,12 @@ def crowded_instances(
 
     from pytest_jsleak.heap.diff import instances_of
 
+    from pytest_jsleak.heap.growth import harness_owned
+
     nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
+    if nodes.size:
+        # Never an instance of the harness's own (its command stream's buffers, its handlers).
+        nodes = nodes[~harness_owned(graph)[nodes]]
     if nodes.size == 0:
         return []
     parents = graph.shortest_paths.parent[nodes]
