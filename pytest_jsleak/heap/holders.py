@@ -69,7 +69,6 @@ def crowded_instances(
     import numpy as np
 
     from pytest_jsleak.heap.diff import instances_of
-
     from pytest_jsleak.heap.growth import harness_owned
 
     nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
