@@ -24,13 +24,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_jsleak.heap.dominators import level_runs
+from pytest_jsleak.heap.dominators import level_runs, retained_sizes_from
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import followed_edge_filter
 
 #: Node types that can be "the object that grows": JS objects the user's code can name.
 #: Internal arrays, strings, code, shapes and hidden/system nodes are storage or the runtime's own.
 GROWING_TYPES = ("object", "closure", "regexp")
+#: Node types whose size is the runtime's, not the program's data (see `data_retained`).
+WEIGHTLESS_TYPES = ("code", "hidden", "object shape")
+#: Likewise by class key: JSC's compiled code and structures, and V8's internal system objects.
+WEIGHTLESS_CLASSES = frozenset({"(compiled code)", "(object shape)", "(system)", "system / SharedFunctionInfo",
+                                "system / FeedbackVector", "system / FeedbackCell", "system / ScopeInfo",
+                                "system / BytecodeArray", "system / Code"})
 #: A round must add at least this many bytes to the object's retained size.
 MIN_ROUND_BYTES = 64
 #: The smaller round's growth must be at least this share of the larger one's. Growth in place
@@ -339,12 +345,40 @@ def grown_in_place(
     return InPlaceFindings(objects(both), objects(once))
 
 
+def data_retained(graph: HeapGraph) -> np.ndarray:
+    """Retained sizes that count the program's data only: compiled code, shapes and hidden system
+    objects weigh nothing.
+
+    A function's or a scope's plain retained size grows as the JIT compiles what it holds
+    (bytecode, feedback, optimised code, new shapes) for thousands of calls: growth, but not the
+    program's, and not a leak. Backing stores (native nodes) do count.
+    """
+    cached = graph.__dict__.get("_data_retained")
+    if cached is not None:
+        return cached
+    snap = graph.snapshot
+    meta = snap.meta
+    weightless = np.zeros(len(meta.node_types), np.bool_)
+    for name in WEIGHTLESS_TYPES:
+        code = meta.node_type_code(name)
+        if code >= 0:
+            weightless[code] = True
+    sizes = snap.node_self_size.astype(np.int64)
+    sizes[weightless[snap.node_type]] = 0
+    codes, names = graph.class_keys()
+    internal = np.array([name in WEIGHTLESS_CLASSES for name in names], np.bool_)
+    sizes[internal[codes]] = 0
+    retained = retained_sizes_from(graph.dominators.idom, sizes, graph.shortest_paths)
+    graph.__dict__["_data_retained"] = retained
+    return retained
+
+
 def _keyed(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sorted identity keys, their node indices, retained sizes per node) of one snapshot."""
+    """(sorted identity keys, their node indices, data retained sizes per node) of one snapshot."""
     keys = identity_keys(graph, stable_ids=stable_ids)
     nodes = np.flatnonzero(keys != 0)
     order = np.argsort(keys[nodes], kind="stable")
-    return keys[nodes][order], nodes[order], graph.dominators.retained
+    return keys[nodes][order], nodes[order], data_retained(graph)
 
 
 def _deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
