@@ -226,14 +226,21 @@ def dominated_ancestors(graph: HeapGraph, nodes: np.ndarray) -> np.ndarray:
     return marked
 
 
-#: The name of the harness's table of the target's exports: the scope that holds it is the harness's.
+#: The name of the harness's table of the target's exports: the one way from its scope to the target's.
 HARNESS_MARKER = "__jsleakExports"
+#: Every module-level variable of harness.mjs that holds objects starts with this.
+HARNESS_PREFIX = "__jsleak"
+
+
+def _harness_names(graph: HeapGraph) -> list[int]:
+    """String indices of the harness's module-level variable names (all `__jsleak…`)."""
+    return graph.snapshot.strings.indices_with_prefix(HARNESS_PREFIX)
 
 
 def harness_scopes(graph: HeapGraph) -> np.ndarray:
-    """Node indices of the harness's own module scope(s): those with a variable `__jsleakExports`."""
+    """Node indices of the harness's own module scope(s): those with a `__jsleak…` variable."""
     snap = graph.snapshot
-    marker = snap.strings.indices_of(HARNESS_MARKER)
+    marker = _harness_names(graph)
     if not marker:
         return np.zeros(0, np.int64)
     meta = snap.meta

@@ -506,6 +506,18 @@ class StringTable:
         self._cache[index] = text
         return text
 
+    def indices_with_prefix(self, prefix: str) -> list[int]:
+        """Every index whose string starts with `prefix` (plain ASCII prefixes: no escapes to undo)."""
+        needle = b'"' + prefix.encode("ascii")
+        found = []
+        at = self.blob.find(needle)
+        while at >= 0:
+            index = int(np.searchsorted(self.starts, at + 1))
+            if index < self.starts.size and self.starts[index] == at + 1:
+                found.append(index)
+            at = self.blob.find(needle, at + 1)
+        return found
+
     def indices_of(self, text: str) -> list[int]:
         """Every index whose string equals `text` (V8 interns names, so usually one)."""
         encoded = json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8")

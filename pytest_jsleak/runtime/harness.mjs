@@ -75,7 +75,7 @@ function makeMemoryReader() {
 
 // --- the event channel -------------------------------------------------------------------------
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const __jsleakSleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function send(event) {
   const buf = Buffer.from(stringify(event) + "\n", "utf8");
@@ -85,7 +85,7 @@ function send(event) {
       off += writeSync(EVT_FD, buf, off, buf.length - off); // a pipe may take part of a long line
     } catch (err) {
       if (err && err.code === "EAGAIN") {
-        Atomics.wait(sleepCell, 0, 0, 1);
+        Atomics.wait(__jsleakSleepCell, 0, 0, 1);
         continue;
       }
       exit(71); // EPIPE/EBADF: Python is gone, nobody is left to obey
@@ -217,7 +217,9 @@ function optionsOf(value) {
   return JSON.parse(text);
 }
 
-// Named so that reports can tell the harness's own variable from the target's (it heads many retainer paths).
+// Named so that reports can tell the harness's own variable from the target's (it heads many retainer paths);
+// every module-level variable that holds objects has the `__jsleak` prefix: a scope with one is the
+// harness's (heap/growth.py), and nothing it alone holds is ever reported as the target's.
 let __jsleakExports = new Map();
 
 async function load(target) {
@@ -366,17 +368,17 @@ async function snapshot(msg) {
   return { path: written };
 }
 
-let jsc = null;
+let __jsleakJsc = null;
 
 async function census() {
   if (!IS_BUN) return { counts: {} }; // V8 has no cheap per-type census; snapshots do it
-  jsc ??= await import("bun:jsc");
+  __jsleakJsc ??= await import("bun:jsc");
   await macrotask();
   fullGC();
-  return { counts: jsc.heapStats().objectTypeCounts };
+  return { counts: __jsleakJsc.heapStats().objectTypeCounts };
 }
 
-const HANDLERS = {
+const __jsleakHandlers = {
   setup: () => callReserved("setup"),
   teardown: () => callReserved("teardown"),
   run,
@@ -391,7 +393,7 @@ const HANDLERS = {
 
 async function handle(msg) {
   const cmd = msg.cmd;
-  const handler = typeof cmd === "string" && Object.hasOwn(HANDLERS, cmd) ? HANDLERS[cmd] : null;
+  const handler = typeof cmd === "string" && Object.hasOwn(__jsleakHandlers, cmd) ? __jsleakHandlers[cmd] : null;
   state.cmd = typeof cmd === "string" ? cmd : null;
   if (handler === null) {
     state.phase = "protocol";
@@ -412,10 +414,10 @@ async function handle(msg) {
 
 // --- the command channel -----------------------------------------------------------------------
 
-let commandStream = null;
+let __jsleakCommandStream = null;
 
 function shutdown() {
-  commandStream?.destroy();
+  __jsleakCommandStream?.destroy();
   if (!IS_BUN) exit(0); // its stdio pipes are blocking (below): nothing is left unwritten
   // Bun's process.exit() drops stdout it has not written yet; a natural exit flushes it. The
   // fallback covers targets whose timers or sockets keep the event loop alive.
@@ -433,14 +435,14 @@ function blockingStdio() {
   }
 }
 
-const queue = [];
+const __jsleakQueue = [];
 let pumping = false;
 let loaded;
 
 async function pump() {
   pumping = true;
   await loaded;
-  while (queue.length > 0) await handle(queue.shift());
+  while (__jsleakQueue.length > 0) await handle(__jsleakQueue.shift());
   pumping = false;
 }
 
@@ -461,7 +463,7 @@ function onLine(line) {
     send({ event: "status", cmd: state.cmd, phase: state.phase, scenario: state.scenario, iteration: state.iteration });
     return;
   }
-  queue.push(msg);
+  __jsleakQueue.push(msg);
   if (!pumping) pump();
 }
 
@@ -477,7 +479,7 @@ function listen() {
     stream = new net.Socket({ fd: CMD_FD, readable: true, writable: false });
     stream.setEncoding("utf8");
   }
-  commandStream = stream;
+  __jsleakCommandStream = stream;
   stream.on("data", (chunk) => {
     pending += chunk;
     let nl;

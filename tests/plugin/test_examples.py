@@ -39,7 +39,7 @@ IN_PLACE = {
 # an array and ids added to a Set stay below its GC'd heap's jitter (README, "What it does not see").
 NOT_SEEN_ON_BUN = {"numbers-array.leak.mjs::leaky", "seen-ids.leak.mjs::leaky"}
 # Bun's snapshots carry no edges into Map storage: the report must say so instead of a path.
-NO_PATH_ON_BUN = {"unbounded-cache.leak.mjs::leaky"}
+NO_PATH_ON_BUN = {"unbounded-cache.leak.mjs::leaky", "buffer-cache.leak.mjs::leaky"}
 CLEAN = [
     *(name.replace("::leaky", "::fixed") for name in [*LEAKS, *IN_PLACE]),
     "controls.leak.mjs::boundedLruCache",
