@@ -45,6 +45,7 @@ def corpus_node_modules() -> Iterator[Path]:
                 cwd=CORPUS, capture_output=True, text=True, timeout=600, check=False,
             )
             if proc.returncode != 0:
-                pytest.fail(f"npm ci in {CORPUS} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+                output = proc.stdout[-3000:] + proc.stderr[-3000:]
+                pytest.fail(f"npm ci in {CORPUS} failed (exit {proc.returncode}):\n{output}")
             STAMP.write_text(lock_digest() + "\n")
     yield NODE_MODULES

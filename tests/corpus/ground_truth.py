@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {(item, rt): {**stored[item][rt], **classify(stored[item][rt]["samples"])} for item, rt in jobs}
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
-            results = dict(zip(jobs, pool.map(lambda job: measure(*job), jobs)))
+            results = dict(zip(jobs, pool.map(lambda job: measure(*job), jobs), strict=True))
 
     keep = bool(args.items) or args.reclassify
     truth = json.loads(TRUTH.read_text()) if TRUTH.exists() and keep else {}

@@ -3,13 +3,16 @@
 // - archiveLeaky keeps every deflate() result in a module-level array; archiveFixed keeps the last 16.
 // - streamLeaky pushes each record into one long-lived Deflate stream with a sync flush: the stream's
 //   default onData collects every output chunk in `this.chunks` until the stream ends, which it
-//   never does. streamFixed overrides onData to hand chunks on (here: count them), as pako documents.
+//   never does; each sync flush also retires the whole 16 KB output buffer (pako allocates a new one
+//   after every flush), so ~16 KB a call stay alive. streamFixed overrides onData to hand chunks on
+//   (here: count them), as pako documents.
 import { deflate, Deflate, Z_SYNC_FLUSH } from "pako";
 
 let seed = 12345;
 let recordNo = 0;
 
-// A few KB of poorly compressible text: compressed output is a couple of KB, mostly off-heap.
+// ~700 bytes of poorly compressible text: ~450 bytes of deflate output a call, whose backing store
+// lives outside the JS heap.
 function record() {
   recordNo++;
   let text = `{"record":${recordNo},"samples":"`;

@@ -62,7 +62,7 @@ def test_corpus_verdicts_equal_ground_truth(
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
         "--jsleak", f"--jsleak-runtime={runtime}", f"--jsleak-report={report}", "-p", "no:cacheprovider",
-        "--jsleak-snapshots=never", *(path.name for path in corpus_files()),
+        "--jsleak-snapshots=never", "-p", "xdist", "-n", "2", *(path.name for path in corpus_files()),
         timeout=600,
     )
     assert report.exists(), f"no report written:\n{result.stdout.str()[-5000:]}\n{result.stderr.str()[-3000:]}"
