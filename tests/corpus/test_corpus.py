@@ -8,6 +8,7 @@ plugin's verdict on every scenario against it. The truth is never adjusted to th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -35,6 +36,37 @@ def test_ground_truth_covers_every_scenario() -> None:
     for path in corpus_files():
         verdicts = {entry["verdict"] for key, entry in TRUTH.items() if key.startswith(f"{path.name}::")}
         assert verdicts == {"leak", "clean"}, f"{path.name}: a leaky scenario and its fixed twin, got {verdicts}"
+
+
+def load_ground_truth_module():  # tests/corpus is no package: load the script by path
+    spec = importlib.util.spec_from_file_location("corpus_ground_truth", CORPUS / "ground_truth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def readings(totals: list[float], external: list[float] | None = None) -> list[dict]:
+    """Twenty-one readings 2,500 calls apart, as ground_truth.mjs prints them."""
+    pairs = zip(totals, external or [0] * len(totals), strict=True)
+    return [{"calls": i * 2500, "total": int(t), "external": int(e)} for i, (t, e) in enumerate(pairs)]
+
+
+@pytest.mark.parametrize(
+    ("totals", "external", "verdict"),
+    [
+        ([5e6 + 300 * 2500 * i for i in range(21)], None, "leak"),  # linear
+        ([5e6 + 2e5 * min(i, 3) for i in range(21)], None, "clean"),  # a cache that filled early
+        ([5e6 + (4e5 if i in (9, 14) else 0) for i in range(21)], None, "clean"),  # two transient spikes
+        # Array reallocations: flat stretches and 1.5x jumps, still ~8 B/call on average.
+        ([4.5e6 + 2e5 * (i // 4) for i in range(21)], None, "leak"),
+        # Bun: extra memory released in bursts while the JS objects keep growing.
+        ([1e6 + 4e6 * i - (3e7 if i > 15 else 0) for i in range(21)],
+         [3e6 * i - (3e7 if i > 15 else 0) for i in range(21)], "leak"),
+        ([5e6 - 100 * 2500 * i for i in range(21)], None, "clean"),  # falling
+    ],
+)
+def test_ground_truth_classification(totals: list[float], external: list[float] | None, verdict: str) -> None:
+    assert load_ground_truth_module().classify(readings(totals, external))["verdict"] == verdict
 
 
 def describe(nodeid: str, item: dict | None, runtime: str) -> str:
