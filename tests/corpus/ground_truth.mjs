@@ -4,7 +4,8 @@
 //   node --expose-gc tests/corpus/ground_truth.mjs FILE SCENARIO [CALLS] [POINTS]
 //   bun tests/corpus/ground_truth.mjs FILE SCENARIO [CALLS] [POINTS]
 //
-// Prints one JSON line: {runtime, version, calls, ms, samples: [{calls, heap, external, code, total}]}.
+// Prints one JSON line: {runtime, version, calls, ms, samples: [{calls, heap, external, code, total, objects}]}
+// (objects: Bun only).
 // `total` is what the process holds for JS objects: on Node heapUsed - code + external, where
 // external includes the ArrayBuffer backing stores and `code` is V8's machine-code spaces (optimised
 // code comes and goes with JIT decisions: 100-250 KB jumps between two reads of a clean loop); on
@@ -28,6 +29,9 @@ if (typeof fullGC !== "function") {
   process.exit(2);
 }
 
+// Bun: JSC's live object count, a second view where bytes jump (JSC frees compiled code in bursts).
+const jsc = IS_BUN ? await import("bun:jsc") : null;
+
 const macrotask = () => new Promise((resolve) => setImmediate(resolve));
 
 async function read(done) {
@@ -37,7 +41,10 @@ async function read(done) {
   await macrotask();
   fullGC();
   const m = process.memoryUsage();
-  if (IS_BUN) return { calls: done, heap: m.heapUsed, external: m.external, code: 0, total: m.heapUsed };
+  if (IS_BUN) {
+    const objects = jsc.heapStats().objectCount;
+    return { calls: done, heap: m.heapUsed, external: m.external, code: 0, total: m.heapUsed, objects };
+  }
   let code = 0;
   for (const space of v8.getHeapSpaceStatistics()) {
     if (space.space_name.startsWith("code")) code += space.space_used_size;
