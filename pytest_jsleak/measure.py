@@ -51,6 +51,8 @@ TOP_SUSPECTS = 3
 SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
 #: The snapshot after the extra round that objects which grew in one round only get.
 EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
+#: A jump of at least this many bytes in one round, or a creep in both, earns a longer round.
+ONE_ROUND_BYTES = 1024
 #: Growth per round that no snapshot object shows (Bun) must exceed this to count.
 UNEXPLAINED_ROUND_BYTES = 8 * 1024
 #: The extra round is at most this many times `iterations` calls.
@@ -363,6 +365,7 @@ class _Judgement:
             for g in self.classes
         )
         self.extra_rounds = 0
+        self.extra_calls = 0
         self.base_notes = list(result.notes)
 
     def add_round(self, snapshot: Path, calls: int) -> None:
@@ -374,6 +377,7 @@ class _Judgement:
         again = grew_again(self.final, after, self.one_round, stable_ids=self.stable_ids)
         self.calls += calls
         self.extra_rounds += 1
+        self.extra_calls = calls
         self.final = after
         self.one_round = []
         if again:
@@ -407,8 +411,12 @@ class _Judgement:
             return False
         if self.one_round:
             return True
-        grew = [g > UNEXPLAINED_ROUND_BYTES for g in self.round_growth()]
-        return self.internal_quiet and sum(grew) == 1
+        rounds = self.round_growth()
+        grew = [g > UNEXPLAINED_ROUND_BYTES for g in rounds]
+        # Or the heap rose in both rounds, by less than its jitter: a longer round shows a few bytes
+        # per call (a list that grows by one slot per call) above it.
+        creeping = len(rounds) == 2 and all(ONE_ROUND_BYTES < g <= UNEXPLAINED_ROUND_BYTES for g in rounds)
+        return self.internal_quiet and (sum(grew) == 1 or creeping)
 
     def decide(self) -> None:
         result, options = self.result, self.options
@@ -444,7 +452,17 @@ class _Judgement:
             # growth that nothing in the snapshots shows must stand well above that.
             floor = max(UNEXPLAINED_ROUND_BYTES, options.max_growth_per_iteration * self.round_calls)
             heap_slope = min(rounds, default=0) / max(1, self.round_calls)
-            if len(rounds) >= 2 and all(g > floor for g in rounds) and heap_slope > options.max_growth_per_iteration:
+            if len(rounds) == 3 and self.extra_calls:
+                # After the longer round: it must rise above the jitter, and rounds A and B together
+                # must show at least a quarter of its rate (a leak keeps its pace).
+                floor_c = max(UNEXPLAINED_ROUND_BYTES, options.max_growth_per_iteration * self.extra_calls)
+                rate_c = rounds[2] / self.extra_calls
+                rate_ab = (rounds[0] + rounds[1]) / (2 * self.round_calls)
+                grew_all = rounds[2] > floor_c and rate_ab > 0.25 * rate_c
+                heap_slope = rate_c
+            else:
+                grew_all = len(rounds) >= 2 and all(g > floor for g in rounds)
+            if grew_all and heap_slope > options.max_growth_per_iteration:
                 decision.verdict = "leak"
                 decision.growth_per_iteration = max(measured, heap_slope)
                 result.notes.append(
