@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pytest_jsleak.model import MemorySample
-from pytest_jsleak.verdict import ClassGrowth, decide, sample_trend
+from pytest_jsleak.verdict import ClassGrowth, GrowthInPlace, confirming_slope, decide, sample_trend
 
 
 def growth(name, a, b, bytes_a=None):
@@ -103,3 +105,81 @@ def test_a_tiny_but_steady_rise_is_suspicious():
 def test_occasional_small_steps_are_not_steady():
     samples = [4_000_000] * 11 + [4_000_168] * 4 + [4_000_336] * 6
     assert not sample_trend(heap_samples(samples), tolerated_per_iteration=0).suspicious
+
+
+# --- Bun's noise, counted by class (issue 9), and growth in place (issue 8) ---------------------
+
+
+def test_by_counts_a_constant_handful_per_round_is_not_a_leak():
+    # The JIT tiering hot code up: a few code blocks and shapes per round, whatever the calls.
+    rows = [growth("Object", 6, 5, 300), growth("(compiled code)", 8, 8, 9000)]
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=40.0, by_counts=True)
+    assert decision.verdict == "clean" and decision.leaking == []
+
+
+def test_by_counts_a_rate_per_call_is_a_leak_sized_by_the_measured_heap():
+    rows = [growth("Order", 200, 198, 200 * 24)]
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=2300.0, by_counts=True)
+    assert decision.verdict == "leak"
+    # Per-class shallow sizes miss strings, closures and storage: the GC'd heap's slope is the size.
+    assert decision.growth_per_iteration == 2300.0
+
+
+def test_runtime_internal_classes_never_decide_alone():
+    rows = [growth("(compiled code)", 240, 240, 240 * 300), growth("(object shape)", 60, 61, 60 * 112)]
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=500.0, by_counts=True)
+    assert decision.verdict == "clean" and decision.internal_only
+    # Beside a class of the program they stand, and the leak is the program's.
+    rows.append(growth("Subscription", 200, 200, 200 * 40))
+    assert decide(rows, iterations=200, max_growth_per_iteration=0, by_counts=True).verdict == "leak"
+
+
+def test_a_cache_that_fills_then_is_pruned_is_not_a_leak():
+    # Round A fills the cache (+2000 entries), round B prunes it: not keeping pace with the calls.
+    rows = [growth("(compiled code)", 2000, 0, 2000 * 400), growth("Function", 400, 0, 400 * 32)]
+    assert decide(rows, iterations=200, max_growth_per_iteration=0, by_counts=True).verdict == "clean"
+
+
+def test_growth_in_place_is_a_leak_counted_in_the_total():
+    grown = [GrowthInPlace("Array", per_iteration=12.0, node=5, node_id=7, sizes=(2912, 4480, 6832))]
+    decision = decide([], iterations=200, max_growth_per_iteration=0, grown=grown)
+    assert decision.verdict == "leak" and decision.growth_per_iteration == 12.0
+    # Survivors and growth in place add up, and that sum is what the threshold limits.
+    rows = [growth("Record", 200, 200, 200 * 40)]
+    both = decide(rows, iterations=200, max_growth_per_iteration=50, grown=grown)
+    assert both.growth_per_iteration == 52.0 and both.verdict == "leak"
+    assert decide(rows, iterations=200, max_growth_per_iteration=64, grown=grown).verdict == "clean"
+
+
+def test_the_measured_slope_counts_memory_the_snapshots_do_not_show():
+    # A 64 KB Buffer per call: its small wrapper survives by id, its backing store is external memory.
+    rows = [growth("Buffer", 200, 200, 200 * 96)]
+    decision = decide(rows, iterations=200, max_growth_per_iteration=1024, measured_per_iteration=65_600.0)
+    assert decision.verdict == "leak" and decision.growth_per_iteration == 65_600.0
+
+
+def test_one_jump_in_the_second_half_is_inconclusive_not_suspicious():
+    # An array's storage reallocated once (or the JIT): flat, one step, flat.
+    values = [4_000_000] * 15 + [4_002_400] * 6
+    trend = sample_trend(heap_samples(values), tolerated_per_iteration=0)
+    assert not trend.suspicious and trend.inconclusive
+
+
+def test_a_resize_early_in_the_round_is_inconclusive_a_gradual_fill_is_a_plateau():
+    resize = [4_000_000] * 3 + [4_008_000] * 18
+    assert sample_trend(heap_samples(resize), tolerated_per_iteration=0).inconclusive
+    filling = [4_000_000 + min(i, 8) * 1_000 for i in range(21)]
+    trend = sample_trend(heap_samples(filling), tolerated_per_iteration=0)
+    assert trend.plateaued and not trend.inconclusive and not trend.suspicious
+
+
+def test_external_memory_counts_in_the_trend():
+    samples = [MemorySample(i * 10, 4_000_000, 1_000_000 + 655_360 * i) for i in range(21)]  # 64 KB per call
+    trend = sample_trend(samples, tolerated_per_iteration=1024)
+    assert trend.suspicious and trend.growth_per_iteration == pytest.approx(65_536)
+
+
+def test_the_confirming_slope_reads_heap_and_external():
+    samples = [MemorySample(i * 10, 4_000_000 + 80 * i, 500 * i) for i in range(60)]
+    retained, external = confirming_slope(samples, after_iteration=200)
+    assert retained == pytest.approx(58.0) and external == pytest.approx(50.0)

@@ -1,0 +1,141 @@
+"""Objects that grow in place, on small generated snapshots: matching by id and by place, the deepest
+growing object, the harness's own objects, code that grows with the JIT, and growth in one round."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_jsleak import heap
+from pytest_jsleak.heap.growth import (
+    dominated_ancestors,
+    grew_again,
+    grown_in_place,
+    harness_owned,
+    identity_keys,
+    structural_keys,
+)
+
+from .snapshot_builder import SnapshotBuilder
+
+
+def program(
+    elements: int,
+    *,
+    code: int = 100,
+    bounded: int = 800,
+    renumber: int = 0,
+    harness_buffer: int = 64,
+    table: int = 0,
+) -> SnapshotBuilder:
+    """A module scope holding `latencies` (an Array whose elements store is `elements` bytes, a new
+    node each time as V8 reallocates it), `window` (an Array of fixed storage), a function whose
+    compiled code is `code` bytes, and the harness's scope with its command stream.
+
+    `renumber` shifts every id (Bun renumbers objects in every snapshot); `table` adds a Set whose
+    table grows by that many bytes.
+    """
+    b = SnapshotBuilder()
+
+    def add(type: str, name: str, size: int, fixed_id: int) -> int:
+        return b.add(type, name, self_size=size, id=fixed_id + renumber)
+
+    roots = add("synthetic", "(GC roots)", 0, 3)
+    b.edge(0, roots, 1, "element")
+    scope = add("object", "system / Context", 40, 5)
+    b.edge(roots, scope, 1, "element")
+    latencies = add("object", "Array", 32, 7)
+    b.edge(scope, latencies, "latencies", "context")
+    # A reallocated store: a fresh id in every snapshot.
+    store = add("array", "", elements, 1001 + elements * 2)
+    b.edge(latencies, store, "elements", "internal")
+    window = add("object", "Array", 32, 9)
+    b.edge(scope, window, "window", "context")
+    bounded_store = add("array", "", bounded, 11)
+    b.edge(window, bounded_store, "elements", "internal")
+    handler = add("closure", "handle", 32, 13)
+    b.edge(scope, handler, "handle", "context")
+    compiled = add("code", "(code)", code, 3001 + code * 2)
+    b.edge(handler, compiled, "code", "internal")
+    if table:
+        seen = add("object", "Set", 32, 15)
+        b.edge(scope, seen, "seen", "context")
+        storage = add("array", "", table, 5001 + table * 2)
+        b.edge(seen, storage, "table", "internal")
+    harness = add("object", "system / Context", 40, 17)
+    b.edge(roots, harness, 2, "element")
+    stream = add("object", "ReadStream", 48, 19)
+    b.edge(harness, stream, "__jsleakCommandStream", "context")
+    buffered = add("array", "", harness_buffer, 7001 + harness_buffer * 2)
+    b.edge(stream, buffered, "pending", "internal")
+    exports = add("object", "Map", 32, 21)
+    b.edge(harness, exports, "__jsleakExports", "context")
+    b.edge(exports, handler, "handle", "internal")
+    return b
+
+
+def new_folder(tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    return folder
+
+
+def graphs(tmp_path, builders):
+    return [heap.HeapGraph(heap.read_snapshot(b.write(tmp_path / f"s{i}.heapsnapshot")))
+            for i, b in enumerate(builders, 1)]
+
+
+@pytest.mark.parametrize("stable_ids", [True, False])
+def test_an_array_that_grows_is_found_and_nothing_else(tmp_path, stable_ids) -> None:
+    renumber = (lambda i: 0) if stable_ids else (lambda i: 10_000 * i)
+    snaps = graphs(tmp_path, [
+        # latencies grows in both rounds; the compiled code of `handle` grows too (the JIT), and the
+        # harness's command stream buffers more: neither is the program's data.
+        program(800 + 1600 * i, code=100 + 500 * i, renumber=renumber(i), harness_buffer=64 + 4096 * i)
+        for i in range(3)
+    ])
+    found = grown_in_place(snaps, stable_ids=stable_ids)
+    assert [(g.class_name, g.sizes) for g in found.grown] == [("Array", (832, 2432, 4032))]
+    assert found.one_round == []
+    # The deepest growing object, not the scope or the roots above it.
+    grown = found.grown[0]
+    path = heap.retainer_path(snaps[2], grown.node)
+    assert [step.edge_name for step in path.steps][-1] == "latencies"
+
+
+def test_structural_keys_match_renumbered_objects(tmp_path) -> None:
+    first, second = graphs(tmp_path, [program(800, renumber=0), program(800, renumber=50_000)])
+    keys_a, keys_b = structural_keys(first), structural_keys(second)
+    assert (keys_a != 0).all() and (keys_a == keys_b).all()
+    # Ids tell nothing here; places do.
+    assert (identity_keys(first, stable_ids=True) != identity_keys(second, stable_ids=True)).any()
+
+
+def test_the_harness_owns_its_scope_but_not_the_targets_exports(tmp_path) -> None:
+    (graph,) = graphs(tmp_path, [program(800)])
+    owned = harness_owned(graph)
+    names = {graph.node(i).name: bool(owned[i]) for i in range(graph.node_count)}
+    assert names["ReadStream"] is True
+    assert names["handle"] is False  # the target's function, reached through __jsleakExports too
+    assert names["Array"] is False
+
+
+def test_a_table_that_doubles_once_needs_another_round(tmp_path) -> None:
+    snaps = graphs(tmp_path, [program(800, table=t) for t in (4096, 8192, 8192)])
+    found = grown_in_place(snaps, stable_ids=True)
+    assert found.grown == []
+    assert [g.class_name for g in found.one_round] == ["Set"]
+    (after,) = graphs(new_folder(tmp_path, "s4"), [program(800, table=16384)])
+    again = grew_again(snaps[2], after, found.one_round, stable_ids=True)
+    assert [(g.class_name, g.sizes) for g in again] == [("Set", (4128, 8224, 8224, 16416))]
+    # A cache that filled once stays the same size: no growth again.
+    (still,) = graphs(new_folder(tmp_path, "s5"), [program(800, table=8192)])
+    assert grew_again(snaps[2], still, found.one_round, stable_ids=True) == []
+
+
+def test_growth_explained_by_survivors_is_not_reported_twice(tmp_path) -> None:
+    snaps = graphs(tmp_path, [program(800 + 1600 * i) for i in range(3)])
+    final = snaps[2]
+    latencies = next(i for i in range(final.node_count)
+                     if final.node(i).name == "Array" and final.node(i).id == 7)
+    explained = dominated_ancestors(final, [latencies])
+    assert grown_in_place(snaps, stable_ids=True, explained=explained).grown == []
