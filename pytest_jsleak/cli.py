@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
             "With two snapshots: per-class comparison (count and size deltas, new and deleted "
             "objects by id), like DevTools' Comparison view. With three (taken before, between "
             "and after two runs of the same work): the objects allocated between A and B that "
-            "are still alive in C, grouped by class, with retained sizes and retainer paths. "
+            "are still alive in C, grouped by class, with retained sizes and retainer paths, and "
+            "the objects alive in all three whose retained size grew in both intervals. "
             "Exit status: 0 done, 1 leak candidates above --threshold, 2 unreadable input."
         ),
     )
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--ignore", action="append", default=[], metavar="CLASS",
         help="leave out a class (repeatable), e.g. --ignore '(string)'",
+    )
+    diff.add_argument(
+        "--no-growth", action="store_true",
+        help="with 3 snapshots: skip the objects that grew in place (reads A and B whole; faster without)",
     )
     diff.add_argument("--timings", action="store_true", help="print where the time went to stderr")
     diff.set_defaults(handler=run_diff)
@@ -161,6 +166,22 @@ def run_diff(args: argparse.Namespace) -> int:
         census.append(heap.class_census(final))
         result = heap.three_snapshot_counts(*census, graph, ignore_classes=args.ignore)
         clock.lap("per-class counts")
+    grown = []
+    if not args.no_growth:
+        import numpy as np
+
+        from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
+
+        # S1 and S2 are read one at a time, and only their keys and sizes are kept.
+        comparable = final.ids_comparable
+        keyed = [keyed_sizes(heap.HeapGraph(heap.read_snapshot(path)), comparable) for path in files[:2]]
+        # Holders of survivors grow with them: that growth is the survivors', listed above.
+        survivors = [row.survivor_nodes for row in result.rows if row.survivors >= 2 and row.survivor_nodes.size]
+        explained = dominated_ancestors(graph, np.concatenate(survivors)) if survivors else None
+        found = grown_in_place_from(*keyed, graph, stable_ids=comparable, explained=explained)
+        del keyed
+        grown = [(g, heap.retainer_path(graph, g.node)) for g in found.grown[: args.top]]
+        clock.lap("growth in place")
     rows = result.rows
     paths = []
     for row in _path_classes(rows, args.paths):
@@ -168,9 +189,9 @@ def run_diff(args: argparse.Namespace) -> int:
         paths.append((row.class_name, node_id, path))
     clock.lap("retainer paths")
     if args.json:
-        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method))
+        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method, grown))
     else:
-        print(report.leaks_text(labels, rows, args.top, paths, result.notes))
+        print(report.leaks_text(labels, rows, args.top, paths, result.notes, grown))
     clock.total()
     if args.threshold is not None and any(row.survivors > args.threshold for row in rows):
         return EXIT_LEAK

@@ -318,7 +318,23 @@ def grown_in_place(
     """
     if len(graphs) != 3:
         raise ValueError("grown_in_place needs the three snapshots S1, S2, S3")
-    keyed = [_keyed(graph, stable_ids) for graph in graphs]
+    return grown_in_place_from(
+        keyed_sizes(graphs[0], stable_ids), keyed_sizes(graphs[1], stable_ids), graphs[2],
+        stable_ids=stable_ids, explained=explained, min_round_bytes=min_round_bytes,
+    )
+
+
+def grown_in_place_from(
+    first: tuple[np.ndarray, np.ndarray, np.ndarray],
+    second: tuple[np.ndarray, np.ndarray, np.ndarray],
+    final: HeapGraph,
+    *,
+    stable_ids: bool,
+    explained: np.ndarray | None = None,
+    min_round_bytes: int = MIN_ROUND_BYTES,
+) -> InPlaceFindings:
+    """`grown_in_place` from the `keyed_sizes` of S1 and S2 (their graphs may be gone) and S3's graph."""
+    keyed = [first, second, keyed_sizes(final, stable_ids)]
     (k1, n1, r1), (k2, n2, r2), (k3, n3, r3) = keyed
     common = np.intersect1d(np.intersect1d(k1, k2, assume_unique=True), k3, assume_unique=True)
     if not common.size:
@@ -334,10 +350,9 @@ def grown_in_place(
     if explained is not None:
         usable &= ~explained[at3]
     # The harness's own objects (its command stream, its handlers being compiled) are not the target's.
-    usable &= ~harness_owned(graphs[2])[at3]
+    usable &= ~harness_owned(final)[at3]
     both = usable & (small >= min_round_bytes) & (small >= MIN_ROUND_SHARE * large)
     once = usable & ~both & (large >= ONE_ROUND_BYTES) & (small >= 0) & (small < min_round_bytes)
-    final = graphs[2]
 
     def objects(mask: np.ndarray) -> list[GrownObject]:
         picked = np.flatnonzero(mask)
@@ -380,8 +395,9 @@ def data_retained(graph: HeapGraph) -> np.ndarray:
     return retained
 
 
-def _keyed(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sorted identity keys, their node indices, data retained sizes per node) of one snapshot."""
+def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sorted identity keys, their node indices, data retained size per node) of one snapshot:
+    all that `grown_in_place_from` needs of S1 and S2."""
     keys = identity_keys(graph, stable_ids=stable_ids)
     nodes = np.flatnonzero(keys != 0)
     order = np.argsort(keys[nodes], kind="stable")
@@ -411,7 +427,7 @@ def grew_again(
 
     Their `sizes` gain the size in `after`; `node` and `node_id` are those of `after`.
     """
-    keys, nodes, retained = _keyed(after, stable_ids)
+    keys, nodes, retained = keyed_sizes(after, stable_ids)
     found = []
     for obj in objects:
         at = int(np.searchsorted(keys, obj.key))
@@ -432,8 +448,10 @@ __all__ = [
     "dominated_by",
     "grew_again",
     "grown_in_place",
+    "grown_in_place_from",
     "harness_owned",
     "harness_scopes",
     "identity_keys",
+    "keyed_sizes",
     "structural_keys",
 ]

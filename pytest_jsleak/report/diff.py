@@ -104,6 +104,7 @@ def leaks_text(
     top: int,
     paths: Sequence[tuple[str, int | None, RetainerPath | None]],
     notes: Sequence[str],
+    grown: Sequence[tuple[Any, RetainerPath | None]] = (),
 ) -> str:
     survivors = sum(row.survivors for row in rows)
     a, b, c = snapshots
@@ -123,6 +124,12 @@ def leaks_text(
             continue
         lines.append(f"{class_name} @{node_id} is retained by:  {format_path_inline(path)}")
         lines.append(format_retainer_path(path))
+    if grown:
+        lines += ["", f"grew in place (alive in {a}, {b} and {c}, retained size up in both intervals):"]
+    for obj, path in grown:
+        sizes = " → ".join(format_bytes(size) for size in obj.sizes)
+        where = format_path_inline(path) if path else "(no path from the GC roots)"
+        lines.append(f"  {obj.class_name} @{obj.node_id}: {sizes}  retained by:  {where}")
     return "\n".join(lines)
 
 
@@ -133,6 +140,7 @@ def leaks_json(
     paths: Sequence[tuple[str, int | None, RetainerPath | None]],
     notes: Sequence[str],
     method: str,
+    grown: Sequence[tuple[Any, RetainerPath | None]] = (),
 ) -> dict:
     path_of = {name: (node_id, path) for name, node_id, path in paths}
     classes = []
@@ -160,6 +168,16 @@ def leaks_json(
         "survivors": sum(row.survivors for row in rows),
         "classes": classes,
         "total_classes": len(rows),
+        "grown_in_place": [
+            {
+                "class_name": obj.class_name,
+                "node_id": obj.node_id,
+                "sizes": list(obj.sizes),
+                "path": path.to_dict() if path else None,
+                "path_text": format_path_inline(path) if path else None,
+            }
+            for obj, path in grown
+        ],
     }
 
 

@@ -3,6 +3,8 @@ growing object, the harness's own objects, code that grows with the JIT, and gro
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pytest_jsleak import heap
@@ -139,3 +141,18 @@ def test_growth_explained_by_survivors_is_not_reported_twice(tmp_path) -> None:
                      if final.node(i).name == "Array" and final.node(i).id == 7)
     explained = dominated_ancestors(final, [latencies])
     assert grown_in_place(snaps, stable_ids=True, explained=explained).grown == []
+
+
+def test_jsleak_diff_lists_what_grew_in_place(tmp_path, capsys) -> None:
+    from pytest_jsleak.cli import main
+
+    files = [program(800 + 1600 * i).write(tmp_path / f"s{i}.heapsnapshot") for i in range(3)]
+    assert main(["diff", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert "grew in place" in out
+    assert "Array @7: 832 B → 2.4 KB → 3.9 KB  retained by:" in out and "latencies" in out
+    assert main(["diff", "--json", *map(str, files)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(g["class_name"], g["sizes"]) for g in document["grown_in_place"]] == [("Array", [832, 2432, 4032])]
+    assert main(["diff", "--no-growth", *map(str, files)]) == 0
+    assert "grew in place" not in capsys.readouterr().out
