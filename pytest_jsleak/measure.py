@@ -165,7 +165,7 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
     try:
         mark = time.perf_counter()
         if options.warmup:
-            base, result.warmup = _warm_up(driver, options)
+            base, result.warmup_calls = _warm_up(driver, options)
         else:
             base = driver.sample()
         timings["warmup"] = time.perf_counter() - mark
@@ -198,7 +198,8 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
                 # Jumps that recur: storage that grows by a factor (an array by half, a hash table
                 # doubling) grows again only after as many calls again as made so far, so the
                 # confirming rounds must be that long to see it in both.
-                round_calls = min(max(options.iterations, result.warmup + offset), EXTRA_ROUND_MAX * options.iterations)
+                calls_so_far = result.warmup_calls + offset
+                round_calls = min(max(options.iterations, calls_so_far), EXTRA_ROUND_MAX * options.iterations)
         # A heap that does not rise consistently grew by nothing; jitter is not growth.
         result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
         result.total_growth = trend.total_growth
@@ -238,7 +239,8 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
                     # Something grew by a jump in one round only: a Set or array whose storage
                     # doubles, or a cache that filled once. A longer round tells which: as long as
                     # all the calls so far, by which a collection filled from empty doubles again.
-                    calls = min(max(2 * round_calls, result.warmup + offset), EXTRA_ROUND_MAX * options.iterations)
+                    calls_so_far = result.warmup_calls + offset
+                    calls = min(max(2 * round_calls, calls_so_far), EXTRA_ROUND_MAX * options.iterations)
                     extra = folder / EXTRA_SNAPSHOT_NAME
                     more = driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=offset,
                                       phase="measured")

@@ -133,7 +133,9 @@ class LeakResult:
     round_iterations: int = 0
     """Calls per confirming round: `iterations`, or more when memory grew by jumps (0: no snapshots)."""
     warmup: int = 0
-    """Calls before measuring: `warmup`, and more while memory was still settling."""
+    """The `warmup` option: calls before measuring at least."""
+    warmup_calls: int = 0
+    """Calls made before measuring: `warmup`, and more while memory was still settling."""
     growth_per_iteration: float = 0.0
     """Retained bytes per measured iteration (0 when clean)."""
     total_growth: int = 0
