@@ -119,6 +119,10 @@ class HeapGraph:
         `(array)`, `(compiled code)` ...). `nodes` limits the work to some node indices.
         """
         snap = self.snapshot
+        if nodes is not None and self._dom_labels[0].size:
+            # DOM labels are computed for the whole snapshot at once (the state spreads along edges).
+            keys, names = self.class_keys()
+            return keys[nodes], names
         if nodes is None:
             cached = self.__dict__.get("_all_class_keys")
             if cached is not None:
@@ -149,6 +153,11 @@ class HeapGraph:
         for position, label in enumerate(labels):
             remap[position] = merged.setdefault(label, len(merged))
         keys = remap[inverse.reshape(-1)]
+        dom_nodes, dom_codes, dom_names = self._dom_labels
+        if nodes is None and dom_nodes.size:
+            dom_remap = np.array([merged.setdefault(label, len(merged)) for label in dom_names], np.int32)
+            keys = keys.astype(np.int32, copy=True)
+            keys[dom_nodes] = dom_remap[dom_codes]
         if nodes is None:
             # Kept: the census, `instances_of` and the Bun path all ask for every node's key.
             self.__dict__["_all_class_keys"] = (keys, tuple(merged))
@@ -162,8 +171,20 @@ class HeapGraph:
         type_code, name = divmod(code - type_count, string_count)
         return key_for(node_types[type_code], self.snapshot.strings[name])
 
+    @cached_property
+    def _dom_labels(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """DOM element and `Detached ...` class keys of Chromium snapshots (see heap/dom.py)."""
+        from pytest_jsleak.heap.dom import dom_class_labels
+
+        return dom_class_labels(self)
+
     def class_name(self, index: int) -> str:
         snap = self.snapshot
+        dom_nodes = self._dom_labels[0]
+        if dom_nodes.size:
+            position = int(np.searchsorted(dom_nodes, index))
+            if position < dom_nodes.size and dom_nodes[position] == index:
+                return self._dom_labels[2][int(self._dom_labels[1][position])]
         return key_for(snap.type_name(snap.node_type[index]), snap.strings[snap.node_name[index]])
 
 

@@ -24,6 +24,7 @@ class Node:
     id: int
     self_size: int
     edges: list[tuple[str, str | int, int]] = field(default_factory=list)
+    detachedness: int = 0
 
 
 class SnapshotBuilder:
@@ -38,11 +39,14 @@ class SnapshotBuilder:
         self._next_id = 1
         self.add("synthetic", root_name, self_size=0)
 
-    def add(self, type: str, name: str, *, self_size: int = 16, id: int | None = None) -> int:
+    def add(
+        self, type: str, name: str, *, self_size: int = 16, id: int | None = None, detachedness: int = 0
+    ) -> int:
+        """A node; `detachedness` as Chromium writes it for DOM nodes (1 attached, 2 detached)."""
         if id is None:
             id = self._next_id
             self._next_id += 2
-        self.nodes.append(Node(type, name, id, self_size))
+        self.nodes.append(Node(type, name, id, self_size, detachedness=detachedness))
         return len(self.nodes) - 1
 
     def edge(self, source: int, target: int, name: str | int, type: str = "property") -> None:
@@ -66,7 +70,7 @@ class SnapshotBuilder:
         edges: list[int] = []
         for node in self.nodes:
             nodes += [NODE_TYPES.index(node.type), intern(node.name), node.id, node.self_size,
-                      len(node.edges), 0, 0]
+                      len(node.edges), 0, node.detachedness]
             for type, name, target in node.edges:
                 name_value = name if type in ("element", "hidden") else intern(str(name))
                 edges += [EDGE_TYPES.index(type), int(name_value), target * width]

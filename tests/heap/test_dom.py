@@ -1,0 +1,85 @@
+"""Detached DOM nodes are named as DevTools names them (hand-built Chromium-like snapshots)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pytest_jsleak import heap
+from pytest_jsleak.heap.dom import ATTACHED, DETACHED, UNKNOWN, propagate_dom_state
+
+from .snapshot_builder import SnapshotBuilder
+
+
+def _page_snapshot(tmp_path):
+    """A window holding a `kept` array of one detached <div class="modal"> (with a <p> and a text
+    node below it), and a document with an attached <div id="root"> whose child has no state."""
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)")
+    b.edge(0, roots, 1, "element")
+    window = b.add("native", "Window / file://")
+    b.edge(roots, window, 1, "element")
+    kept = b.add("object", "Array")
+    b.edge(window, kept, "kept")
+    modal = b.add("native", '<div class="modal">', self_size=104, detachedness=DETACHED)
+    b.edge(kept, modal, 0, "element")
+    paragraph = b.add("native", "<p>", self_size=96)
+    b.edge(modal, paragraph, 1, "element")
+    text = b.add("native", "Text", self_size=64)
+    b.edge(paragraph, text, 1, "element")
+    weak_only = b.add("native", "<span>", self_size=96)
+    b.edge(modal, weak_only, 2, "weak")
+    document = b.add("native", "HTMLDocument", detachedness=ATTACHED)
+    b.edge(window, document, "document")
+    b.edge(modal, document, 3, "element")  # a detached node still points at its document
+    root = b.add("native", '<div id="root">', self_size=104, detachedness=ATTACHED)
+    b.edge(document, root, 1, "element")
+    child = b.add("native", '<li data-id="7">', self_size=96)
+    b.edge(root, child, 1, "element")
+    wrapper_proto = b.add("object", "MyWidget (prototype) / file://")
+    widget = b.add("native", '<my-widget data-x="1">', self_size=96, detachedness=DETACHED)
+    b.edge(kept, widget, 1, "element")
+    b.edge(widget, wrapper_proto, "__proto__")
+    path = b.write(tmp_path / "page.heapsnapshot")
+    nodes = {"modal": modal, "paragraph": paragraph, "text": text, "weak_only": weak_only,
+             "document": document, "root": root, "child": child, "widget": widget, "kept": kept}
+    return heap.read_snapshot(path), nodes
+
+
+def test_state_spreads_as_devtools_spreads_it(tmp_path):
+    snap, nodes = _page_snapshot(tmp_path)
+    state = propagate_dom_state(snap.graph)
+    assert state[nodes["modal"]] == DETACHED
+    assert state[nodes["paragraph"]] == DETACHED  # below a detached root
+    assert state[nodes["text"]] == DETACHED  # natives all the way down
+    assert state[nodes["weak_only"]] == UNKNOWN  # weak edges do not carry the state
+    assert state[nodes["document"]] == ATTACHED  # its own state wins over the detached parent's
+    assert state[nodes["child"]] == ATTACHED  # below an attached node
+    assert state[nodes["kept"]] == UNKNOWN  # JS objects are never marked
+
+
+def test_detached_elements_are_keyed_by_interface(tmp_path):
+    snap, nodes = _page_snapshot(tmp_path)
+    graph = snap.graph
+    assert graph.class_name(nodes["modal"]) == "Detached HTMLDivElement"
+    assert graph.class_name(nodes["paragraph"]) == "Detached HTMLParagraphElement"
+    assert graph.class_name(nodes["text"]) == "Detached Text"
+    assert graph.class_name(nodes["root"]) == "HTMLDivElement"
+    assert graph.class_name(nodes["child"]) == "HTMLLIElement"  # attributes do not split the class
+    assert graph.class_name(nodes["widget"]) == "Detached MyWidget"  # a custom element: its prototype
+    assert graph.class_name(nodes["document"]) == "HTMLDocument"
+    assert graph.class_name(nodes["weak_only"]) == "HTMLSpanElement"
+    codes, names = graph.class_keys()
+    assert names[codes[nodes["modal"]]] == "Detached HTMLDivElement"
+    subset, subset_names = graph.class_keys(np.array([nodes["paragraph"], nodes["root"]]))
+    assert [subset_names[c] for c in subset] == ["Detached HTMLParagraphElement", "HTMLDivElement"]
+    census = heap.class_census(snap)
+    assert census.count("Detached HTMLDivElement") == 1
+    assert census.size("Detached HTMLDivElement") == 104
+
+
+def test_snapshots_without_dom_state_are_unchanged(tmp_path):
+    b = SnapshotBuilder()
+    node = b.add("native", '<div class="modal">')
+    b.edge(0, node, 1, "element")
+    snap = heap.read_snapshot(b.write(tmp_path / "plain.heapsnapshot"))
+    assert snap.graph.class_name(node) == '<div class="modal">'
