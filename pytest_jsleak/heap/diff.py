@@ -247,6 +247,7 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
         if code >= 0:
             noise[code] = True
     candidate &= ~noise[snap.node_type]
+    candidate &= ~_internal_natives(snap)
     in2 = contains(_odd_sorted(ids2), ids3)
     survivor_mask = candidate & in2
     survivor_mask &= ~contains(_odd_sorted(ids1), ids3)
@@ -323,6 +324,23 @@ def group_candidates(
         )
     rows.sort(key=lambda r: (-r.retained_bytes, -r.survivors, -r.fresh, r.class_name))
     return ThreeSnapshotDiff(rows)
+
+
+def _internal_natives(snap: HeapSnapshot) -> np.ndarray:
+    """Mask of `native` nodes named `system / ...`: V8's own objects, which V8 15 (Chromium 156)
+    reports as native rather than hidden (WeakArrayList, ProtectedFixedArray, SharedFunctionInfoWrapper).
+    They come and go with compilation and Playwright's utility world, like NOISE_NODE_TYPES."""
+    code = snap.meta.node_type_code("native")
+    mask = np.zeros(snap.node_count, np.bool_)
+    if code < 0:
+        return mask
+    natives = np.flatnonzero(snap.node_type == code)
+    if not natives.size:
+        return mask
+    names, inverse = np.unique(snap.node_name[natives], return_inverse=True)
+    internal = np.array([snap.strings[int(name)].startswith("system / ") for name in names], np.bool_)
+    mask[natives[internal[inverse.reshape(-1)]]] = True
+    return mask
 
 
 def _odd_sorted(ids: np.ndarray) -> np.ndarray:
