@@ -20,9 +20,13 @@ The interface is read from the element's JS wrapper (its `__proto__` is `HTMLDiv
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from pytest_jsleak.model import RetainerPath
 
 if TYPE_CHECKING:
     from pytest_jsleak.heap.graph import HeapGraph
@@ -184,13 +188,70 @@ def dom_class_labels(graph: HeapGraph) -> tuple[np.ndarray, np.ndarray, list[str
     return nodes, codes, list(labels)
 
 
+LISTENER_EDGE = "listener"
+"""Edge type of a collapsed listener step: from the event target to the listener function."""
+# Blink's objects between an event target and the JS function of one of its listeners:
+# EventTargetData → vector backings → RegisteredEventListener → EventListener → V8EventListener.
+_LISTENER_CHAIN_START = "blink::EventTargetData"
+_LISTENER_CHAIN_END = "V8EventListener"
+
+
+def collapse_listeners(path: RetainerPath) -> RetainerPath:
+    """`Window → EventTargetData → … → V8EventListener → onKeydown()` becomes `Window → (listener) onKeydown()`.
+
+    The collapsed step has edge type `listener` and no name; `name_listener_events` adds the event
+    type when the live page can tell it (the snapshot does not carry it).
+    """
+    steps = list(path.steps)
+    position = 0
+    changed = False
+    while position < len(steps):
+        step = steps[position]
+        if step.node_name == _LISTENER_CHAIN_END and position + 1 < len(steps) and position > 0:
+            start = position
+            while start > 0 and steps[start].node_name != _LISTENER_CHAIN_START:
+                start -= 1
+            if steps[start].node_name == _LISTENER_CHAIN_START and start > 0:
+                handler = replace(steps[position + 1], edge_type=LISTENER_EDGE, edge_name=None)
+                steps[start:position + 2] = [handler]
+                position = start
+                changed = True
+        position += 1
+    return RetainerPath(tuple(steps)) if changed else path
+
+
+def listener_handlers(path: RetainerPath) -> list[tuple[int, int]]:
+    """(event target node id, listener function node id) of each collapsed listener step."""
+    steps = path.steps
+    return [
+        (steps[position - 1].node_id, steps[position].node_id)
+        for position in range(1, len(steps))
+        if steps[position].edge_type == LISTENER_EDGE
+    ]
+
+
+def name_listener_events(path: RetainerPath, event_types: Mapping[int, str]) -> RetainerPath:
+    """The path with each listener step named by its event type (`keydown`), by function node id."""
+    steps = tuple(
+        replace(step, edge_name=event_types[step.node_id])
+        if step.edge_type == LISTENER_EDGE and step.node_id in event_types
+        else step
+        for step in path.steps
+    )
+    return RetainerPath(steps)
+
+
 __all__ = [
     "ATTACHED",
     "DETACHED",
     "DETACHED_PREFIX",
+    "LISTENER_EDGE",
     "UNKNOWN",
+    "collapse_listeners",
     "dom_class_labels",
     "element_label",
     "has_dom_state",
+    "listener_handlers",
+    "name_listener_events",
     "propagate_dom_state",
 ]

@@ -17,6 +17,9 @@ def edge_label(step: PathStep) -> str:
         return f"[{name}]"
     if kind == "context":
         return f"{name} (variable)"
+    if kind == "listener":
+        # An event listener of a DOM event target (heap/dom.py collapses Blink's chain to it).
+        return f"{name} listener" if name else "event listener"
     if kind is None:
         return ""
     return f"({kind}) {name}".rstrip()
@@ -72,6 +75,8 @@ def format_path_inline(path: RetainerPath) -> str:
             parts.append(step.edge_name)
         elif step.edge_type == "element" and step.edge_name is not None:
             parts.append(f"[{step.edge_name}]")
+        elif step.edge_type == "listener":
+            parts.append(edge_label(step))
         parts.append(node_label(step))
     return " → ".join(parts)
 

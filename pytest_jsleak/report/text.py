@@ -170,6 +170,9 @@ def held_by(path: RetainerPath) -> str:
     which is rarely the question.
     """
     steps = path.steps
+    listener = _held_by_listener(steps)
+    if listener:
+        return listener
     for position in range(1, len(steps)):
         step = steps[position]
         if step.edge_name.startswith(HARNESS_PREFIX) if step.edge_name else True:
@@ -184,6 +187,24 @@ def held_by(path: RetainerPath) -> str:
                 else:
                     parts.append(_inline(item))
             return " → ".join(parts)
+    return ""
+
+
+def _held_by_listener(steps: Sequence[PathStep]) -> str:
+    """`Window keydown listener onDialogKeydown() → box → Detached HTMLElement`: a DOM event
+    listener on the path (heap/dom.py) is what holds everything after it; the steps before it say
+    how the event target itself is alive."""
+    for position in range(1, len(steps)):
+        step = steps[position]
+        if step.edge_type != "listener":
+            continue
+        target = node_label(steps[position - 1])
+        parts = [f"{target} {edge_label(step)} {node_label(step)}"]
+        for item in steps[position + 1:]:
+            if is_scope_class(item.class_name) and item.edge_type == "internal":
+                continue  # the function's own context: its variables follow
+            parts.append(_inline(item))
+        return " → ".join(parts)
     return ""
 
 

@@ -83,3 +83,46 @@ def test_snapshots_without_dom_state_are_unchanged(tmp_path):
     b.edge(0, node, 1, "element")
     snap = heap.read_snapshot(b.write(tmp_path / "plain.heapsnapshot"))
     assert snap.graph.class_name(node) == '<div class="modal">'
+
+
+def _listener_snapshot(tmp_path):
+    """window → (Blink's listener chain) → onDialogKeydown() → context → box → detached <section>."""
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)")
+    b.edge(0, roots, 1, "element")
+    window = b.add("native", "Window / file://")
+    b.edge(roots, window, 1, "element")
+    chain = window
+    for name in ("blink::EventTargetData", "blink::HeapVectorBacking<std::pair<blink::AtomicString, …>>",
+                 "blink::RegisteredEventListener", "EventListener", "V8EventListener"):
+        node = b.add("native", name)
+        b.edge(chain, node, 1, "element")
+        chain = node
+    handler = b.add("closure", "onDialogKeydown", self_size=32)
+    b.edge(chain, handler, 1, "element")
+    scope = b.add("object", "system / Context")
+    b.edge(handler, scope, "context", "internal")
+    box = b.add("native", '<section class="dialog">', self_size=104, detachedness=DETACHED)
+    b.edge(scope, box, "box", "context")
+    snap = heap.read_snapshot(b.write(tmp_path / "listener.heapsnapshot"))
+    return snap, window, handler, box
+
+
+def test_listener_chain_collapses_to_one_named_step(tmp_path):
+    from pytest_jsleak.heap.dom import collapse_listeners, listener_handlers, name_listener_events
+    from pytest_jsleak.report.paths import format_path_inline
+    from pytest_jsleak.report.text import held_by
+
+    snap, window, handler, box = _listener_snapshot(tmp_path)
+    graph = snap.graph
+    path = heap.retainer_path(graph, box)
+    assert any(step.node_name == "V8EventListener" for step in path.steps)
+    short = collapse_listeners(path)
+    assert [step.class_name for step in short.steps[-4:]] == [
+        "Window / file://", "onDialogKeydown()", "system / Context", "Detached HTMLElement"]
+    assert listener_handlers(short) == [(graph.node(window).id, graph.node(handler).id)]
+    named = name_listener_events(short, {graph.node(handler).id: "keydown"})
+    assert "Window / file:// → keydown listener → onDialogKeydown()" in format_path_inline(named)
+    assert held_by(named) == "Window / file:// keydown listener onDialogKeydown() → box → Detached HTMLElement"
+    assert held_by(short).startswith("Window / file:// event listener onDialogKeydown()")
+    assert collapse_listeners(short) is short  # nothing left to collapse
