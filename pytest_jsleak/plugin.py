@@ -170,6 +170,57 @@ class JsLeakChecker:
         return result
 
 
+    def page(self, page: Any) -> PageChecker:
+        """Leak checks of a Playwright page (sync API, Chromium): `jsleak.page(page).check(action)`."""
+        from pytest_jsleak.runtime.page import PageError, check_page
+
+        try:
+            check_page(page)
+        except PageError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return PageChecker(self, page)
+
+
+class PageChecker:
+    """`jsleak.page(page)`: repeats an action on the page and fails the test on a leak (DESIGN §12)."""
+
+    def __init__(self, checker: JsLeakChecker, page: Any) -> None:
+        self._checker = checker
+        self.page = page
+
+    def check(self, action: Any, **options: Any) -> LeakResult:
+        """Call `action()` (clicks, typing) as one iteration of warm-up, sampling and confirming rounds.
+
+        Options as for `jsleak.check` (marker, then keywords), over page defaults (fewer iterations:
+        a click costs milliseconds). Fails the test with the leak report when the page keeps what
+        the action leaves behind; returns the result otherwise.
+        """
+        from pytest_jsleak.browser import action_name
+        from pytest_jsleak.report.text import render
+
+        checker = self._checker
+        if not callable(action):
+            pytest.fail(
+                f"jsleak.page(...).check() takes a callable (one iteration), got {type(action).__name__}",
+                pytrace=False,
+            )
+        kwargs_layer = _parse_or_usage(options, f"jsleak.page(...).check() in {checker._item.nodeid}")
+        index = len(checker.results)
+        name = f"page-{action_name(action)}"
+        result = checker._session.run_page(
+            checker._item,
+            self.page,
+            action,
+            override_layers=(checker._marker_layer, kwargs_layer),
+            folder_suffix=f"{name}-{index}" if index else name,
+        )
+        checker.results.append(result)
+        checker._session.attach(checker._item, result)
+        if result.verdict != "clean":
+            pytest.fail(render(result, label=f"{result.target} ({result.scenario})"), pytrace=False)
+        return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield

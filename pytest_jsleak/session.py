@@ -73,6 +73,25 @@ class JsLeakSession:
         )
         return run_check(request)
 
+    def run_page(
+        self,
+        item: pytest.Item,
+        page: Any,
+        action: Any,
+        *,
+        override_layers: tuple[Mapping[str, Any], ...] = (),
+        folder_suffix: str | None = None,
+    ) -> LeakResult:
+        """Check a Playwright page (DESIGN §12): page defaults under ini, CLI, marker and keywords."""
+        from pytest_jsleak.browser import page_options, run_page_check
+        from pytest_jsleak.measure import artefact_folder_name
+
+        folder = self.artefact_root / artefact_folder_name(item.nodeid)
+        if folder_suffix:
+            folder = folder / artefact_folder_name(folder_suffix)
+        options = page_options(*self.base_layers, *override_layers)
+        return run_page_check(page, action, options, folder)
+
     def attach(self, item: pytest.Item, result: LeakResult) -> None:
         item.stash.setdefault(results_key, []).append(result)
 
