@@ -50,7 +50,7 @@ def run_page_check(
 ) -> LeakResult:
     """Check that repeating `action` on `page` leaves nothing behind; errors become an `error` result."""
     from pytest_jsleak.errors import JsLeakError
-    from pytest_jsleak.measure import run_plan
+    from pytest_jsleak.measure import error_kind, run_plan
     from pytest_jsleak.runtime.page import PageDriver
 
     result = LeakResult(
@@ -63,19 +63,28 @@ def run_page_check(
     try:
         driver = PageDriver(page, action, timeout=options.timeout)
     except JsLeakError as exc:
-        result.verdict = "error"
-        result.error = str(exc)
-        result.error_kind = "target"
+        _fail(result, exc)
         return result
     try:
         result = run_plan(driver, options, artefact_dir, result)
         if result.suspects:
             with contextlib.suppress(JsLeakError):
                 name_listeners(driver, result)
+    except JsLeakError as exc:
+        _fail(result, exc)
+        result.error_kind = error_kind(exc)
+        if artefact_dir.exists() and not any(artefact_dir.iterdir()):
+            artefact_dir.rmdir()
     finally:
-        driver.teardown()
+        driver.close()
     result.duration = time.perf_counter() - started
     return result
+
+
+def _fail(result: LeakResult, exc: Exception) -> None:
+    result.verdict = "error"
+    result.error = str(exc)
+    result.error_kind = "target"
 
 
 def name_listeners(driver: Any, result: LeakResult) -> None:

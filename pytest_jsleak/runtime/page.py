@@ -5,9 +5,10 @@ Garbage collection, heap samples and heap snapshots go through the page's Chrome
 Protocol session (`page.context.new_cdp_session(page)`):
 
 - full GC: `HeapProfiler.collectGarbage` (V8 and Blink's C++ heap together, as one unified heap);
-- heap: `Runtime.getHeapUsage` → `usedSize` (the JS heap) + `embedderHeapUsedSize` (Blink's
-  garbage-collected C++ heap, where DOM nodes live: a detached tree grows this one);
-- external: `backingStorageSize` (ArrayBuffer backing stores and external strings);
+- heap: `Runtime.getHeapUsage` → `usedSize` (the JS heap);
+- external: `embedderHeapUsedSize` (Blink's garbage-collected C++ heap, where DOM nodes live: a
+  detached tree kept by a JS variable grows this one far more than the JS heap) plus
+  `backingStorageSize` (ArrayBuffer backing stores and external strings);
 - rss: the renderer process's resident set (psutil), when the renderer can be told apart from the
   others on this machine (see `_find_renderer`), else 0;
 - snapshot: `HeapProfiler.takeHeapSnapshot`, written to the file chunk by chunk as it arrives.
@@ -146,6 +147,10 @@ class PageDriver:
         return True
 
     def teardown(self) -> None:
+        """The operation's own clean-up: none (the page is the caller's, and stays open)."""
+
+    def close(self) -> None:
+        """Detach the CDP session (after the plan, once the result no longer needs the live page)."""
         if self._closed:
             return
         self._closed = True
@@ -190,8 +195,8 @@ class PageDriver:
         self._settle()
         self._collect_garbage()
         usage = self._send("Runtime.getHeapUsage")
-        heap = int(usage.get("usedSize", 0)) + int(usage.get("embedderHeapUsedSize", 0))
-        external = int(usage.get("backingStorageSize", 0))
+        heap = int(usage.get("usedSize", 0))
+        external = int(usage.get("embedderHeapUsedSize", 0)) + int(usage.get("backingStorageSize", 0))
         rss = 0
         if self.renderer is not None:
             try:

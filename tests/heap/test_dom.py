@@ -39,8 +39,11 @@ def _page_snapshot(tmp_path):
     widget = b.add("native", '<my-widget data-x="1">', self_size=96, detachedness=DETACHED)
     b.edge(kept, widget, 1, "element")
     b.edge(widget, wrapper_proto, "__proto__")
+    wrapper = b.add("object", "HTMLDivElement")  # the modal's JS wrapper, hanging off its Blink node
+    b.edge(modal, wrapper, "part of key -> value pair in ephemeron table", "internal")
+    b.edge(wrapper, modal, "cppgc_object", "internal")
     path = b.write(tmp_path / "page.heapsnapshot")
-    nodes = {"modal": modal, "paragraph": paragraph, "text": text, "weak_only": weak_only,
+    nodes = {"wrapper": wrapper, "modal": modal, "paragraph": paragraph, "text": text, "weak_only": weak_only,
              "document": document, "root": root, "child": child, "widget": widget, "kept": kept}
     return heap.read_snapshot(path), nodes
 
@@ -126,3 +129,16 @@ def test_listener_chain_collapses_to_one_named_step(tmp_path):
     assert held_by(named) == "Window / file:// keydown listener onDialogKeydown() → box → Detached HTMLElement"
     assert held_by(short).startswith("Window / file:// event listener onDialogKeydown()")
     assert collapse_listeners(short) is short  # nothing left to collapse
+
+
+def test_wrappers_count_with_their_dom_node(tmp_path):
+    from pytest_jsleak.heap.dom import dom_wrappers
+
+    snap, nodes = _page_snapshot(tmp_path)
+    assert np.flatnonzero(dom_wrappers(snap.graph)).tolist() == [nodes["wrapper"]]
+    assert snap.graph.class_name(nodes["wrapper"]) == "HTMLDivElement"  # its own key is unchanged
+    everything = np.array([], np.int64)
+    all_ids = np.sort(snap.node_id.astype(np.int64))
+    found = heap.leak_candidates(everything, all_ids, snap.graph)  # all nodes "allocated in round A"
+    assert nodes["modal"] in found.survivors
+    assert nodes["wrapper"] not in found.survivors
