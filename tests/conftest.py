@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+from pathlib import Path
 
 import psutil
 import pytest
@@ -14,13 +16,31 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Bun tests skip on a developer machine without bun, and fail in CI, where bun must be installed.
-    if shutil.which("bun") or IN_CI:
+    # Bun and browser tests skip on a developer machine without bun / Playwright and Chromium, and
+    # fail in CI, where .ci/run installs them.
+    if IN_CI:
         return
-    skip = pytest.mark.skip(reason="bun is not on PATH (npm install -g bun); CI installs it")
+    skips = {}
+    if not shutil.which("bun"):
+        skips["bun"] = pytest.mark.skip(reason="bun is not on PATH (npm install -g bun); CI installs it")
+    missing = browser_missing()
+    if missing:
+        skips["browser"] = pytest.mark.skip(reason=missing + "; CI installs it")
     for item in items:
-        if "bun" in item.keywords:
-            item.add_marker(skip)
+        for keyword, skip in skips.items():
+            if keyword in item.keywords:
+                item.add_marker(skip)
+
+
+def browser_missing() -> str | None:
+    """What a browser test lacks here (Playwright, Chromium), or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed (pip install 'pytest-jsleak[browser]')"
+    if os.environ.get("JSLEAK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser"):
+        return None
+    if any(Path.home().glob(".cache/ms-playwright/chromium*")):
+        return None
+    return "no Chromium (apt-get install chromium, or playwright install chromium)"
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,125 @@
+"""Acceptance for DESIGN §12: `jsleak.page(page).check(action)` on real Chromium pages.
+
+The shipped examples (examples/browser) run in a pytest subprocess with a JSON report: each leaky
+page fails naming `Detached ...` (or the JS class) and its holder, each fixed twin passes. A second
+run covers what goes wrong: not a page, an action that throws, a page closed mid-check. Playwright's
+driver and Chromium live and die with the subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "browser"
+PREFIX = "test_pages.py::"
+# Leaky test → (the class that must be reported, what must hold it: names on its retainer path)
+LEAKS = {
+    "test_modal_kept_in_an_array": ("Detached HTMLDivElement", {"closedModals"}),
+    "test_listener_never_removed": ("Detached HTMLElement", {"keydown", "box"}),
+    "test_route_cache_with_unique_keys": ("ViewState", {"viewCache"}),
+}
+CLEAN = ["test_modal_dropped_on_close", "test_listener_removed_on_close", "test_route_cache_bounded"]
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, dict]]:
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "-v", f"--jsleak-report={report}", "-p", "no:cacheprovider", *args, timeout=600
+    )
+    assert report.exists(), result.stdout.str() + result.stderr.str()
+    items = {item["nodeid"]: item for item in json.loads(report.read_text())["items"]}
+    return result, items
+
+
+def test_leaky_pages_fail_naming_what_survived_and_its_holder(pytester: pytest.Pytester) -> None:
+    for path in EXAMPLES.iterdir():
+        if path.suffix in (".py", ".html"):
+            shutil.copy(path, pytester.path / path.name)
+    result, items = _run(pytester)
+    text = result.stdout.str()
+    assert set(items) == {PREFIX + name for name in [*LEAKS, *CLEAN]}, text
+    wrong = {nodeid: item["verdict"] for nodeid, item in items.items()
+             if item["verdict"] != ("leak" if nodeid[len(PREFIX):] in LEAKS else "clean")}
+    assert not wrong, f"unexpected verdicts: {wrong}\n{text}"
+    for name, (class_name, holders) in LEAKS.items():
+        item = items[PREFIX + name]
+        assert item["runtime"] == "chromium" and item["method"] == "ids"
+        suspects = {s["class_name"]: s for s in item["suspects"]}
+        assert class_name in suspects, f"{name}: {class_name} not among {list(suspects)}"
+        names = {step["edge_name"] for s in item["suspects"] if s["path"] for step in s["path"]}
+        assert holders <= names, f"{name}: {holders} not all on the paths: {names}"
+        # Kept snapshots open in DevTools: V8 format, from the page's session.
+        assert len(item["snapshot_paths"]) == 3
+        assert Path(item["snapshot_paths"][-1]).read_text()[:12] == '{"snapshot":'
+    result.assert_outcomes(passed=len(CLEAN), failed=len(LEAKS))
+    result.stdout.fnmatch_lines(["*test_modal_kept_in_an_array LEAKED*"])
+    assert "Detached HTMLDivElement" in text and "closedModals (variable)" in text
+    assert "keydown listener onDialogKeydown()" in text
+    for item in items.values():
+        # Page defaults: 40 iterations per round; a two-click check stays near 20 s on a busy machine.
+        assert item["iterations"] == 40
+        assert item["duration"] < 60, item
+
+
+FAULTS = '''
+import pytest
+
+
+def test_not_a_page(jsleak):
+    jsleak.page(object())
+
+
+def test_action_throws(jsleak, page):
+    page.set_content("<button id=b>b</button>")
+    calls = []
+
+    def action():
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the button went away")
+        page.click("#b")
+
+    jsleak.page(page).check(action, warmup=5, iterations=4)
+
+
+def test_page_closed(jsleak, page):
+    page.set_content("<button id=b>b</button>")
+    calls = []
+
+    def action():
+        calls.append(1)
+        if len(calls) == 2:
+            page.close()
+        page.click("#b")
+
+    jsleak.page(page).check(action, warmup=5, iterations=4)
+
+
+@pytest.mark.jsleak(iterations=6)
+def test_marker_and_keywords(jsleak, page):
+    page.set_content("<button id=b onclick='void 0'>b</button>")
+    result = jsleak.page(page).check(lambda: page.click("#b"), warmup=2)
+    assert result.verdict == "clean"
+    assert (result.iterations, result.warmup, result.runtime) == (6, 2, "chromium")
+'''
+
+
+def test_page_check_faults(pytester: pytest.Pytester) -> None:
+    shutil.copy(EXAMPLES / "conftest.py", pytester.path / "conftest.py")
+    pytester.makepyfile(test_faults=FAULTS)
+    result, items = _run(pytester)
+    text = result.stdout.str()
+    result.assert_outcomes(passed=1, failed=3)
+    assert "takes a Playwright Page (playwright.sync_api.Page), got builtins.object" in text
+    thrown = items["test_faults.py::test_action_throws"]
+    assert thrown["verdict"] == "error" and thrown["error_kind"] == "target"
+    assert "iteration 3 (warmup): RuntimeError: the button went away" in thrown["error"]
+    closed = items["test_faults.py::test_page_closed"]
+    assert closed["verdict"] == "error" and closed["error_kind"] == "crash", closed
+    assert "the page was closed or crashed in iteration 2" in closed["error"]
