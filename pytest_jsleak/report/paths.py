@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 from pytest_jsleak.model import PathStep, RetainerPath
 
 MAX_NAME = 60
 
 
+_TEMPLATE_ARGS = re.compile(r"<[^<>]*>")
+
+
+def short_native(text: str) -> str:
+    """Blink's C++ names without their template arguments and source locations:
+    `blink::HeapHashTableBacking<blink::HashTable<…>>` → `blink::HeapHashTableBacking<…>`."""
+    if len(text) <= MAX_NAME or "::" not in text:
+        return text
+    short = text.split("@", 1)[0] if "@../" in text else text  # `Ctor(args)@../../file.cc:12`
+    while True:
+        inner = _TEMPLATE_ARGS.sub("\x00", short)
+        if inner == short:
+            break
+        short = inner
+    short = short.replace("\x00", "<…>")
+    short = re.sub(r"\([^()]*\)", "(…)", short)
+    return short if len(short) <= MAX_NAME else short[: MAX_NAME - 1] + "…"
+
+
 def edge_label(step: PathStep) -> str:
     """How the edge into `step` reads: `.prop`, `[17]`, `requestLog (variable)`, `(internal) map`."""
-    name = step.edge_name if step.edge_name is not None else ""
+    name = short_native(step.edge_name) if step.edge_name is not None else ""
     kind = step.edge_type
     if kind == "property":
         return f".{name}"
@@ -32,6 +53,8 @@ def node_label(step: PathStep) -> str:
     if step.node_type in ("string", "concatenated string", "sliced string"):
         text = step.node_name if len(step.node_name) <= MAX_NAME else step.node_name[: MAX_NAME - 1] + "…"
         return f'"{text}"'
+    if step.node_type == "native":
+        return short_native(step.class_name)
     return step.class_name
 
 
