@@ -37,8 +37,11 @@ from pytest_jsleak.errors import JsLeakError, RuntimeCrashError, ScenarioTimeout
 from pytest_jsleak.model import MemorySample
 
 # Settle before a sample: a rendered frame (style, layout and paint done for what the action
-# changed) and one macrotask (timers and tasks the action queued have run).
-SETTLE_EXPRESSION = "new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 0)))"
+# changed) and one macrotask (timers and tasks the action queued have run). A page in a
+# background tab of a headed browser gets no animation frames: 200 ms is enough there.
+SETTLE_EXPRESSION = (
+    "new Promise(resolve => { requestAnimationFrame(() => setTimeout(resolve, 0)); setTimeout(resolve, 200); })"
+)
 # Marker allocation that tells the page's renderer apart from the browser's other renderers.
 PROBE_BYTES = 48 * 1024 * 1024
 
