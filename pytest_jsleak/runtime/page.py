@@ -104,6 +104,8 @@ class PageDriver:
         self._deadline = time.monotonic() + timeout
         self._chunks: IO[str] | None = None
         self._closed = False
+        self._gone = False
+        """The page crashed or was closed: no more protocol traffic."""
         try:
             self.cdp = page.context.new_cdp_session(page)
         except Exception as exc:
@@ -160,6 +162,8 @@ class PageDriver:
         if self._closed:
             return
         self._closed = True
+        if self._gone or self.page.is_closed():
+            return  # detaching from a crashed target never returns (Playwright 1.65)
         with contextlib.suppress(Exception):
             self.cdp.detach()
 
@@ -174,6 +178,7 @@ class PageDriver:
             return self.cdp.send(method, params or {})
         except Exception as exc:
             if _page_gone(exc) or self.page.is_closed():
+                self._gone = True
                 raise RuntimeCrashError(
                     f"the page was closed or crashed during {method}: {_first_line(exc)}"
                 ) from None
@@ -266,6 +271,7 @@ class PageDriver:
 
     def _action_error(self, exc: Exception, phase: str, number: int) -> TargetError:
         if _page_gone(exc) or self.page.is_closed():
+            self._gone = True
             return RuntimeCrashError(
                 f"the page was closed or crashed in iteration {number} ({phase}): {_first_line(exc)}",
                 phase=phase,

@@ -101,6 +101,22 @@ def test_page_closed(jsleak, page):
     jsleak.page(page).check(action, warmup=5, iterations=4)
 
 
+def test_renderer_crash(jsleak, page):
+    page.set_content("<button id=b>b</button>")
+    calls = []
+
+    def action():
+        calls.append(1)
+        if len(calls) == 3:
+            try:
+                page.goto("chrome://crash", timeout=5000)  # Chromium's own way to kill the renderer
+            except Exception:
+                pass
+        page.click("#b", timeout=5000)
+
+    jsleak.page(page).check(action, warmup=5, iterations=4)
+
+
 @pytest.mark.jsleak(iterations=6)
 def test_marker_and_keywords(jsleak, page):
     page.set_content("<button id=b onclick='void 0'>b</button>")
@@ -115,7 +131,7 @@ def test_page_check_faults(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_faults=FAULTS)
     result, items = _run(pytester)
     text = result.stdout.str()
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, failed=4)
     assert "takes a Playwright Page (playwright.sync_api.Page), got builtins.object" in text
     thrown = items["test_faults.py::test_action_throws"]
     assert thrown["verdict"] == "error" and thrown["error_kind"] == "target"
@@ -123,3 +139,6 @@ def test_page_check_faults(pytester: pytest.Pytester) -> None:
     closed = items["test_faults.py::test_page_closed"]
     assert closed["verdict"] == "error" and closed["error_kind"] == "crash", closed
     assert "the page was closed or crashed in iteration 2" in closed["error"]
+    crashed = items["test_faults.py::test_renderer_crash"]
+    assert crashed["verdict"] == "error" and crashed["error_kind"] == "crash", crashed
+    assert "crashed in iteration 3 (warmup)" in crashed["error"] and "Target crashed" in crashed["error"]
