@@ -7,7 +7,7 @@ the page is still there, names the event type of each listener on a suspect's re
 
 Page defaults (`PAGE_DEFAULTS`) sit just above the built-in defaults, below ini, command line,
 marker and keyword arguments: one Playwright click costs ~30 ms, so a page check needs far fewer
-iterations than a module scenario, and 40 two-click iterations per round keep a check near 15 s.
+iterations than a module scenario, and 40 two-click iterations per round keep a check near 20 s.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from typing import Any
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, resolve
 
-PAGE_DEFAULTS: dict[str, Any] = {"iterations": 40, "warmup": 30, "timeout": 120.0}
+PAGE_DEFAULTS: dict[str, Any] = {"iterations": 40, "warmup": 10, "timeout": 120.0}
 """Iterations per round, warm-up and time budget of a page check unless an option layer says otherwise.
 
 Playwright's injected scripts raise a clean page's heap by ~150 KB over the first ~600 clicks,
 a few bytes per click after that; the heap samples alone would call every page leaky, so the
-snapshots decide (the confirming rounds run for nearly every page), and a 30-call warm-up lets
-the page's own lazy set-up (first render, first listener) happen before S1."""
+snapshots decide (the confirming rounds run for nearly every page). The plan adds a chunk of at
+least 50 calls to the warm-up until memory settles (measure._warm_up), so 10 here makes 60 calls
+before the sampling round: enough for the page's own lazy set-up (first render, first listener)."""
 OBJECT_GROUP = "jsleak-listeners"
 
 

@@ -122,7 +122,8 @@ def test_marker_and_keywords(jsleak, page):
     page.set_content("<button id=b onclick='void 0'>b</button>")
     result = jsleak.page(page).check(lambda: page.click("#b"), warmup=2)
     assert result.verdict == "clean"
-    assert (result.iterations, result.warmup, result.runtime) == (6, 2, "chromium")
+    assert (result.iterations, result.runtime) == (6, "chromium")
+    assert result.warmup >= 2  # the plan may warm up longer until memory settles
 '''
 
 
