@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pytest_jsleak.heap.dom import dom_wrappers
+from pytest_jsleak.heap.dom import automation_owned, dom_wrappers
 from pytest_jsleak.heap.dominators import level_runs
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import retainer_path
@@ -250,6 +250,7 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     candidate &= ~noise[snap.node_type]
     candidate &= ~_internal_natives(snap)
     candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node (heap/dom.py)
+    candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects (heap/dom.py)
     in2 = contains(_odd_sorted(ids2), ids3)
     survivor_mask = candidate & in2
     survivor_mask &= ~contains(_odd_sorted(ids1), ids3)

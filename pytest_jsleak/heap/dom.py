@@ -175,6 +175,35 @@ def dom_wrappers(graph: HeapGraph) -> np.ndarray:
     return mask
 
 
+#: Class keys of Playwright's scripts injected into every page (its main-world and utility-world
+#: `InjectedScript`, and the `UtilityScript` that evaluates for it).
+AUTOMATION_CLASSES = ("InjectedScript", "UtilityScript")
+
+
+def automation_owned(graph: HeapGraph) -> np.ndarray:
+    """Mask of what only Playwright's injected scripts keep alive (dominated by them).
+
+    Playwright's selector engine caches what it evaluated (`SelectorEvaluatorImpl`'s maps), and
+    those caches grow in place for hundreds of clicks on a page that does nothing new. They are the
+    test tool's, as the harness's own objects are for a module target: never the page's leak.
+    Only on Chromium pages (a snapshot with DOM state).
+    """
+    if not has_dom_state(graph):
+        return np.zeros(graph.node_count, np.bool_)
+    cached = graph.__dict__.get("_automation_owned")
+    if cached is not None:
+        return cached
+    from pytest_jsleak.heap.growth import dominated_by
+
+    codes, names = graph.class_keys()
+    wanted = [names.index(name) for name in AUTOMATION_CLASSES if name in names]
+    object_code = graph.snapshot.meta.node_type_code("object")
+    owners = np.flatnonzero(np.isin(codes, wanted) & (graph.snapshot.node_type == object_code))
+    owned = dominated_by(graph, owners) if owners.size else np.zeros(graph.node_count, np.bool_)
+    graph.__dict__["_automation_owned"] = owned
+    return owned
+
+
 def dom_class_labels(graph: HeapGraph) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Native nodes whose class key DOM rules change: (node indices, label codes, labels).
 
@@ -271,10 +300,12 @@ def name_listener_events(path: RetainerPath, event_types: Mapping[int, str]) -> 
 
 __all__ = [
     "ATTACHED",
+    "AUTOMATION_CLASSES",
     "DETACHED",
     "DETACHED_PREFIX",
     "LISTENER_EDGE",
     "UNKNOWN",
+    "automation_owned",
     "collapse_listeners",
     "dom_class_labels",
     "dom_wrappers",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pytest_jsleak.heap.dom import automation_owned
 from pytest_jsleak.heap.dominators import level_runs, retained_sizes_from
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import followed_edge_filter
@@ -351,6 +352,8 @@ def grown_in_place_from(
         usable &= ~explained[at3]
     # The harness's own objects (its command stream, its handlers being compiled) are not the target's.
     usable &= ~harness_owned(final)[at3]
+    # Likewise Playwright's scripts injected into a page, and their caches (heap/dom.py).
+    usable &= ~automation_owned(final)[at3]
     both = usable & (small >= min_round_bytes) & (small >= MIN_ROUND_SHARE * large)
     once = usable & ~both & (large >= ONE_ROUND_BYTES) & (small >= 0) & (small < min_round_bytes)
 

@@ -142,3 +142,30 @@ def test_wrappers_count_with_their_dom_node(tmp_path):
     found = heap.leak_candidates(everything, all_ids, snap.graph)  # all nodes "allocated in round A"
     assert nodes["modal"] in found.survivors
     assert nodes["wrapper"] not in found.survivors
+
+
+def test_what_only_playwright_keeps_is_the_tools(tmp_path):
+    from pytest_jsleak.heap.dom import automation_owned
+
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)")
+    b.edge(0, roots, 1, "element")
+    handles = b.add("synthetic", "(Global handles)")
+    b.edge(roots, handles, 10, "element")
+    injected = b.add("object", "InjectedScript")
+    b.edge(handles, injected, 1, "element")
+    evaluator = b.add("object", "SelectorEvaluatorImpl")
+    b.edge(injected, evaluator, "_evaluator")
+    cache = b.add("object", "Map")
+    b.edge(evaluator, cache, "_cache")
+    window = b.add("native", "Window / file://")
+    b.edge(roots, window, 1, "element")
+    shared = b.add("object", "AppState")  # the page's, seen by Playwright too
+    b.edge(window, shared, "state")
+    b.edge(injected, shared, "_lastResult")
+    body = b.add("native", "<body>", detachedness=ATTACHED)
+    b.edge(window, body, "body")
+    snap = heap.read_snapshot(b.write(tmp_path / "tools.heapsnapshot"))
+    owned = automation_owned(snap.graph)
+    assert owned[[injected, evaluator, cache]].all()
+    assert not owned[[window, shared, body]].any()
