@@ -329,6 +329,9 @@ class _Judgement:
         self.round_calls = round_calls
         graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots]
         self.final = graphs[2]
+        # The snapshot the grown objects' node indices refer to (S4 after an extra round); the
+        # survivors' examples always refer to S3, `self.final`.
+        self.grown_graph = self.final
         if stable_ids:
             result.method = "ids"
             diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, self.final)
@@ -388,7 +391,7 @@ class _Judgement:
         self.calls += calls
         self.extra_rounds += 1
         self.extra_calls = calls
-        self.final = after
+        self.grown_graph = after
         self.one_round = []
         if again:
             self.grown = [_growth(g, self.calls) for g in again]
@@ -524,7 +527,7 @@ class _Judgement:
             _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS)
             for rank, growth in enumerate(shown)
         ]
-        result.grown_in_place = [_grown(self.final, g) for g in decision.grown[:TOP_SUSPECTS]]
+        result.grown_in_place = [_grown(self.grown_graph, g) for g in decision.grown[:TOP_SUSPECTS]]
         unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
         if unreachable:
             if by_counts:
