@@ -49,10 +49,63 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             if not is_scope(source.class_name) or name.startswith("__jsleak"):
                 continue
             prefix = retainer_path(graph, edge.source_index)
-            if prefix is None:
-                continue
+            if prefix is None or any(step.node_id == path.steps[position].node_id for step in prefix.steps):
+                continue  # a scope reached through the very node it would name
             held = replace(path.steps[position], edge_type=edge.type, edge_name=name)
             return RetainerPath((*prefix.steps, held, *path.steps[position + 1:]))
+    return path
+
+
+MODULE_SCOPE = "(module scope)"
+
+
+def module_scope_name(graph: HeapGraph, context: int) -> str | None:
+    """The file whose top-level scope `context` is, or None when it is no module's scope.
+
+    A module's scope (ESM, or the function a CommonJS module is wrapped in) is a context whose
+    `previous` is the native context; its file is the script of a function created in it.
+    """
+    from pytest_jsleak.heap.paths import ClosureLocations, _follow
+
+    view = graph.node(context)
+    if view.name != "system / Context":
+        return None
+    outer = _follow(graph, context, ("previous",))
+    if outer is None or graph.node(outer).name != "system / NativeContext":
+        return None
+    locations = ClosureLocations.of_graph(graph)
+    for edge in view.retainers:
+        if edge.type == "internal" and edge.name == "context" and edge.source.type == "closure":
+            script = locations.script_name(edge.source_index)
+            if script:
+                return script
+    return None
+
+
+def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = None) -> RetainerPath:
+    """The path from the module scope that holds it: `(module scope) src/log.mjs → requestLog → ...`.
+
+    How the GC roots reach a module's scope (the module map, the loader's records) is the
+    runtime's business; the path reads like the code from the module's variable on. A path that
+    passes no module scope with a variable after it is left as it is.
+    """
+    from dataclasses import replace as replace_step
+
+    steps = path.steps
+    for position in range(1, len(steps) - 1):
+        step = steps[position]
+        after = steps[position + 1]
+        if step.class_name != "system / Context" or after.edge_type not in NAMED_EDGE_TYPES:
+            continue
+        index = graph.find_by_id(step.node_id)
+        name = module_scope_name(graph, index) if index is not None else None
+        if name is None:
+            continue
+        if root and name.startswith(root.rstrip("/") + "/"):
+            name = name[len(root.rstrip("/")) + 1:]
+        head = replace_step(step, edge_type=None, edge_name=None, node_type="synthetic",
+                            node_name=f"{MODULE_SCOPE} {name}", location=None)
+        return RetainerPath((head, *steps[position + 1:]))
     return path
 
 
@@ -93,4 +146,5 @@ def crowded_instances(
     return []
 
 
-__all__ = ["crowded_instances", "first_variable", "with_named_holder"]
+__all__ = ["MODULE_SCOPE", "crowded_instances", "first_variable", "module_scope_name", "start_at_module",
+           "with_named_holder"]

@@ -10,6 +10,7 @@ from tabulate import tabulate
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES, InPlaceGrowth, LeakResult, PathStep, RetainerPath, is_scope_class
 from pytest_jsleak.report.fold import Repeat, fold_repeats
 from pytest_jsleak.report.paths import edge_label, node_label
+from pytest_jsleak.report.sites import sites_lines
 from pytest_jsleak.units import format_bytes
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
@@ -104,14 +105,22 @@ def render(result: LeakResult, label: str | None = None) -> str:
             parts.append(result.error.split("\n", 1)[1].rstrip())
     elif result.suspects:
         parts += ["", survivors_table(result)]
-        for explained in explain_paths([suspect.path for suspect in result.suspects]):
-            suspect = result.suspects[explained.index]
+        explained_at = {item.index: item for item in explain_paths([suspect.path for suspect in result.suspects])}
+        for index, suspect in enumerate(result.suspects):
+            # Where the objects were made: the line the fix usually goes to.
+            sites = sites_lines(suspect.allocation_sites)
+            explained = explained_at.get(index)
+            if explained is None:
+                if sites:
+                    parts += ["", f"where {suspect.class_name} was allocated:", *sites]
+                continue
             if not explained.full:
-                parts += ["", f"{suspect.class_name} is held by: {explained.holder}"]
+                parts += ["", f"{suspect.class_name} is held by: {explained.holder}", *sites]
                 continue
             parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
             if explained.holder:
                 parts.append(f"  held by: {explained.holder}")
+            parts += sites
             parts.append(format_folded_path(explained.path))
     for grown in result.grown_in_place:
         parts += ["", grown_line(grown)]

@@ -376,6 +376,46 @@ async function census() {
   return { counts: jsc.heapStats().objectTypeCounts };
 }
 
+// --- allocation tracking (Node) ---------------------------------------------------------------
+
+// One in-process inspector session, opened on first use and kept connected to the end:
+// disconnecting runs HeapProfiler.disable, which clears V8's object id map, and every later
+// snapshot would then give old objects new ids (research/runtimes.md §4). While tracking is on,
+// a snapshot carries the allocation stack of every object allocated since (trace_node_id).
+let inspectorSession = null;
+
+function post(method, params = {}) {
+  return new Promise((resolve, reject) => {
+    inspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+async function trackAllocations(msg) {
+  if (typeof msg.on !== "boolean") throw new HarnessError("ProtocolError", "track_allocations needs on: true or false");
+  // Bun's inspector has no HeapProfiler domain, and its snapshots no trace_node_id.
+  if (IS_BUN) return { supported: false, tracking: false };
+  if (inspectorSession === null) {
+    if (!msg.on) return { supported: true, tracking: false };
+    const inspector = await import("node:inspector");
+    inspectorSession = new inspector.Session();
+    inspectorSession.connect();
+    await post("HeapProfiler.enable");
+  }
+  if (msg.on) await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
+  else await post("HeapProfiler.stopTrackingHeapObjects", { reportProgress: false });
+  return { supported: true, tracking: msg.on };
+}
+
+function closeInspector() {
+  if (inspectorSession === null) return;
+  try {
+    inspectorSession.disconnect(); // a connected session keeps the process from exiting
+  } catch {
+    // already gone
+  }
+  inspectorSession = null;
+}
+
 const HANDLERS = {
   setup: () => callReserved("setup"),
   teardown: () => callReserved("teardown"),
@@ -386,6 +426,7 @@ const HANDLERS = {
   },
   snapshot,
   census,
+  track_allocations: trackAllocations,
   exit: () => shutdown(),
 };
 
@@ -416,6 +457,7 @@ let commandStream = null;
 
 function shutdown() {
   commandStream?.destroy();
+  closeInspector();
   if (!IS_BUN) exit(0); // its stdio pipes are blocking (below): nothing is left unwritten
   // Bun's process.exit() drops stdout it has not written yet; a natural exit flushes it. The
   // fallback covers targets whose timers or sockets keep the event loop alive.
