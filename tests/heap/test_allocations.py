@@ -181,7 +181,7 @@ def test_jsleak_diff_prints_the_stacks_of_new_objects(tmp_path, capsys):
     holder = before.add("object", "Array", self_size=32)
     before.edge(0, holder, "log")
     before_path = before.write(tmp_path / "before.heapsnapshot")
-    after, ids = tracked_snapshot(tmp_path)  # the same Array (id 1) plus 10 new Objects
+    after, _ = tracked_snapshot(tmp_path)  # the same Array (id 1) plus 10 new Objects
     assert main(["diff", str(before_path), after.path]) == 0
     text = capsys.readouterr().out
     assert "where the new Object objects were allocated:" in text
