@@ -73,7 +73,7 @@ class HarnessDriver:
         return self.process.snapshot(path)
 
     def track_allocations(self, on: bool) -> bool:
-        return False
+        return self.process.track_allocations(on)
 
     def teardown(self) -> None:
         self.process.teardown()

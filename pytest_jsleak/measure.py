@@ -33,7 +33,7 @@ from pytest_jsleak.errors import (
     SnapshotFormatError,
     TargetError,
 )
-from pytest_jsleak.model import InPlaceGrowth, LeakResult, MemorySample, Suspect
+from pytest_jsleak.model import AllocationSite, InPlaceGrowth, LeakResult, MemorySample, Suspect
 from pytest_jsleak.options import Options, parse_layer, resolve
 from pytest_jsleak.units import format_bytes
 
@@ -131,19 +131,22 @@ def run_check(request: CheckRequest) -> LeakResult:
             proc.setup()
             proc.warm_channel(request.scenario)
             result.timings["start"] = time.perf_counter() - mark
-            run_plan(HarnessDriver(proc, request.scenario), options, folder, result)
+            run_plan(HarnessDriver(proc, request.scenario), options, folder, result, root=request.cwd)
     except JsLeakError as exc:
         _fail(result, exc, options, folder)
     result.duration = time.perf_counter() - started
     return result
 
 
-def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakResult) -> LeakResult:
+def run_plan(
+    driver: Driver, options: Options, artefact_dir: Path, result: LeakResult, *, root: Path | None = None
+) -> LeakResult:
     """The plan for any driver: warm-up, sampling round, confirming rounds, verdict, kept snapshots.
 
     `result` names the check (target, scenario); this fills in the rest. Errors of the driven process
     (`JsLeakError`) propagate after the snapshots taken so far are kept or dropped by the policy;
-    the caller turns them into an `error` result (`error_result`) or a failed test.
+    the caller turns them into an `error` result (`error_result`) or a failed test. `root`: files in
+    allocation stacks and closure locations are shown relative to it (the rootdir).
     """
     started = time.perf_counter()
     timings = result.timings
@@ -157,6 +160,7 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
     result.max_growth_per_iteration = options.max_growth_per_iteration
     snapshots: list[Path] = []
     confirm_from = 0
+    tracked = False
     try:
         mark = time.perf_counter()
         if options.warmup:
@@ -210,6 +214,16 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
             folder.mkdir(parents=True, exist_ok=True)
             snapshots = [folder / name for name in SNAPSHOT_NAMES]
             confirm_from = offset
+            # Allocation stacks of round A (S2 carries them). Tracking slows allocation many times
+            # over, and only a scenario already suspicious gets here. It starts before S1, so that
+            # the tracker's own objects are not among round A's survivors.
+            tracked = options.allocation_sites == "on" and driver.track_allocations(True)
+            if tracked:
+                # The tracker (an inspector session, recompiled code) raises every later sample.
+                result.notes.append(
+                    "allocation tracking was on in round A (for the allocation sites): its own memory "
+                    f"raises the samples from iteration {offset} on"
+                )
             driver.snapshot(snapshots[0])
             result.round_iterations = round_calls
             round_step = max(1, round_calls // SAMPLES_PER_ROUND)
@@ -218,11 +232,14 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
                 result.samples += more
                 offset += round_calls
                 driver.snapshot(snapshots[round_index])
+                if tracked and round_index == 1:
+                    driver.track_allocations(False)
             timings["snapshots"] = time.perf_counter() - mark
             mark = time.perf_counter()
             try:
                 judgement = _Judgement(result, snapshots, options, stable_ids=driver.stable_ids,
-                                       confirm_from=confirm_from, round_calls=round_calls)
+                                       confirm_from=confirm_from, round_calls=round_calls, tracked=tracked,
+                                       root=root)
                 judgement.decide()
                 if judgement.needs_round:
                     # Something grew by a jump in one round only: a Set or array whose storage
@@ -306,8 +323,11 @@ class _Judgement:
         stable_ids: bool,
         confirm_from: int,
         round_calls: int,
+        tracked: bool = False,
+        root: Path | None = None,
     ) -> None:
         from pytest_jsleak import heap
+        from pytest_jsleak.heap.allocations import AllocationTraces
         from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place
 
         self.result = result
@@ -329,6 +349,13 @@ class _Judgement:
                 "sized by the GC'd heap, and bun's snapshots carry no closure source locations"
             )
             diff = heap.three_snapshot_counts(*(heap.class_census(g.snapshot) for g in graphs), self.final)
+        self.root = root
+        # S2 was written while round A's allocations were tracked: its stacks say where the
+        # survivors (round A's objects, found by id in S3) were made.
+        self.traces = AllocationTraces.of_snapshot(graphs[1].snapshot) if tracked and stable_ids else None
+        final = self.final.snapshot
+        self.survivors = {row.class_name: (final.node_id[row.survivor_nodes], final.node_self_size[row.survivor_nodes])
+                          for row in diff if row.survivor_nodes.size} if self.traces is not None else {}
         self.classes = [
             verdict_mod.ClassGrowth(
                 class_name=row.class_name,
@@ -469,10 +496,11 @@ class _Judgement:
         # The runtime's own classes stand beside a leak in the decision, but explain nothing.
         shown = [g for g in decision.leaking if not verdict_mod.is_runtime_internal(g.class_name)]
         result.suspects = [
-            _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS)
+            _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS, root=self.root,
+                     sites=self.sites(growth.class_name) if rank < TOP_SUSPECTS else ())
             for rank, growth in enumerate(shown)
         ]
-        result.grown_in_place = [_grown(self.final, g) for g in decision.grown[:TOP_SUSPECTS]]
+        result.grown_in_place = [_grown(self.final, g, self.root) for g in decision.grown[:TOP_SUSPECTS]]
         unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
         if unreachable:
             if by_counts:
@@ -488,6 +516,16 @@ class _Judgement:
                 )
 
 
+    def sites(self, class_name: str) -> tuple[AllocationSite, ...]:
+        """Where round A's surviving objects of a class were allocated (empty without tracking)."""
+        if self.traces is None or class_name not in self.survivors:
+            return ()
+        from pytest_jsleak.heap.allocations import allocation_sites
+
+        ids, sizes = self.survivors[class_name]
+        return tuple(allocation_sites(self.traces, ids, sizes, root=self.root))
+
+
 def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:
     return verdict_mod.GrowthInPlace(
         class_name=grown.class_name,
@@ -498,13 +536,13 @@ def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:
     )
 
 
-def _grown(graph: Any, growth: verdict_mod.GrowthInPlace) -> InPlaceGrowth:
+def _grown(graph: Any, growth: verdict_mod.GrowthInPlace, root: Path | None = None) -> InPlaceGrowth:
     from pytest_jsleak import heap
-    from pytest_jsleak.heap.holders import with_named_holder
+    from pytest_jsleak.heap.holders import start_at_module, with_named_holder
 
     path = heap.retainer_path(graph, growth.node)
     if path is not None:
-        path = with_named_holder(graph, path)
+        path = start_at_module(graph, with_named_holder(graph, path), str(root) if root else None)
     return InPlaceGrowth(
         class_name=growth.class_name,
         node_id=growth.node_id,
@@ -514,17 +552,20 @@ def _grown(graph: Any, growth: verdict_mod.GrowthInPlace) -> InPlaceGrowth:
     )
 
 
-def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:
+def _suspect(
+    graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool,
+    root: Path | None = None, sites: tuple[AllocationSite, ...] = (),
+) -> Suspect:
     from pytest_jsleak import heap
 
     path = None
     example = None
     if with_path and growth.examples:
-        from pytest_jsleak.heap.holders import with_named_holder
+        from pytest_jsleak.heap.holders import start_at_module, with_named_holder
 
         path, example = heap.representative_path(graph, growth.examples)
         if path is not None:
-            path = with_named_holder(graph, path)
+            path = start_at_module(graph, with_named_holder(graph, path), str(root) if root else None)
     return Suspect(
         class_name=growth.class_name,
         new_alive=growth.round_a,
@@ -533,6 +574,7 @@ def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, wi
         retained_bytes=growth.retained_bytes or growth.bytes_a,
         path=path,
         example_node_id=example,
+        allocation_sites=sites,
     )
 
 

@@ -35,8 +35,9 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     `requestLog → Array → ...` is left as it is, one that starts `(compiled code) → Array → ...`
     and names a variable only deeper down (a closure's) gets the holder of the Array.
     """
-    from pytest_jsleak.heap.paths import retainer_path
+    from pytest_jsleak.heap.paths import harness_scopes, retainer_path
 
+    harness = set(harness_scopes(graph).tolist())
     for position in range(1, first_variable(path)):
         index = graph.find_by_id(path.steps[position].node_id)
         if index is None:
@@ -46,8 +47,8 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             name = edge.name
             if edge.type not in NAMED_EDGE_TYPES or not isinstance(name, str) or not name:
                 continue
-            if not is_scope(source.class_name) or name.startswith("__jsleak"):
-                continue
+            if not is_scope(source.class_name) or name.startswith("__jsleak") or edge.source_index in harness:
+                continue  # the harness's variables are not the user's
             prefix = retainer_path(graph, edge.source_index)
             if prefix is None or any(step.node_id == path.steps[position].node_id for step in prefix.steps):
                 continue  # a scope reached through the very node it would name
@@ -105,8 +106,22 @@ def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = Non
             name = name[len(root.rstrip("/")) + 1:]
         head = replace_step(step, edge_type=None, edge_name=None, node_type="synthetic",
                             node_name=f"{MODULE_SCOPE} {name}", location=None)
-        return RetainerPath((head, *steps[position + 1:]))
-    return path
+        return _relative_locations(RetainerPath((head, *steps[position + 1:])), root)
+    return _relative_locations(path, root)
+
+
+def _relative_locations(path: RetainerPath, root: str | None) -> RetainerPath:
+    """Closure locations relative to `root`, as the node ids and allocation sites spell files."""
+    from dataclasses import replace as replace_step
+
+    if not root:
+        return path
+    prefix = root.rstrip("/") + "/"
+    return RetainerPath(tuple(
+        replace_step(step, location=step.location[len(prefix):])
+        if step.location and step.location.startswith(prefix) else step
+        for step in path.steps
+    ))
 
 
 def crowded_instances(

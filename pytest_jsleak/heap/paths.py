@@ -134,6 +134,13 @@ def harness_scopes(graph: HeapGraph) -> np.ndarray:
     contexts whose `previous` chain reaches that one (its functions' contexts, their frames).
     Empty for a snapshot of anything else.
     """
+    cached = graph.__dict__.get("_harness_scopes")
+    if cached is None:
+        cached = graph.__dict__["_harness_scopes"] = _harness_scopes(graph)
+    return cached
+
+
+def _harness_scopes(graph: HeapGraph) -> np.ndarray:
     snap = graph.snapshot
     meta = snap.meta
     context = meta.edge_type_code("context")

@@ -189,7 +189,11 @@ def held_by(path: RetainerPath) -> str:
             for item in fold_repeats(steps[position + 1:]):
                 if isinstance(item, Repeat):
                     block = " → ".join(_inline(s) for s in item.steps)
-                    parts.append(f"({block}) ×{item.times}")
+                    # A chain of closures (a function wrapped again on every call): the function
+                    # whose wrapping repeats, and where it is defined.
+                    made = next((s for s in item.steps if s.node_type == "closure" and s.location), None)
+                    where = f" at {made.location}" if made else ""
+                    parts.append(f"({block}) ×{item.times}{where}")
                 else:
                     parts.append(_inline(item))
             return " → ".join(parts)
