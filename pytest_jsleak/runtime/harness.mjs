@@ -358,6 +358,9 @@ async function snapshot(msg) {
   if (typeof msg.path !== "string" || msg.path === "") {
     throw new HarnessError("ProtocolError", "snapshot needs a path");
   }
+  // While an inspector session is connected (allocation tracking), V8 keeps every console
+  // message and its arguments for it: the target's console.log output would look like a leak.
+  if (inspectorSession !== null) await post("Runtime.discardConsoleEntries");
   await macrotask();
   fullGC();
   // v8.writeHeapSnapshot gives the V8 format in both runtimes (Bun.generateHeapSnapshot() without
