@@ -12,7 +12,12 @@ Verdict = Literal["clean", "leak", "error"]
 SCOPE_CLASS_PREFIXES = ("system / Context", "system / JSModuleEnvironment", "system / JSLexicalEnvironment",
                         "system / JSGlobalLexicalEnvironment", "system / JSScope")
 # Edge types whose name is a variable's when they leave a scope object.
-VARIABLE_EDGE_TYPES = ("context", "property", "variable")
+VARIABLE_EDGE_TYPES = ("context", "property", "variable", "import")
+"""`import` is pytest-jsleak's own: a path step read from an ES module's import of a library."""
+
+
+MODULE_SCOPE = "(module scope)"
+"""The name of the path step that stands for a module's top-level scope (`(module scope) src/a.mjs`)."""
 
 
 def is_scope_class(class_name: str) -> bool:

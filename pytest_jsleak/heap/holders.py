@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from pytest_jsleak.model import MODULE_SCOPE, RetainerPath
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES as NAMED_EDGE_TYPES
-from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.model import is_scope_class as is_scope
 
 if TYPE_CHECKING:
@@ -57,9 +57,6 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     return path
 
 
-MODULE_SCOPE = "(module scope)"
-
-
 def module_scope_name(graph: HeapGraph, context: int) -> str | None:
     """The file whose top-level scope `context` is, or None when it is no module's scope.
 
@@ -83,6 +80,62 @@ def module_scope_name(graph: HeapGraph, context: int) -> str | None:
     return None
 
 
+def module_url(graph: HeapGraph, module: int) -> str | None:
+    """The file of a `system / SourceTextModule` node, from the `url` of Node's ModuleWrap for it."""
+    from pytest_jsleak.heap.paths import _follow
+
+    for edge in graph.node(module).retainers:
+        if edge.source.name == "ModuleWrap":
+            url = _follow(graph, edge.source_index, ("url",))
+            if url is not None:
+                text = graph.node(url).name
+                return text[len("file://"):] if text.startswith("file://") else text
+    return None
+
+
+def through_import(graph: HeapGraph, path: RetainerPath, root: str | None = None) -> RetainerPath | None:
+    """`(module scope) app.mjs → axios (import) → interceptors → …` for a path through a library's export.
+
+    An ES module's imports are cells it shares with the exporting module; the shortest path often
+    reaches the cell from the library's side (`ModuleWrap → SourceTextModule → … → Cell → value`).
+    When a module of the user's imports that cell, the path reads from the user's import instead,
+    named after the package. None when the path passes no such cell.
+    """
+    from dataclasses import replace as replace_step
+
+    from pytest_jsleak.heap.allocations import display_path, frame_kind, package_of
+
+    steps = path.steps
+    for position in range(1, len(steps) - 1):
+        step, after = steps[position], steps[position + 1]
+        if step.class_name != "system / Cell" or after.edge_name != "value":
+            continue
+        exporter = next((s for s in reversed(steps[:position]) if s.class_name == "system / SourceTextModule"), None)
+        cell = graph.find_by_id(step.node_id)
+        if exporter is None or cell is None:
+            continue
+        exporter_url = module_url(graph, graph.find_by_id(exporter.node_id) or 0) or ""
+        if frame_kind(exporter_url) == "user":
+            continue  # an export of the user's own module: its scope says it better
+        for holder in graph.node(cell).retainers:
+            for edge in holder.source.retainers:
+                module = edge.source
+                if module.name != "system / SourceTextModule" or module.id == exporter.node_id:
+                    continue
+                url = module_url(graph, module.index)
+                if not url or frame_kind(url) != "user":
+                    continue
+                package = package_of(exporter_url) or exporter_url.rsplit("/", 1)[-1] or "(module)"
+                head = replace_step(
+                    step, edge_type=None, edge_name=None, node_type="synthetic",
+                    node_name=f"{MODULE_SCOPE} {display_path(url, root)}", class_name="system / Context",
+                    node_id=module.id, self_size=module.self_size, location=None,
+                )
+                imported = replace_step(after, edge_type="import", edge_name=package)
+                return _relative_locations(RetainerPath((head, imported, *steps[position + 2:])), root)
+    return None
+
+
 def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = None) -> RetainerPath:
     """The path from the module scope that holds it: `(module scope) src/log.mjs → requestLog → ...`.
 
@@ -92,22 +145,32 @@ def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = Non
     """
     from dataclasses import replace as replace_step
 
+    imported = through_import(graph, path, root)
+    if imported is not None:
+        return imported
+
+    from pytest_jsleak.heap.allocations import frame_kind
+
     steps = path.steps
+    scopes: list[tuple[int, str]] = []
     for position in range(1, len(steps) - 1):
         step = steps[position]
-        after = steps[position + 1]
-        if step.class_name != "system / Context" or after.edge_type not in NAMED_EDGE_TYPES:
+        if step.class_name != "system / Context" or steps[position + 1].edge_type not in NAMED_EDGE_TYPES:
             continue
         index = graph.find_by_id(step.node_id)
         name = module_scope_name(graph, index) if index is not None else None
-        if name is None:
-            continue
-        if root and name.startswith(root.rstrip("/") + "/"):
-            name = name[len(root.rstrip("/")) + 1:]
-        head = replace_step(step, edge_type=None, edge_name=None, node_type="synthetic",
-                            node_name=f"{MODULE_SCOPE} {name}", location=None)
-        return _relative_locations(RetainerPath((head, *steps[position + 1:])), root)
-    return _relative_locations(path, root)
+        if name is not None:
+            scopes.append((position, name))
+    if not scopes:
+        return _relative_locations(path, root)
+    # The user's module if the path passes one; else the runtime's or library's module nearest the
+    # object (node:timers' timer list, not the node:v8 scope the search happened to come through).
+    position, name = next(((p, n) for p, n in scopes if frame_kind(n) == "user"), scopes[-1])
+    if root and name.startswith(root.rstrip("/") + "/"):
+        name = name[len(root.rstrip("/")) + 1:]
+    head = replace_step(steps[position], edge_type=None, edge_name=None, node_type="synthetic",
+                        node_name=f"{MODULE_SCOPE} {name}", location=None)
+    return _relative_locations(RetainerPath((head, *steps[position + 1:])), root)
 
 
 def _relative_locations(path: RetainerPath, root: str | None) -> RetainerPath:
@@ -161,5 +224,5 @@ def crowded_instances(
     return []
 
 
-__all__ = ["MODULE_SCOPE", "crowded_instances", "first_variable", "module_scope_name", "start_at_module",
-           "with_named_holder"]
+__all__ = ["MODULE_SCOPE", "crowded_instances", "first_variable", "module_scope_name", "module_url",
+           "start_at_module", "through_import", "with_named_holder"]

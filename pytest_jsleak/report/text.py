@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from pytest_jsleak.model import VARIABLE_EDGE_TYPES, InPlaceGrowth, LeakResult, PathStep, RetainerPath, is_scope_class
+from pytest_jsleak.model import (
+    MODULE_SCOPE,
+    VARIABLE_EDGE_TYPES,
+    InPlaceGrowth,
+    LeakResult,
+    PathStep,
+    RetainerPath,
+    is_scope_class,
+)
 from pytest_jsleak.report.fold import Repeat, fold_repeats
 from pytest_jsleak.report.paths import edge_label, node_label
 from pytest_jsleak.report.sites import sites_lines
@@ -184,7 +192,13 @@ def held_by(path: RetainerPath) -> str:
         if step.edge_name.startswith(HARNESS_PREFIX) if step.edge_name else True:
             continue  # the harness's own table of the target's exports, not the target's variable
         if step.edge_type in VARIABLE_EDGE_TYPES and is_scope_class(steps[position - 1].class_name):
-            parts = [f"{step.edge_name} (variable)" if step.edge_type == "context" else step.edge_name]
+            kind = {"context": " (variable)", "import": " (import)"}.get(step.edge_type or "", "")
+            scope = steps[position - 1]
+            if step.edge_type == "context" and scope.node_name.startswith(MODULE_SCOPE + " "):
+                module = scope.node_name[len(MODULE_SCOPE) + 1:]
+                if module.startswith("node:") or "node_modules/" in module:
+                    kind = f" (variable in {module})"  # the runtime's or a library's, not yours
+            parts = [f"{step.edge_name}{kind}"]
             parts.append(node_label(step))
             for item in fold_repeats(steps[position + 1:]):
                 if isinstance(item, Repeat):

@@ -158,6 +158,14 @@ export function addInterceptor() {
 """
 
 
+AXIOS_DEFAULT = """\
+import axios from "axios";
+export function addInterceptor() {
+  axios.interceptors.request.use((config) => config);
+}
+"""
+
+
 @pytest.fixture(scope="session")
 def axios_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """axios 1.7.9 from the npm registry (pinned), installed once per session."""
@@ -182,8 +190,9 @@ def test_a_real_library_leak_names_the_library_call_that_allocated(
 ) -> None:
     shutil.copytree(axios_modules, pytester.path / "node_modules", symlinks=True)
     (pytester.path / "client.leak.mjs").write_text(AXIOS_TARGET)
+    (pytester.path / "default.leak.mjs").write_text(AXIOS_DEFAULT)
     result, items = run(pytester)
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=2)
     text = result.stdout.str()
     assert (
         "allocated at addInterceptor (client.leak.mjs:3:31), in axios: use"
@@ -192,3 +201,8 @@ def test_a_real_library_leak_names_the_library_call_that_allocated(
     assert "held by: client (variable)" in text and "handlers → Array" in text
     site = suspect(items["client.leak.mjs::addInterceptor"], "Object")["allocation_sites"][0]
     assert site["frames"][0]["package"] == "axios"
+    # Held inside the library's default instance: the path reads from the user's import of it.
+    assert "held by: axios (import) → wrap() → interceptors → Object → request → InterceptorManager" in text
+    path = suspect(items["default.leak.mjs::addInterceptor"], "Object")["path"]
+    assert path[0]["node_name"] == "(module scope) default.leak.mjs"
+    assert (path[1]["edge_type"], path[1]["edge_name"]) == ("import", "axios")
