@@ -397,15 +397,23 @@ async function trackAllocations(msg) {
   if (typeof msg.on !== "boolean") throw new HarnessError("ProtocolError", "track_allocations needs on: true or false");
   // Bun's inspector has no HeapProfiler domain, and its snapshots no trace_node_id.
   if (IS_BUN) return { supported: false, tracking: false };
-  if (inspectorSession === null) {
-    if (!msg.on) return { supported: true, tracking: false };
-    const inspector = await import("node:inspector");
-    inspectorSession = new inspector.Session();
-    inspectorSession.connect();
-    await post("HeapProfiler.enable");
+  if (inspectorSession === null && !msg.on) return { supported: true, tracking: false };
+  try {
+    if (inspectorSession === null) {
+      const inspector = await import("node:inspector");
+      inspectorSession = new inspector.Session();
+      inspectorSession.connect();
+      await post("HeapProfiler.enable");
+    }
+    if (msg.on) await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
+    else await post("HeapProfiler.stopTrackingHeapObjects", { reportProgress: false });
+  } catch (err) {
+    // A runtime built without the inspector, or one that refuses it: no allocation sites, but
+    // the check goes on (the caller learns it from `supported`). Disconnect only before the
+    // snapshots: afterwards it would renumber every object (see above).
+    if (msg.on) closeInspector();
+    return { supported: false, tracking: false, reason: describeError(err).message };
   }
-  if (msg.on) await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
-  else await post("HeapProfiler.stopTrackingHeapObjects", { reportProgress: false });
   return { supported: true, tracking: msg.on };
 }
 
