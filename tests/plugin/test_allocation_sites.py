@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,12 @@ def test_a_plain_object_built_in_another_module_names_the_function_that_built_it
     assert any(" other/login.leak.mjs::requestLogger " in line for line in headers), headers
     result.stdout.fnmatch_lines(["*LEAK   login.leak.mjs::requestLogger (node)*",
                                  "*LEAK   other/login.leak.mjs::requestLogger (node)*"])
+    # The kept snapshots: `jsleak diff` finds the stacks in S2 (tracked) for the survivors of S3.
+    kept = items["login.leak.mjs::requestLogger"]["snapshot_paths"]
+    diff = subprocess.run([sys.executable, "-m", "pytest_jsleak", "diff", *kept], capture_output=True, text=True,
+                          cwd=pytester.path, timeout=120)
+    assert diff.returncode == 0, diff.stderr
+    assert "allocated at buildAuditEntry (src/audit.mjs:1:32) ← handleLogin (src/login.mjs:3:28)" in diff.stdout
 
 
 def test_allocation_sites_off_skips_tracking(pytester: pytest.Pytester) -> None:
