@@ -7,6 +7,7 @@
 // never writes there. Facts this file relies on are in shared/research/runtimes.md.
 
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -400,7 +401,9 @@ async function trackAllocations(msg) {
   if (inspectorSession === null && !msg.on) return { supported: true, tracking: false };
   try {
     if (inspectorSession === null) {
-      const inspector = await import("node:inspector");
+      // require, not import(): a dynamic import leaves the ESM loader's job settling after the
+      // caller's next snapshot, and that looked like growth in round A.
+      const inspector = createRequire(import.meta.url)("node:inspector");
       inspectorSession = new inspector.Session();
       inspectorSession.connect();
       await post("HeapProfiler.enable");
