@@ -50,8 +50,8 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             if not is_scope(source.class_name) or name.startswith("__jsleak") or edge.source_index in harness:
                 continue  # the harness's variables are not the user's
             prefix = retainer_path(graph, edge.source_index)
-            if prefix is None or any(step.node_id == path.steps[position].node_id for step in prefix.steps):
-                continue  # a scope reached through the very node it would name
+            if prefix is None:
+                continue
             held = replace(path.steps[position], edge_type=edge.type, edge_name=name)
             return RetainerPath((*prefix.steps, held, *path.steps[position + 1:]))
     return path

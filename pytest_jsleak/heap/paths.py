@@ -132,7 +132,9 @@ def harness_scopes(graph: HeapGraph) -> np.ndarray:
 
     Found from the harness's own variable (`__jsleakExports`, a `context` edge) and then the
     contexts whose `previous` chain reaches that one (its functions' contexts, their frames).
-    Empty for a snapshot of anything else.
+    Empty for a snapshot of anything else, and for Bun's: JSC roots a module's values through the
+    harness's table of exports, so closing it would leave only the runtime's odd routes (there the
+    `held by` line skips the harness instead).
     """
     cached = graph.__dict__.get("_harness_scopes")
     if cached is None:
@@ -142,6 +144,8 @@ def harness_scopes(graph: HeapGraph) -> np.ndarray:
 
 def _harness_scopes(graph: HeapGraph) -> np.ndarray:
     snap = graph.snapshot
+    if snap.runtime_guess == "bun":
+        return np.zeros(0, np.int64)
     meta = snap.meta
     context = meta.edge_type_code("context")
     internal = meta.edge_type_code("internal")

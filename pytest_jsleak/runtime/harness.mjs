@@ -387,6 +387,7 @@ async function census() {
 // snapshot would then give old objects new ids (research/runtimes.md §4). While tracking is on,
 // a snapshot carries the allocation stack of every object allocated since (trace_node_id).
 let inspectorSession = null;
+const SESSION_WARMUP_CALLS = 64;
 
 function post(method, params = {}) {
   return new Promise((resolve, reject) => {
@@ -407,6 +408,9 @@ async function trackAllocations(msg) {
       inspectorSession = new inspector.Session();
       inspectorSession.connect();
       await post("HeapProfiler.enable");
+      // The session's own message handler gets its feedback and code after a few calls; made
+      // now, before the caller's next snapshot, that does not look like growth in a later round.
+      for (let i = 0; i < SESSION_WARMUP_CALLS; i++) await post("Runtime.discardConsoleEntries");
     }
     if (msg.on) await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
     else await post("HeapProfiler.stopTrackingHeapObjects", { reportProgress: false });
