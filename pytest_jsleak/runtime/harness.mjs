@@ -361,7 +361,7 @@ async function snapshot(msg) {
   }
   // While an inspector session is connected (allocation tracking), V8 keeps every console
   // message and its arguments for it: the target's console.log output would look like a leak.
-  if (inspectorSession !== null) await post("Runtime.discardConsoleEntries");
+  if (__jsleakInspectorSession !== null) await post("Runtime.discardConsoleEntries");
   await macrotask();
   fullGC();
   // v8.writeHeapSnapshot gives the V8 format in both runtimes (Bun.generateHeapSnapshot() without
@@ -386,12 +386,14 @@ async function census() {
 // disconnecting runs HeapProfiler.disable, which clears V8's object id map, and every later
 // snapshot would then give old objects new ids (research/runtimes.md §4). While tracking is on,
 // a snapshot carries the allocation stack of every object allocated since (trace_node_id).
-let inspectorSession = null;
+// `__jsleak`-prefixed like every module-level variable of the harness that holds objects: what
+// only it holds (the session, node:inspector's objects) is the harness's, never the target's.
+let __jsleakInspectorSession = null;
 const SESSION_WARMUP_CALLS = 64;
 
 function post(method, params = {}) {
   return new Promise((resolve, reject) => {
-    inspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result)));
+    __jsleakInspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
@@ -399,14 +401,14 @@ async function trackAllocations(msg) {
   if (typeof msg.on !== "boolean") throw new HarnessError("ProtocolError", "track_allocations needs on: true or false");
   // Bun's inspector has no HeapProfiler domain, and its snapshots no trace_node_id.
   if (IS_BUN) return { supported: false, tracking: false };
-  if (inspectorSession === null && !msg.on) return { supported: true, tracking: false };
+  if (__jsleakInspectorSession === null && !msg.on) return { supported: true, tracking: false };
   try {
-    if (inspectorSession === null) {
+    if (__jsleakInspectorSession === null) {
       // require, not import(): a dynamic import leaves the ESM loader's job settling after the
       // caller's next snapshot, and that looked like growth in round A.
       const inspector = createRequire(import.meta.url)("node:inspector");
-      inspectorSession = new inspector.Session();
-      inspectorSession.connect();
+      __jsleakInspectorSession = new inspector.Session();
+      __jsleakInspectorSession.connect();
       await post("HeapProfiler.enable");
       // The session's own message handler gets its feedback and code after a few calls; made
       // now, before the caller's next snapshot, that does not look like growth in a later round.
@@ -425,13 +427,13 @@ async function trackAllocations(msg) {
 }
 
 function closeInspector() {
-  if (inspectorSession === null) return;
+  if (__jsleakInspectorSession === null) return;
   try {
-    inspectorSession.disconnect(); // a connected session keeps the process from exiting
+    __jsleakInspectorSession.disconnect(); // a connected session keeps the process from exiting
   } catch {
     // already gone
   }
-  inspectorSession = null;
+  __jsleakInspectorSession = null;
 }
 
 const HANDLERS = {
