@@ -10,8 +10,10 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pytest_jsleak.errors import SnapshotFormatError
+from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites, carries_allocation_traces
 
 EXIT_OK = 0
 EXIT_LEAK = 1
@@ -124,6 +126,7 @@ def run_diff(args: argparse.Namespace) -> int:
         census_after = heap.class_census(after)
         rows = [r for r in heap.compare(census_before, census_after) if r.class_name not in set(args.ignore)]
         clock.lap("compare")
+        sites = _new_object_sites(before, after, census_after, rows, args.paths)
         notes = []
         if not (before.ids_comparable and after.ids_comparable):
             notes.append(
@@ -131,9 +134,9 @@ def run_diff(args: argparse.Namespace) -> int:
                 "only count and size deltas are shown"
             )
         if args.json:
-            _print_json(report.comparison_json(labels[0], labels[1], rows, args.top, notes))
+            _print_json(report.comparison_json(labels[0], labels[1], rows, args.top, notes, sites))
         else:
-            print(report.comparison_text(labels[0], labels[1], rows, args.top, notes))
+            print(report.comparison_text(labels[0], labels[1], rows, args.top, notes, sites))
         clock.total()
         return EXIT_OK
 
@@ -184,18 +187,56 @@ def run_diff(args: argparse.Namespace) -> int:
         clock.lap("growth in place")
     rows = result.rows
     paths = []
-    for row in _path_classes(rows, args.paths):
+    explained = _path_classes(rows, args.paths)
+    for row in explained:
         path, node_id = heap.representative_path(graph, row.example_nodes)
         paths.append((row.class_name, node_id, path))
     clock.lap("retainer paths")
+    sites = {}
+    traces = AllocationTraces.of_snapshot(final)
+    if traces is None and explained and final.ids_comparable and carries_allocation_traces(files[1]):
+        # pytest-jsleak tracks round A only: B carries the stacks, and the survivors have B's ids.
+        traces = AllocationTraces.of_snapshot(heap.read_snapshot(files[1]))
+    if traces is not None:
+        # The last snapshot was written while allocations were tracked (DevTools' "Allocation
+        # instrumentation on timeline", or pytest-jsleak's S2/S3): say where the survivors were made.
+        for row in explained:
+            nodes = row.survivor_nodes
+            sites[row.class_name] = allocation_sites(
+                traces, final.node_id[nodes], final.node_self_size[nodes], root=os.getcwd()
+            )
+        clock.lap("allocation stacks")
     if args.json:
-        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method, grown))
+        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method, sites, grown))
     else:
-        print(report.leaks_text(labels, rows, args.top, paths, result.notes, grown))
+        print(report.leaks_text(labels, rows, args.top, paths, result.notes, sites, grown))
     clock.total()
     if args.threshold is not None and any(row.survivors > args.threshold for row in rows):
         return EXIT_LEAK
     return EXIT_OK
+
+
+def _new_object_sites(before: Any, after: Any, census_after: Any, rows: Sequence, count: int) -> dict[str, list]:
+    """Where the new objects of the top classes were allocated, when `after` carries allocation stacks."""
+    import numpy as np
+
+    from pytest_jsleak.heap.diff import contains
+
+    traces = AllocationTraces.of_snapshot(after)
+    if traces is None or not (before.ids_comparable and after.ids_comparable) or count == 0:
+        return {}
+    before_ids = np.sort(before.node_id.astype(np.int64))
+    new = ~contains(before_ids, after.node_id.astype(np.int64))
+    codes = census_after.node_class
+    index = {name: code for code, name in enumerate(census_after.names)}
+    sites = {}
+    for row in [row for row in rows if row.new][:count]:
+        nodes = np.flatnonzero(new & (codes == index.get(row.class_name, -1)))
+        if nodes.size:
+            sites[row.class_name] = allocation_sites(
+                traces, after.node_id[nodes], after.node_self_size[nodes], root=os.getcwd()
+            )
+    return {name: found for name, found in sites.items() if found}
 
 
 def _path_classes(rows: Sequence, count: int) -> list:

@@ -34,7 +34,7 @@ from pytest_jsleak.errors import (
     SnapshotFormatError,
     TargetError,
 )
-from pytest_jsleak.model import InPlaceGrowth, LeakResult, MemorySample, Suspect
+from pytest_jsleak.model import AllocationSite, InPlaceGrowth, LeakResult, MemorySample, Suspect
 from pytest_jsleak.options import Options, parse_layer, resolve
 from pytest_jsleak.units import format_bytes
 
@@ -136,19 +136,22 @@ def run_check(request: CheckRequest) -> LeakResult:
             proc.setup()
             proc.warm_channel(request.scenario)
             result.timings["start"] = time.perf_counter() - mark
-            run_plan(HarnessDriver(proc, request.scenario), options, folder, result)
+            run_plan(HarnessDriver(proc, request.scenario), options, folder, result, root=request.cwd)
     except JsLeakError as exc:
         _fail(result, exc, options, folder)
     result.duration = time.perf_counter() - started
     return result
 
 
-def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakResult) -> LeakResult:
+def run_plan(
+    driver: Driver, options: Options, artefact_dir: Path, result: LeakResult, *, root: Path | None = None
+) -> LeakResult:
     """The plan for any driver: warm-up, sampling round, confirming rounds, verdict, kept snapshots.
 
     `result` names the check (target, scenario); this fills in the rest. Errors of the driven process
     (`JsLeakError`) propagate after the snapshots taken so far are kept or dropped by the policy;
-    the caller turns them into an `error` result (`error_result`) or a failed test.
+    the caller turns them into an `error` result (`error_result`) or a failed test. `root`: files in
+    allocation stacks and closure locations are shown relative to it (the rootdir).
     """
     started = time.perf_counter()
     timings = result.timings
@@ -162,6 +165,7 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
     result.max_growth_per_iteration = options.max_growth_per_iteration
     snapshots: list[Path] = []
     confirm_from = 0
+    tracked = False
     try:
         mark = time.perf_counter()
         if options.warmup:
@@ -216,6 +220,16 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
             folder.mkdir(parents=True, exist_ok=True)
             snapshots = [folder / name for name in SNAPSHOT_NAMES]
             confirm_from = offset
+            # Allocation stacks of round A (S2 carries them). Tracking slows allocation many times
+            # over, and only a scenario already suspicious gets here. It starts before S1, so that
+            # the tracker's own objects are not among round A's survivors.
+            tracked = options.allocation_sites == "on" and driver.track_allocations(True)
+            if tracked:
+                # The tracker (an inspector session, recompiled code) raises every later sample.
+                result.notes.append(
+                    "allocation tracking was on in round A (for the allocation sites): its own memory "
+                    f"raises the samples from iteration {offset} on"
+                )
             driver.snapshot(snapshots[0])
             if not driver.stable_ids:
                 # Without ids (Bun) the snapshots show less (no array storage) and the GC'd memory
@@ -229,11 +243,14 @@ def run_plan(driver: Driver, options: Options, artefact_dir: Path, result: LeakR
                 result.samples += more
                 offset += round_calls
                 driver.snapshot(snapshots[round_index])
+                if tracked and round_index == 1:
+                    driver.track_allocations(False)
             timings["snapshots"] = time.perf_counter() - mark
             mark = time.perf_counter()
             try:
                 judgement = _Judgement(result, snapshots, options, stable_ids=driver.stable_ids,
-                                       confirm_from=confirm_from, round_calls=round_calls)
+                                       confirm_from=confirm_from, round_calls=round_calls, tracked=tracked,
+                                       root=root)
                 judgement.decide()
                 if judgement.needs_round:
                     # Something grew by a jump in one round only: a Set or array whose storage
@@ -318,8 +335,11 @@ class _Judgement:
         stable_ids: bool,
         confirm_from: int,
         round_calls: int,
+        tracked: bool = False,
+        root: Path | None = None,
     ) -> None:
         from pytest_jsleak import heap
+        from pytest_jsleak.heap.allocations import AllocationTraces
         from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place
 
         self.result = result
@@ -344,6 +364,14 @@ class _Judgement:
                 "sized by the GC'd heap, and bun's snapshots carry no closure source locations"
             )
             diff = heap.three_snapshot_counts(*(heap.class_census(g.snapshot) for g in graphs), self.final)
+        self.root = root
+        self.tracked = tracked
+        # S2 was written while round A's allocations were tracked: its stacks say where the
+        # survivors (round A's objects, found by id in S3) were made.
+        self.traces = AllocationTraces.of_snapshot(graphs[1].snapshot) if tracked and stable_ids else None
+        final = self.final.snapshot
+        self.survivors = {row.class_name: (final.node_id[row.survivor_nodes], final.node_self_size[row.survivor_nodes])
+                          for row in diff if row.survivor_nodes.size} if self.traces is not None else {}
         self.classes = [
             verdict_mod.ClassGrowth(
                 class_name=row.class_name,
@@ -451,7 +479,9 @@ class _Judgement:
         result, options = self.result, self.options
         result.notes = list(self.base_notes)
         by_counts = not self.stable_ids
-        measured, external = verdict_mod.confirming_slope(result.samples, self.confirm_from)
+        # Allocation tracking's own memory raises round A's samples: with it on, round B alone measures.
+        slope_from = self.confirm_from + (self.round_calls if self.tracked else 0)
+        measured, external = verdict_mod.confirming_slope(result.samples, slope_from)
         result.measured_growth_per_iteration = measured
         result.external_growth_per_iteration = external
         confirming = [s for s in result.samples if s.iteration > self.confirm_from]
@@ -524,10 +554,11 @@ class _Judgement:
         # The runtime's own classes stand beside a leak in the decision, but explain nothing.
         shown = [g for g in decision.leaking if not verdict_mod.is_runtime_internal(g.class_name)]
         result.suspects = [
-            _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS)
+            _suspect(self.final, growth, self.round_calls, with_path=rank < TOP_SUSPECTS, root=self.root,
+                     sites=self.sites(growth.class_name) if rank < TOP_SUSPECTS else ())
             for rank, growth in enumerate(shown)
         ]
-        result.grown_in_place = [_grown(self.grown_graph, g) for g in decision.grown[:TOP_SUSPECTS]]
+        result.grown_in_place = [_grown(self.grown_graph, g, self.root) for g in decision.grown[:TOP_SUSPECTS]]
         unreachable = [s.class_name for s in result.suspects[:TOP_SUSPECTS] if s.path is None]
         if unreachable:
             if by_counts:
@@ -542,6 +573,15 @@ class _Judgement:
                     "a retainer path does not follow (weak or internal)"
                 )
 
+    def sites(self, class_name: str) -> tuple[AllocationSite, ...]:
+        """Where round A's surviving objects of a class were allocated (empty without tracking)."""
+        if self.traces is None or class_name not in self.survivors:
+            return ()
+        from pytest_jsleak.heap.allocations import allocation_sites
+
+        ids, sizes = self.survivors[class_name]
+        return tuple(allocation_sites(self.traces, ids, sizes, root=self.root))
+
 
 def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:
     return verdict_mod.GrowthInPlace(
@@ -553,13 +593,13 @@ def _growth(grown: Any, calls: int) -> verdict_mod.GrowthInPlace:
     )
 
 
-def _grown(graph: Any, growth: verdict_mod.GrowthInPlace) -> InPlaceGrowth:
+def _grown(graph: Any, growth: verdict_mod.GrowthInPlace, root: Path | None = None) -> InPlaceGrowth:
     from pytest_jsleak import heap
-    from pytest_jsleak.heap.holders import with_named_holder
+    from pytest_jsleak.heap.holders import start_at_module, with_named_holder
 
     path = heap.retainer_path(graph, growth.node)
     if path is not None:
-        path = with_named_holder(graph, path)
+        path = start_at_module(graph, with_named_holder(graph, path), str(root) if root else None)
     return InPlaceGrowth(
         class_name=growth.class_name,
         node_id=growth.node_id,
@@ -569,17 +609,20 @@ def _grown(graph: Any, growth: verdict_mod.GrowthInPlace) -> InPlaceGrowth:
     )
 
 
-def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool) -> Suspect:
+def _suspect(
+    graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, with_path: bool,
+    root: Path | None = None, sites: tuple[AllocationSite, ...] = (),
+) -> Suspect:
     from pytest_jsleak import heap
 
     path = None
     example = None
     if with_path and growth.examples:
-        from pytest_jsleak.heap.holders import with_named_holder
+        from pytest_jsleak.heap.holders import start_at_module, with_named_holder
 
         path, example = heap.representative_path(graph, growth.examples)
         if path is not None:
-            path = with_named_holder(graph, path)
+            path = start_at_module(graph, with_named_holder(graph, path), str(root) if root else None)
     return Suspect(
         class_name=growth.class_name,
         new_alive=growth.round_a,
@@ -588,6 +631,7 @@ def _suspect(graph: Any, growth: verdict_mod.ClassGrowth, iterations: int, *, wi
         retained_bytes=growth.retained_bytes or growth.bytes_a,
         path=path,
         example_node_id=example,
+        allocation_sites=sites,
     )
 
 

@@ -12,7 +12,12 @@ Verdict = Literal["clean", "leak", "error"]
 SCOPE_CLASS_PREFIXES = ("system / Context", "system / JSModuleEnvironment", "system / JSLexicalEnvironment",
                         "system / JSGlobalLexicalEnvironment", "system / JSScope")
 # Edge types whose name is a variable's when they leave a scope object.
-VARIABLE_EDGE_TYPES = ("context", "property", "variable")
+VARIABLE_EDGE_TYPES = ("context", "property", "variable", "import")
+"""`import` is pytest-jsleak's own: a path step read from an ES module's import of a library."""
+
+
+MODULE_SCOPE = "(module scope)"
+"""The name of the path step that stands for a module's top-level scope (`(module scope) src/a.mjs`)."""
 
 
 def is_scope_class(class_name: str) -> bool:
@@ -75,6 +80,44 @@ class MemorySample:
 
 
 @dataclass(frozen=True, slots=True)
+class StackFrame:
+    """One function of an allocation stack."""
+
+    function: str
+    file: str
+    """The script, relative to the rootdir when under it (`src/audit.mjs`, `node:events`); `""` for builtins."""
+    line: int
+    """1-based line of the function's start (V8 records functions, not statements); 0 when unknown."""
+    column: int
+    kind: str = "user"
+    """`user` (your code), `library` (under node_modules), `runtime` (node: internals, builtins)."""
+    package: str | None = None
+    """The npm package of a `library` frame (`axios`, `@scope/name`)."""
+
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationSite:
+    """A stack that allocated surviving objects of one class: frames innermost first."""
+
+    frames: tuple[StackFrame, ...]
+    count: int
+    """Surviving objects of the class allocated there."""
+    bytes: int
+    """Their shallow size."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frames": [frame.to_dict() for frame in self.frames], "count": self.count, "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
 class Suspect:
     """One class of objects that survived the measured iterations."""
 
@@ -89,10 +132,13 @@ class Suspect:
     """Retained size (dominator tree) of the new, still alive objects, counted once."""
     path: RetainerPath | None = None
     example_node_id: int | None = None
+    allocation_sites: tuple[AllocationSite, ...] = ()
+    """The top stacks that allocated the new, still alive objects (Node, with allocation_sites on)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["path"] = self.path.to_dict() if self.path else None
+        data["allocation_sites"] = [site.to_dict() for site in self.allocation_sites]
         return data
 
 

@@ -33,6 +33,8 @@ class Options:
     """Seconds for one scenario, from the runtime's start to the verdict."""
     snapshots: SnapshotPolicy = "on-failure"
     """When heap snapshots are kept on disk."""
+    allocation_sites: str = "on"
+    """`on`: record where leaked objects were allocated (Node: tracking during round A); `off`: skip it."""
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
@@ -48,6 +50,9 @@ OPTION_HELP: dict[str, str] = {
     "ignore": "class names whose survivors never count as leaks (comma or space separated).",
     "timeout": "seconds for one scenario, start to verdict (default: 60).",
     "snapshots": "when heap snapshots are kept on disk: on-failure, always, never (default: on-failure).",
+    "allocation_sites": (
+        "on/off: record where leaked objects were allocated, during the confirming round only (default: on; Node)."
+    ),
 }
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?i?[bB]?)\s*$")
@@ -132,6 +137,12 @@ def _parse_ignore(value: object) -> tuple[str, ...]:
     raise ValueError("expected a list of class names")
 
 
+def _parse_on_off(value: object) -> str:
+    if value is True or value is False:
+        return "on" if value else "off"
+    return _parse_choice(value, ("on", "off"))
+
+
 def _parse_runtime(value: object) -> str:
     if value == "deno":
         raise ValueError("deno is not supported yet; use node or bun")
@@ -146,6 +157,7 @@ _PARSERS: dict[str, Any] = {
     "ignore": _parse_ignore,
     "timeout": _parse_timeout,
     "snapshots": lambda v: _parse_choice(v, SNAPSHOT_POLICIES),
+    "allocation_sites": _parse_on_off,
 }
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")

@@ -166,7 +166,7 @@ class JsLeakChecker:
         self.results.append(result)
         self._session.attach(self._item, result)
         if result.verdict != "clean":
-            pytest.fail(render(result, label=f"{target.name}::{scenario}"), pytrace=False)
+            pytest.fail(render(result, label=f"{_relative(target, self._session.rootpath)}::{scenario}"), pytrace=False)
         return result
 
 
@@ -221,10 +221,26 @@ class PageChecker:
         return result
 
 
+def _relative(path: Path, root: Path) -> str:
+    """The target as the node ids spell paths: relative to the rootdir when under it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    from pytest_jsleak.collect import JsLeakItem
     from pytest_jsleak.session import results_key
+
+    if isinstance(item, JsLeakItem) and report.failed and report.location is not None:
+        # The failure's header is the location's domain: the whole node id, since two files may
+        # export the same scenario name. The trailing space keeps pytest's verbose line from
+        # rewriting the id's dots as "::" (it does so to a domain that ends the node id).
+        fspath, lineno, _ = report.location
+        report.location = (fspath, lineno, f"{item.nodeid} ")
 
     results = item.stash.get(results_key, None)
     if results and report.when == "call":

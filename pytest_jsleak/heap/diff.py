@@ -415,11 +415,15 @@ def instances_of(graph: HeapGraph, class_name: str, limit: int | None = None) ->
 
 def representative_path(graph: HeapGraph, examples: Iterable[int]) -> tuple[RetainerPath | None, int | None]:
     """The shortest retainer path among some objects of a class, and that object's id."""
-    rank = graph.shortest_paths.rank
-    reachable = [int(node) for node in examples if rank[int(node)] >= 0]
+    examples = [int(node) for node in examples]
+    tree = graph.path_tree
+    reachable = [node for node in examples if tree.rank[node] >= 0]
+    if not reachable:
+        tree = graph.shortest_paths
+        reachable = [node for node in examples if tree.rank[node] >= 0]
     if not reachable:
         return None, None
-    tree = graph.shortest_paths
+    rank = tree.rank
     best = min(reachable, key=lambda node: (_depth(tree, node), rank[node]))
     return retainer_path(graph, best), int(graph.snapshot.node_id[best])
 

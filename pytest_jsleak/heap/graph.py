@@ -72,6 +72,21 @@ class HeapGraph:
         return shortest_path_tree(self)
 
     @cached_property
+    def path_tree(self) -> ShortestPathTree:
+        """The BFS that retainer paths follow: `shortest_paths`, but never through the harness.
+
+        The harness's scopes (its table of the target's exports, its running frames) are reached
+        but not gone through, so a path to the target's objects starts at the target's module
+        (research: V8 otherwise reaches the module scope first through the harness's Map).
+        """
+        from pytest_jsleak.heap.paths import harness_scopes, shortest_path_tree
+
+        closed = harness_scopes(self)
+        if not closed.size:
+            return self.shortest_paths
+        return shortest_path_tree(self, closed)
+
+    @cached_property
     def dominators(self) -> DominatorTree:
         """Immediate dominators and retained sizes (built on first use; see dominators.py)."""
         from pytest_jsleak.heap.dominators import dominator_tree

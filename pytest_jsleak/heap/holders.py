@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from pytest_jsleak.model import MODULE_SCOPE, RetainerPath
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES as NAMED_EDGE_TYPES
-from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.model import is_scope_class as is_scope
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     `requestLog → Array → ...` is left as it is, one that starts `(compiled code) → Array → ...`
     and names a variable only deeper down (a closure's) gets the holder of the Array.
     """
-    from pytest_jsleak.heap.paths import retainer_path
+    from pytest_jsleak.heap.paths import harness_scopes, retainer_path
 
+    harness = set(harness_scopes(graph).tolist())
     for position in range(1, first_variable(path)):
         index = graph.find_by_id(path.steps[position].node_id)
         if index is None:
@@ -46,14 +47,144 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
             name = edge.name
             if edge.type not in NAMED_EDGE_TYPES or not isinstance(name, str) or not name:
                 continue
-            if not is_scope(source.class_name) or name.startswith("__jsleak"):
-                continue
+            if not is_scope(source.class_name) or name.startswith("__jsleak") or edge.source_index in harness:
+                continue  # the harness's variables are not the user's
             prefix = retainer_path(graph, edge.source_index)
             if prefix is None:
                 continue
             held = replace(path.steps[position], edge_type=edge.type, edge_name=name)
             return RetainerPath((*prefix.steps, held, *path.steps[position + 1:]))
     return path
+
+
+def module_scope_name(graph: HeapGraph, context: int) -> str | None:
+    """The file whose top-level scope `context` is, or None when it is no module's scope.
+
+    A module's scope (ESM, or the function a CommonJS module is wrapped in) is a context whose
+    `previous` is the native context; its file is the script of a function created in it.
+    """
+    from pytest_jsleak.heap.paths import ClosureLocations, _follow
+
+    view = graph.node(context)
+    if view.name != "system / Context":
+        return None
+    outer = _follow(graph, context, ("previous",))
+    if outer is None or graph.node(outer).name != "system / NativeContext":
+        return None
+    locations = ClosureLocations.of_graph(graph)
+    for edge in view.retainers:
+        if edge.type == "internal" and edge.name == "context" and edge.source.type == "closure":
+            script = locations.script_name(edge.source_index)
+            if script:
+                return script
+    return None
+
+
+def module_url(graph: HeapGraph, module: int) -> str | None:
+    """The file of a `system / SourceTextModule` node, from the `url` of Node's ModuleWrap for it."""
+    from pytest_jsleak.heap.paths import _follow
+
+    for edge in graph.node(module).retainers:
+        if edge.source.name == "ModuleWrap":
+            url = _follow(graph, edge.source_index, ("url",))
+            if url is not None:
+                text = graph.node(url).name
+                return text[len("file://"):] if text.startswith("file://") else text
+    return None
+
+
+def through_import(graph: HeapGraph, path: RetainerPath, root: str | None = None) -> RetainerPath | None:
+    """`(module scope) app.mjs → axios (import) → interceptors → …` for a path through a library's export.
+
+    An ES module's imports are cells it shares with the exporting module; the shortest path often
+    reaches the cell from the library's side (`ModuleWrap → SourceTextModule → … → Cell → value`).
+    When a module of the user's imports that cell, the path reads from the user's import instead,
+    named after the package. None when the path passes no such cell.
+    """
+    from dataclasses import replace as replace_step
+
+    from pytest_jsleak.heap.allocations import display_path, frame_kind, package_of
+
+    steps = path.steps
+    for position in range(1, len(steps) - 1):
+        step, after = steps[position], steps[position + 1]
+        if step.class_name != "system / Cell" or after.edge_name != "value":
+            continue
+        exporter = next((s for s in reversed(steps[:position]) if s.class_name == "system / SourceTextModule"), None)
+        cell = graph.find_by_id(step.node_id)
+        if exporter is None or cell is None:
+            continue
+        exporter_url = module_url(graph, graph.find_by_id(exporter.node_id) or 0) or ""
+        if frame_kind(exporter_url) == "user":
+            continue  # an export of the user's own module: its scope says it better
+        for holder in graph.node(cell).retainers:
+            for edge in holder.source.retainers:
+                module = edge.source
+                if module.name != "system / SourceTextModule" or module.id == exporter.node_id:
+                    continue
+                url = module_url(graph, module.index)
+                if not url or frame_kind(url) != "user":
+                    continue
+                package = package_of(exporter_url) or exporter_url.rsplit("/", 1)[-1] or "(module)"
+                head = replace_step(
+                    step, edge_type=None, edge_name=None, node_type="synthetic",
+                    node_name=f"{MODULE_SCOPE} {display_path(url, root)}", class_name="system / Context",
+                    node_id=module.id, self_size=module.self_size, location=None,
+                )
+                imported = replace_step(after, edge_type="import", edge_name=package)
+                return _relative_locations(RetainerPath((head, imported, *steps[position + 2:])), root)
+    return None
+
+
+def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = None) -> RetainerPath:
+    """The path from the module scope that holds it: `(module scope) src/log.mjs → requestLog → ...`.
+
+    How the GC roots reach a module's scope (the module map, the loader's records) is the
+    runtime's business; the path reads like the code from the module's variable on. A path that
+    passes no module scope with a variable after it is left as it is.
+    """
+    from dataclasses import replace as replace_step
+
+    imported = through_import(graph, path, root)
+    if imported is not None:
+        return imported
+
+    from pytest_jsleak.heap.allocations import frame_kind
+
+    steps = path.steps
+    scopes: list[tuple[int, str]] = []
+    for position in range(1, len(steps) - 1):
+        step = steps[position]
+        if step.class_name != "system / Context" or steps[position + 1].edge_type not in NAMED_EDGE_TYPES:
+            continue
+        index = graph.find_by_id(step.node_id)
+        name = module_scope_name(graph, index) if index is not None else None
+        if name is not None:
+            scopes.append((position, name))
+    if not scopes:
+        return _relative_locations(path, root)
+    # The user's module if the path passes one; else the runtime's or library's module nearest the
+    # object (node:timers' timer list, not the node:v8 scope the search happened to come through).
+    position, name = next(((p, n) for p, n in scopes if frame_kind(n) == "user"), scopes[-1])
+    if root and name.startswith(root.rstrip("/") + "/"):
+        name = name[len(root.rstrip("/")) + 1:]
+    head = replace_step(steps[position], edge_type=None, edge_name=None, node_type="synthetic",
+                        node_name=f"{MODULE_SCOPE} {name}", location=None)
+    return _relative_locations(RetainerPath((head, *steps[position + 1:])), root)
+
+
+def _relative_locations(path: RetainerPath, root: str | None) -> RetainerPath:
+    """Closure locations relative to `root`, as the node ids and allocation sites spell files."""
+    from dataclasses import replace as replace_step
+
+    if not root:
+        return path
+    prefix = root.rstrip("/") + "/"
+    return RetainerPath(tuple(
+        replace_step(step, location=step.location[len(prefix):])
+        if step.location and step.location.startswith(prefix) else step
+        for step in path.steps
+    ))
 
 
 def crowded_instances(
@@ -93,4 +224,5 @@ def crowded_instances(
     return []
 
 
-__all__ = ["crowded_instances", "first_variable", "with_named_holder"]
+__all__ = ["MODULE_SCOPE", "crowded_instances", "first_variable", "module_scope_name", "module_url",
+           "start_at_module", "through_import", "with_named_holder"]

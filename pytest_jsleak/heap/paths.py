@@ -123,8 +123,61 @@ def _make_edge_filter(graph: HeapGraph):
     return follow
 
 
-def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
-    """BFS from the root (node 0) over the followed edges; the first edge found wins, as in DevTools."""
+HARNESS_VARIABLES = ("__jsleakExports",)
+"""Variables of the harness's module scope: the scope that holds them is the harness's."""
+
+
+def harness_scopes(graph: HeapGraph) -> np.ndarray:
+    """Node indices of the harness's scopes: its module context and every context nested in it.
+
+    Found from the harness's own variable (`__jsleakExports`, a `context` edge) and then the
+    contexts whose `previous` chain reaches that one (its functions' contexts, their frames).
+    Empty for a snapshot of anything else, and for Bun's: JSC roots a module's values through the
+    harness's table of exports, so closing it would leave only the runtime's odd routes (there the
+    `held by` line skips the harness instead).
+    """
+    cached = graph.__dict__.get("_harness_scopes")
+    if cached is None:
+        cached = graph.__dict__["_harness_scopes"] = _harness_scopes(graph)
+    return cached
+
+
+def _harness_scopes(graph: HeapGraph) -> np.ndarray:
+    snap = graph.snapshot
+    if snap.runtime_guess == "bun":
+        return np.zeros(0, np.int64)
+    meta = snap.meta
+    context = meta.edge_type_code("context")
+    internal = meta.edge_type_code("internal")
+    names = [index for name in HARNESS_VARIABLES for index in snap.strings.indices_of(name)]
+    if context < 0 or not names:
+        return np.zeros(0, np.int64)
+    edge_type = snap.edge_type
+    edge_name = snap.edge_name
+    holders = np.flatnonzero((edge_type == context) & np.isin(edge_name, names))
+    if not holders.size:
+        return np.zeros(0, np.int64)
+    sources = graph.edge_from
+    scopes = np.zeros(graph.node_count, np.bool_)
+    scopes[sources[holders]] = True
+    previous = snap.strings.indices_of("previous")
+    if previous and internal >= 0:
+        links = np.flatnonzero((edge_type == internal) & np.isin(edge_name, previous))
+        inner, outer = sources[links], snap.edge_to[links]
+        while True:
+            new = inner[scopes[outer] & ~scopes[inner]]
+            if not new.size:
+                break
+            scopes[new] = True
+    return np.flatnonzero(scopes)
+
+
+def shortest_path_tree(graph: HeapGraph, closed: np.ndarray | None = None) -> ShortestPathTree:
+    """BFS from the root (node 0) over the followed edges; the first edge found wins, as in DevTools.
+
+    `closed`: node indices that are reached but not gone through (the harness's scopes, for paths
+    that read like the user's code).
+    """
     snap = graph.snapshot
     count = graph.node_count
     index_type = np.int32 if count < (1 << 31) else np.int64
@@ -143,8 +196,14 @@ def shortest_path_tree(graph: HeapGraph) -> ShortestPathTree:
     levels = [frontier]
     from_root = True
     edge_type = first.dtype  # int32 while there are fewer than 2**31 edges: half the traffic
+    stop = None
+    if closed is not None and closed.size:
+        stop = np.zeros(count, np.bool_)
+        stop[closed] = True
     while frontier.size:
         counts = edge_counts[frontier]
+        if stop is not None:
+            counts = np.where(stop[frontier], 0, counts)
         ends = np.cumsum(counts, dtype=np.int64)
         total = int(ends[-1])
         if total == 0:
@@ -208,11 +267,18 @@ def _bfs_block(nodes, counts, first, edge_to, edge_type, seen, parent, scratch, 
 
 
 def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
-    """The shortest path from the root to `node` (root first), or None if it is unreachable."""
-    tree = graph.shortest_paths
+    """The shortest path from the root to `node` (root first), or None if it is unreachable.
+
+    Not through the harness's scopes (`HeapGraph.path_tree`) unless there is no other way.
+    """
     node = int(node)
-    if not 0 <= node < graph.node_count or tree.rank[node] < 0:
+    if not 0 <= node < graph.node_count:
         return None
+    tree = graph.path_tree
+    if tree.rank[node] < 0:
+        tree = graph.shortest_paths
+        if tree.rank[node] < 0:
+            return None
     chain = [node]
     while tree.parent[chain[-1]] >= 0:
         chain.append(int(tree.parent[chain[-1]]))

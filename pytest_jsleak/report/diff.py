@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_jsleak.model import RetainerPath
+from pytest_jsleak.model import AllocationSite, RetainerPath
 from pytest_jsleak.report.paths import format_path_inline, format_retainer_path
+from pytest_jsleak.report.sites import sites_lines
 from pytest_jsleak.units import format_bytes
 
 SCHEMA = 1
@@ -40,17 +41,30 @@ def comparison_table(rows: Sequence[Any], top: int) -> str:
                     colalign=("left",) + ("right",) * (len(headers) - 1))
 
 
-def comparison_text(before: str, after: str, rows: Sequence[Any], top: int, notes: Sequence[str]) -> str:
+def comparison_text(
+    before: str, after: str, rows: Sequence[Any], top: int, notes: Sequence[str],
+    sites: Mapping[str, Sequence[AllocationSite]] | None = None,
+) -> str:
     lines = [f"comparison of {before} → {after}: {len(rows)} classes changed"]
     lines += list(notes)
     if rows:
         lines += ["", comparison_table(rows, top)]
         if len(rows) > top:
             lines.append(f"… and {len(rows) - top} more classes (--top)")
+    for class_name, found in (sites or {}).items():
+        lines += ["", f"where the new {class_name} objects were allocated:", *sites_lines(found)]
     return "\n".join(lines)
 
 
-def comparison_json(before: str, after: str, rows: Sequence[Any], top: int, notes: Sequence[str]) -> dict:
+def _sites_json(found: Sequence[AllocationSite] | None) -> list[dict[str, Any]]:
+    return [site.to_dict() for site in found or ()]
+
+
+def comparison_json(
+    before: str, after: str, rows: Sequence[Any], top: int, notes: Sequence[str],
+    sites: Mapping[str, Sequence[AllocationSite]] | None = None,
+) -> dict:
+    sites = sites or {}
     return {
         "schema": SCHEMA,
         "mode": "compare",
@@ -70,6 +84,7 @@ def comparison_json(before: str, after: str, rows: Sequence[Any], top: int, note
                 "alloc_size": row.alloc_size,
                 "freed_size": row.freed_size,
                 "size_delta": row.size_delta,
+                "allocation_sites": _sites_json(sites.get(row.class_name)),
             }
             for row in rows[:top]
         ],
@@ -104,8 +119,10 @@ def leaks_text(
     top: int,
     paths: Sequence[tuple[str, int | None, RetainerPath | None]],
     notes: Sequence[str],
+    sites: Mapping[str, Sequence[AllocationSite]] | None = None,
     grown: Sequence[tuple[Any, RetainerPath | None]] = (),
 ) -> str:
+    sites = sites or {}
     survivors = sum(row.survivors for row in rows)
     a, b, c = snapshots
     lines = [
@@ -121,8 +138,10 @@ def leaks_text(
         lines.append("")
         if path is None:
             lines.append(f"{class_name}: no path from the GC roots (held only by weak references)")
+            lines += sites_lines(sites.get(class_name, ()))
             continue
         lines.append(f"{class_name} @{node_id} is retained by:  {format_path_inline(path)}")
+        lines += sites_lines(sites.get(class_name, ()))
         lines.append(format_retainer_path(path))
     if grown:
         lines += ["", f"grew in place (alive in {a}, {b} and {c}, retained size up in both intervals):"]
@@ -140,8 +159,10 @@ def leaks_json(
     paths: Sequence[tuple[str, int | None, RetainerPath | None]],
     notes: Sequence[str],
     method: str,
+    sites: Mapping[str, Sequence[AllocationSite]] | None = None,
     grown: Sequence[tuple[Any, RetainerPath | None]] = (),
 ) -> dict:
+    sites = sites or {}
     path_of = {name: (node_id, path) for name, node_id, path in paths}
     classes = []
     for row in rows[:top]:
@@ -157,6 +178,7 @@ def leaks_json(
                 "example_node_id": node_id,
                 "path": path.to_dict() if path else None,
                 "path_text": format_path_inline(path) if path else None,
+                "allocation_sites": _sites_json(sites.get(row.class_name)),
             }
         )
     return {

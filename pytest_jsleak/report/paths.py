@@ -41,6 +41,8 @@ def edge_label(step: PathStep) -> str:
     if kind == "listener":
         # An event listener of a DOM event target (heap/dom.py collapses Blink's chain to it).
         return f"{name} listener" if name else "event listener"
+    if kind == "import":
+        return f"{name} (import)"
     if kind is None:
         return ""
     return f"({kind}) {name}".rstrip()
@@ -94,7 +96,7 @@ def format_path_inline(path: RetainerPath) -> str:
         return ""
     parts = [node_label(steps[0])]
     for step in steps[1:]:
-        if step.edge_type in ("property", "context", "shortcut") and step.edge_name:
+        if step.edge_type in ("property", "context", "shortcut", "import") and step.edge_name:
             parts.append(step.edge_name)
         elif step.edge_type == "element" and step.edge_name is not None:
             parts.append(f"[{step.edge_name}]")

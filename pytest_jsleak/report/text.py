@@ -7,9 +7,18 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from pytest_jsleak.model import VARIABLE_EDGE_TYPES, InPlaceGrowth, LeakResult, PathStep, RetainerPath, is_scope_class
+from pytest_jsleak.model import (
+    MODULE_SCOPE,
+    VARIABLE_EDGE_TYPES,
+    InPlaceGrowth,
+    LeakResult,
+    PathStep,
+    RetainerPath,
+    is_scope_class,
+)
 from pytest_jsleak.report.fold import Repeat, fold_repeats
 from pytest_jsleak.report.paths import edge_label, node_label
+from pytest_jsleak.report.sites import sites_lines
 from pytest_jsleak.units import format_bytes
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
@@ -104,14 +113,22 @@ def render(result: LeakResult, label: str | None = None) -> str:
             parts.append(result.error.split("\n", 1)[1].rstrip())
     elif result.suspects:
         parts += ["", survivors_table(result)]
-        for explained in explain_paths([suspect.path for suspect in result.suspects]):
-            suspect = result.suspects[explained.index]
+        explained_at = {item.index: item for item in explain_paths([suspect.path for suspect in result.suspects])}
+        for index, suspect in enumerate(result.suspects):
+            # Where the objects were made: the line the fix usually goes to.
+            sites = sites_lines(suspect.allocation_sites)
+            explained = explained_at.get(index)
+            if explained is None:
+                if sites:
+                    parts += ["", f"where {suspect.class_name} was allocated:", *sites]
+                continue
             if not explained.full:
-                parts += ["", f"{suspect.class_name} is held by: {explained.holder}"]
+                parts += ["", f"{suspect.class_name} is held by: {explained.holder}", *sites]
                 continue
             parts += ["", f"why {suspect.class_name} is alive (shortest retainer path from the GC roots):"]
             if explained.holder:
                 parts.append(f"  held by: {explained.holder}")
+            parts += sites
             parts.append(format_folded_path(explained.path))
     for grown in result.grown_in_place:
         parts += ["", grown_line(grown)]
@@ -178,12 +195,22 @@ def held_by(path: RetainerPath) -> str:
         if step.edge_name.startswith(HARNESS_PREFIX) if step.edge_name else True:
             continue  # the harness's own table of the target's exports, not the target's variable
         if step.edge_type in VARIABLE_EDGE_TYPES and is_scope_class(steps[position - 1].class_name):
-            parts = [f"{step.edge_name} (variable)" if step.edge_type == "context" else step.edge_name]
+            kind = {"context": " (variable)", "import": " (import)"}.get(step.edge_type or "", "")
+            scope = steps[position - 1]
+            if step.edge_type == "context" and scope.node_name.startswith(MODULE_SCOPE + " "):
+                module = scope.node_name[len(MODULE_SCOPE) + 1:]
+                if module.startswith("node:") or "node_modules/" in module:
+                    kind = f" (variable in {module})"  # the runtime's or a library's, not yours
+            parts = [f"{step.edge_name}{kind}"]
             parts.append(node_label(step))
             for item in fold_repeats(steps[position + 1:]):
                 if isinstance(item, Repeat):
                     block = " → ".join(_inline(s) for s in item.steps)
-                    parts.append(f"({block}) ×{item.times}")
+                    # A chain of closures (a function wrapped again on every call): the function
+                    # whose wrapping repeats, and where it is defined.
+                    made = next((s for s in item.steps if s.node_type == "closure" and s.location), None)
+                    where = f" at {made.location}" if made else ""
+                    parts.append(f"({block}) ×{item.times}{where}")
                 else:
                     parts.append(_inline(item))
             return " → ".join(parts)

@@ -7,6 +7,7 @@
 // never writes there. Facts this file relies on are in shared/research/runtimes.md.
 
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -360,6 +361,9 @@ async function snapshot(msg) {
   if (typeof msg.path !== "string" || msg.path === "") {
     throw new HarnessError("ProtocolError", "snapshot needs a path");
   }
+  // While an inspector session is connected (allocation tracking), V8 keeps every console
+  // message and its arguments for it: the target's console.log output would look like a leak.
+  if (__jsleakInspectorSession !== null) await post("Runtime.discardConsoleEntries");
   await macrotask();
   fullGC();
   // v8.writeHeapSnapshot gives the V8 format in both runtimes (Bun.generateHeapSnapshot() without
@@ -378,6 +382,62 @@ async function census() {
   return { counts: __jsleakJsc.heapStats().objectTypeCounts };
 }
 
+// --- allocation tracking (Node) ---------------------------------------------------------------
+
+// One in-process inspector session, opened on first use and kept connected to the end:
+// disconnecting runs HeapProfiler.disable, which clears V8's object id map, and every later
+// snapshot would then give old objects new ids (research/runtimes.md §4). While tracking is on,
+// a snapshot carries the allocation stack of every object allocated since (trace_node_id).
+// `__jsleak`-prefixed like every module-level variable of the harness that holds objects: what
+// only it holds (the session, node:inspector's objects) is the harness's, never the target's.
+let __jsleakInspectorSession = null;
+const SESSION_WARMUP_CALLS = 64;
+
+function post(method, params = {}) {
+  return new Promise((resolve, reject) => {
+    __jsleakInspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+async function trackAllocations(msg) {
+  if (typeof msg.on !== "boolean") throw new HarnessError("ProtocolError", "track_allocations needs on: true or false");
+  // Bun's inspector has no HeapProfiler domain, and its snapshots no trace_node_id.
+  if (IS_BUN) return { supported: false, tracking: false };
+  if (__jsleakInspectorSession === null && !msg.on) return { supported: true, tracking: false };
+  try {
+    if (__jsleakInspectorSession === null) {
+      // require, not import(): a dynamic import leaves the ESM loader's job settling after the
+      // caller's next snapshot, and that looked like growth in round A.
+      const inspector = createRequire(import.meta.url)("node:inspector");
+      __jsleakInspectorSession = new inspector.Session();
+      __jsleakInspectorSession.connect();
+      await post("HeapProfiler.enable");
+      // The session's own message handler gets its feedback and code after a few calls; made
+      // now, before the caller's next snapshot, that does not look like growth in a later round.
+      for (let i = 0; i < SESSION_WARMUP_CALLS; i++) await post("Runtime.discardConsoleEntries");
+    }
+    if (msg.on) await post("HeapProfiler.startTrackingHeapObjects", { trackAllocations: true });
+    else await post("HeapProfiler.stopTrackingHeapObjects", { reportProgress: false });
+  } catch (err) {
+    // A runtime built without the inspector, or one that refuses it: no allocation sites, but
+    // the check goes on (the caller learns it from `supported`). Disconnect only before the
+    // snapshots: afterwards it would renumber every object (see above).
+    if (msg.on) closeInspector();
+    return { supported: false, tracking: false, reason: describeError(err).message };
+  }
+  return { supported: true, tracking: msg.on };
+}
+
+function closeInspector() {
+  if (__jsleakInspectorSession === null) return;
+  try {
+    __jsleakInspectorSession.disconnect(); // a connected session keeps the process from exiting
+  } catch {
+    // already gone
+  }
+  __jsleakInspectorSession = null;
+}
+
 const __jsleakHandlers = {
   setup: () => callReserved("setup"),
   teardown: () => callReserved("teardown"),
@@ -388,6 +448,7 @@ const __jsleakHandlers = {
   },
   snapshot,
   census,
+  track_allocations: trackAllocations,
   exit: () => shutdown(),
 };
 
@@ -418,6 +479,7 @@ let __jsleakCommandStream = null;
 
 function shutdown() {
   __jsleakCommandStream?.destroy();
+  closeInspector();
   if (!IS_BUN) exit(0); // its stdio pipes are blocking (below): nothing is left unwritten
   // Bun's process.exit() drops stdout it has not written yet; a natural exit flushes it. The
   // fallback covers targets whose timers or sockets keep the event loop alive.

@@ -324,6 +324,14 @@ class HarnessProcess:
         """Live objects per type after a full GC (Bun's `objectTypeCounts`); `{}` on Node."""
         return dict(self._timed("census", phase="census")["counts"])
 
+    def track_allocations(self, on: bool) -> bool:
+        """Allocation tracking on or off; False when the runtime cannot track (Bun).
+
+        Snapshots written while it is on carry the allocation stack of every object allocated
+        since it was turned on. It slows allocation down many times over: only for one round.
+        """
+        return bool(self._timed("track_allocations", phase="track_allocations", on=bool(on))["supported"])
+
     # --- the channel -------------------------------------------------------------------------------
 
     def _timed(self, cmd: str, *, phase: str, **kwargs: Any) -> Event:

@@ -12,6 +12,9 @@ Commands (Python → harness), each answered by one ``result`` or ``error`` even
 - ``gc_sample`` → ``{"heap_used": int, "external": int, "rss": int}``
 - ``snapshot`` (path) → ``{"path": str}``
 - ``census`` → ``{"counts": {type: count}}`` (Bun only; empty on Node)
+- ``track_allocations`` (on: bool) → ``{"supported": bool, "tracking": bool}``: Node's allocation
+  tracking through an in-process inspector session (snapshots taken while it is on carry
+  allocation stacks); ``supported`` is false on Bun
 - ``exit``: the harness exits with status 0, no answer
 - ``status``: answered at once, out of turn, by a ``status`` event (phase, scenario, iteration),
   but only if the event loop is free: a scenario awaiting a promise that never settles.
@@ -31,7 +34,9 @@ from typing import Any
 
 from pytest_jsleak.errors import JsLeakError
 
-COMMANDS = frozenset({"setup", "teardown", "run", "gc_sample", "snapshot", "census", "exit", "status"})
+COMMANDS = frozenset(
+    {"setup", "teardown", "run", "gc_sample", "snapshot", "census", "track_allocations", "exit", "status"}
+)
 EVENTS = frozenset({"hello", "result", "error", "progress", "status", "exiting"})
 
 Event = dict[str, Any]

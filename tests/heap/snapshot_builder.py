@@ -25,6 +25,7 @@ class Node:
     self_size: int
     edges: list[tuple[str, str | int, int]] = field(default_factory=list)
     detachedness: int = 0
+    trace_node_id: int = 0
 
 
 class SnapshotBuilder:
@@ -36,18 +37,47 @@ class SnapshotBuilder:
     def __init__(self, *, root_name: str = "") -> None:
         self.nodes: list[Node] = []
         self.locations: list[tuple[int, int, int, int]] = []
+        # Allocation tracking: (name, script, line, column) per function; trace node id ->
+        # (parent trace id, function index), the root being trace node 1, "(root)".
+        self.functions: list[tuple[str, str, int, int]] = []
+        self.trace_nodes: dict[int, tuple[int, int]] = {}
         self._next_id = 1
         self.add("synthetic", root_name, self_size=0)
 
     def add(
-        self, type: str, name: str, *, self_size: int = 16, id: int | None = None, detachedness: int = 0
+        self,
+        type: str,
+        name: str,
+        *,
+        self_size: int = 16,
+        id: int | None = None,
+        detachedness: int = 0,
+        trace: int = 0,
     ) -> int:
-        """A node; `detachedness` as Chromium writes it for DOM nodes (1 attached, 2 detached)."""
+        """A node; `detachedness` as Chromium writes it for DOM nodes (1 attached, 2 detached);
+        `trace` the allocation trace node that made it (0: none)."""
         if id is None:
             id = self._next_id
             self._next_id += 2
-        self.nodes.append(Node(type, name, id, self_size, detachedness=detachedness))
+        self.nodes.append(Node(type, name, id, self_size, detachedness=detachedness, trace_node_id=trace))
         return len(self.nodes) - 1
+
+    def call(self, stack: list[tuple[str, str, int, int]]) -> int:
+        """The trace node id of a call stack (outermost first), made on first use."""
+        if not self.trace_nodes:
+            self.functions.append(("(root)", "", 0, 0))
+            self.trace_nodes[1] = (0, 0)
+        parent = 1
+        for frame in stack:
+            if frame not in self.functions:
+                self.functions.append(frame)
+            function = self.functions.index(frame)
+            child = next((tid for tid, (up, fn) in self.trace_nodes.items() if up == parent and fn == function), None)
+            if child is None:
+                child = max(self.trace_nodes) + 1
+                self.trace_nodes[child] = (parent, function)
+            parent = child
+        return parent
 
     def edge(self, source: int, target: int, name: str | int, type: str = "property") -> None:
         self.nodes[source].edges.append((type, name, target))
@@ -70,13 +100,25 @@ class SnapshotBuilder:
         edges: list[int] = []
         for node in self.nodes:
             nodes += [NODE_TYPES.index(node.type), intern(node.name), node.id, node.self_size,
-                      len(node.edges), 0, node.detachedness]
+                      len(node.edges), node.trace_node_id, node.detachedness]
             for type, name, target in node.edges:
                 name_value = name if type in ("element", "hidden") else intern(str(name))
                 edges += [EDGE_TYPES.index(type), int(name_value), target * width]
         locations: list[int] = []
         for node, script, line, column in self.locations:
             locations += [node * width, script, line, column]
+        infos: list[int] = []
+        for position, (name, script, line, column) in enumerate(self.functions):
+            infos += [position, intern(name), intern(script), position, line, column]
+
+        def subtree(trace_id: int) -> list:
+            children: list = []
+            for child, (up, _) in self.trace_nodes.items():
+                if up == trace_id and child != trace_id:
+                    children += subtree(child)
+            return [trace_id, self.trace_nodes[trace_id][1], 0, 0, children]
+
+        tree = subtree(1) if self.trace_nodes else []
         return {
             "snapshot": {
                 "meta": {
@@ -92,12 +134,12 @@ class SnapshotBuilder:
                 },
                 "node_count": len(self.nodes),
                 "edge_count": len(edges) // len(EDGE_FIELDS),
-                "trace_function_count": 0,
+                "trace_function_count": len(self.functions),
             },
             "nodes": nodes,
             "edges": edges,
-            "trace_function_infos": [],
-            "trace_tree": [],
+            "trace_function_infos": infos,
+            "trace_tree": tree,
             "samples": [],
             "locations": locations,
             "strings": strings,

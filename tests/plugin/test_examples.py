@@ -27,6 +27,13 @@ LEAKS = {
     "pending-promises.leak.mjs::leaky": ("Job", {"waiting"}),
     # Off the JS heap: 64 KB backing stores behind small Buffer objects (under a 1 KB threshold).
     "buffer-cache.leak.mjs::leaky": ("Buffer|Uint8Array", {"thumbnails"}),
+    "audit-log.leak.mjs::leaky": ("Object", {"trail"}),
+}
+# Node: the function that allocated the leaked objects (allocation sites): the innermost frame of
+# your code on the top stack.
+ALLOCATED_BY = {
+    **{nodeid: ("leaky", nodeid.split("::")[0]) for nodeid in LEAKS},
+    "audit-log.leak.mjs::leaky": ("buildAuditEntry", "lib/audit.mjs"),
 }
 # Leaks without new survivors: a long-lived object grows in place; its holder must be named.
 IN_PLACE = {
@@ -57,6 +64,7 @@ CLEAN = [
 def run_examples(pytester: pytest.Pytester, runtime: str) -> tuple[pytest.RunResult, dict[str, dict]]:
     for path in EXAMPLES.glob("*.leak.*"):
         shutil.copy(path, pytester.path / path.name)
+    shutil.copytree(EXAMPLES / "lib", pytester.path / "lib")  # modules the targets import
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
         "-v", "--jsleak", f"--jsleak-runtime={runtime}", f"--jsleak-report={report}", "-p", "no:cacheprovider",
@@ -89,6 +97,17 @@ def test_examples_verdicts_classes_and_holders(pytester: pytest.Pytester, runtim
             continue
         paths = [path_names(s) for s in items[nodeid]["suspects"] if s["path"]]
         assert any(holders & set(names) for names in paths), f"{nodeid}: no path through {holders}: {paths}"
+        assert not any(name.startswith("__jsleak") for names in paths for name in names), paths
+        steps = [step for s in items[nodeid]["suspects"] for step in s["path"] or []]
+        assert not any("runtime/harness.mjs" in (step["node_name"] + (step.get("location") or ""))
+                       for step in steps), f"{nodeid}: a path through the harness"
+        if runtime == "node":
+            function, file = ALLOCATED_BY[nodeid]
+            top = next(suspects[name] for name in class_names.split("|") if name in suspects)
+            sites = top["allocation_sites"]
+            assert sites, f"{nodeid}: no allocation site for {top['class_name']}"
+            frame = next(frame for frame in sites[0]["frames"] if frame["kind"] == "user")
+            assert (frame["function"], frame["file"]) == (function, file), f"{nodeid}: {sites[0]}"
     for nodeid, holders in IN_PLACE.items():
         if nodeid in unseen:
             continue
@@ -108,3 +127,6 @@ def test_examples_verdicts_classes_and_holders(pytester: pytest.Pytester, runtim
     assert "Chrome DevTools" in text
     assert "grew by" in text and "no new objects" in text
     assert "outside the JS heap" in text
+    if runtime == "node":
+        assert "allocated at buildAuditEntry (lib/audit.mjs:4:32) ← recordLogin (lib/audit.mjs:8:28)" in text
+    assert "__jsleakExports" not in text

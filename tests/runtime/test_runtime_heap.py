@@ -38,3 +38,38 @@ def test_clean_scenario_is_flat_after_warmup_on_node(node: RuntimeInfo, targets:
     assert _median_growth_per_call(samples) == 0, samples
     second_half = [s.heap for s in samples[len(samples) // 2 :]]
     assert max(second_half) - min(second_half) <= 1024, samples
+
+
+def test_allocation_tracking_puts_stacks_in_the_snapshots_taken_while_on(
+    runtime: RuntimeInfo, targets: Path, tmp_path: Path
+) -> None:
+    from pytest_jsleak import heap
+    from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites
+
+    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30) as proc:
+        proc.start()
+        proc.run("leak", 20, phase="warmup")
+        supported = proc.track_allocations(True)
+        before = proc.snapshot(tmp_path / "before.heapsnapshot")
+        proc.run("leak", 30, start=20)
+        during = proc.snapshot(tmp_path / "during.heapsnapshot")
+        proc.track_allocations(False)
+        after = proc.snapshot(tmp_path / "after.heapsnapshot")
+        proc.teardown()
+    if runtime.name == "bun":
+        assert supported is False  # no HeapProfiler domain in Bun's inspector
+        return
+    assert supported is True
+    tracked = heap.read_snapshot(during)
+    traces = AllocationTraces.of_snapshot(tracked)
+    assert traces is not None
+    assert AllocationTraces.of_snapshot(heap.read_snapshot(after)) is None  # stopping drops the stacks
+    # The objects of the 30 tracked calls, found by id as the verdict finds them, and their stack.
+    new = ~heap.diff.contains(heap.read_node_ids(before), tracked.node_id.astype("int64"))
+    codes, names = tracked.graph.class_keys()
+    objects = new & (codes == names.index("Object"))
+    sites = allocation_sites(traces, tracked.node_id[objects], tracked.node_self_size[objects], root=targets)
+    assert sites and sites[0].frames[0].function == "leak" and sites[0].frames[0].file == "basic.mjs"
+    assert sites[0].count >= 30
+    # Ids survive turning tracking off (the session stays connected): the 30 kept objects are found again.
+    assert heap.diff.contains(heap.read_node_ids(after), tracked.node_id[objects].astype("int64")).sum() >= 30
