@@ -33,9 +33,12 @@ class JsLeakFile(pytest.File):
         from pytest_jsleak.session import JsLeakSession
 
         session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
-        runtime_name = session.listing_runtime(self.path)
+        listing = session.listing_options(self.path)
         try:
-            hello = list_scenarios(find_runtime(runtime_name), self.path, timeout=LIST_TIMEOUT)
+            runtime = find_runtime(listing.runtime, listing.runtime_path, cwd=session.rootpath)
+            hello = list_scenarios(
+                runtime, self.path, timeout=LIST_TIMEOUT, cwd=session.rootpath, runtime_args=listing.runtime_args
+            )
             file_layer = file_options(hello.options, self.path)
         except JsLeakError as exc:
             yield JsLeakItem.from_parent(self, name=LOAD_ITEM, load_error=exc)

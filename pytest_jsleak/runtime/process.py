@@ -10,7 +10,7 @@ import subprocess
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +46,7 @@ class Hello:
     """What the harness reports once the target has loaded."""
 
     runtime: str
-    """`node` or `bun`."""
+    """`node`, `bun` or `deno`."""
     version: str
     """The runtime's version, e.g. `20.20.2`."""
     pid: int
@@ -104,12 +104,17 @@ class HarnessProcess:
         timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        runtime_args: Sequence[str] = (),
+        writable: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.runtime = runtime
         self.target = Path(target)
         self.timeout = float(timeout)
         self.cwd = cwd
         self.env = env
+        self.runtime_args = tuple(runtime_args)
+        #: Folders the runtime may write (Deno's permissions): where snapshots go.
+        self.writable = tuple(writable)
         self.hello: Hello | None = None
         #: Wall seconds spent per command, cumulative; "start" is spawn → hello. The runtime's own
         #: share of `run` is split into "run.call" and "run.sample" (GC + heap reading).
@@ -150,10 +155,16 @@ class HarnessProcess:
         """Spawn the runtime, load the target and return its `Hello`."""
         if self._popen is not None or self._closed:
             raise RuntimeError("HarnessProcess.start() can be called once, before close()")
-        check_target(self.runtime, self.target)
+        check_target(self.runtime, self.target, self.runtime_args)
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise JsLeakError(f"cannot run {self.target}: the working directory {self.cwd} does not exist")
-        argv = harness_command(self.runtime, self.target.resolve())
+        argv = harness_command(
+            self.runtime,
+            self.target.resolve(),
+            runtime_args=self.runtime_args,
+            readable=[os.path.abspath(self.cwd if self.cwd is not None else os.getcwd())],
+            writable=[os.path.abspath(path) for path in self.writable],
+        )
         cmd_r, self._cmd_w = os.pipe()
         self._evt_r, evt_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -563,9 +574,10 @@ def list_scenarios(
     timeout: float = 60.0,
     *,
     cwd: str | os.PathLike[str] | None = None,
+    runtime_args: Sequence[str] = (),
 ) -> Hello:
     """Load `target` once and return what it exports (for collection)."""
-    with HarnessProcess(runtime, target, timeout=timeout, cwd=cwd) as proc:
+    with HarnessProcess(runtime, target, timeout=timeout, cwd=cwd, runtime_args=runtime_args) as proc:
         return proc.start()
 
 
