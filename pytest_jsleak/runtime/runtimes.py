@@ -193,8 +193,8 @@ def harness_command(
             flags.append("--experimental-strip-types")
         return [runtime.executable, *flags, *runtime_args, harness, os.fspath(target)]
     if runtime.name == "deno":
-        return [runtime.executable, "run", *deno_permissions(target, readable, writable), DENO_V8_FLAGS,
-                *runtime_args, harness, os.fspath(target)]
+        permissions, rest = deno_permissions(target, readable, writable, runtime_args)
+        return [runtime.executable, "run", *permissions, DENO_V8_FLAGS, *rest, harness, os.fspath(target)]
     return [runtime.executable, *runtime_args, harness, os.fspath(target)]
 
 
@@ -203,27 +203,57 @@ def _node_needs_strip_flag(version: tuple[int, ...]) -> bool:
     return NODE_STRIP_TYPES <= version < (22, 18) or (23,) <= version < (23, 6)
 
 
+#: Deno's one-letter permission flags.
+DENO_SHORT_PERMISSIONS = {"-R": "read", "-W": "write", "-E": "env", "-S": "sys", "-N": "net"}
+
+
 def deno_permissions(
-    target: Path, readable: Sequence[str | os.PathLike[str]], writable: Sequence[str | os.PathLike[str]]
-) -> list[str]:
-    """What the harness and a local target need under Deno, and no more.
+    target: Path,
+    readable: Sequence[str | os.PathLike[str]],
+    writable: Sequence[str | os.PathLike[str]],
+    runtime_args: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """The permission flags the harness and a local target need under Deno, merged with those of
+    `runtime_args`; returns (permission flags, the rest of `runtime_args`).
 
     Read: the inherited channel (/dev/fd), the target's folder and `readable` (the rootdir). Write:
     the channel and `writable` (the snapshot folder). Environment: the harness reads the channel's
     fd numbers from it, and targets read their configuration there. `sys`: node:inspector's
     Session (allocation tracking) asks for sys access to "inspector", a name `--allow-sys=` does
-    not accept (Deno 2.9), so all of sys. `--no-prompt`: a missing permission fails at once, it never
-    waits for an answer on a terminal. More comes from the runtime_args option (`--allow-net`).
+    not accept (Deno 2.9), so all of sys. `--no-prompt`: a missing permission fails at once, it
+    never waits for an answer on a terminal.
+
+    Merged, because Deno keeps the first of two `--allow-write` flags: `--allow-write` alone in
+    `runtime_args` widens ours to everything, `--allow-write=/data` adds a folder, and
+    `-A`/`--allow-all` replaces them all.
     """
-    reads = ["/dev/fd", os.fspath(target.parent), *map(os.fspath, readable)]
-    writes = ["/dev/fd", *map(os.fspath, writable)]
-    return [
-        "--no-prompt",
-        "--allow-read=" + ",".join(dict.fromkeys(reads)),
-        "--allow-write=" + ",".join(dict.fromkeys(writes)),
-        "--allow-env",
-        "--allow-sys",
-    ]
+    granted: dict[str, list[str] | None] = {
+        "read": ["/dev/fd", os.fspath(target.parent), *map(os.fspath, readable)],
+        "write": ["/dev/fd", *map(os.fspath, writable)],
+        "env": None,
+        "sys": None,
+    }
+    rest: list[str] = []
+    allow_all = False
+    for arg in runtime_args:
+        flag, eq, value = arg.partition("=")
+        name = DENO_SHORT_PERMISSIONS.get(flag) or (flag[len("--allow-"):] if flag.startswith("--allow-") else None)
+        if flag in ("-A", "--allow-all"):
+            allow_all = True
+        elif name is None or name == "all":
+            rest.append(arg)
+        elif name in granted and granted[name] is None:
+            continue  # everything already
+        elif not eq:
+            granted[name] = None
+        else:
+            granted[name] = [*(granted.get(name) or []), *value.split(",")]
+    flags = ["--no-prompt"]
+    if allow_all:
+        return [*flags, "--allow-all"], rest
+    for name, values in granted.items():
+        flags.append(f"--allow-{name}" if values is None else f"--allow-{name}=" + ",".join(dict.fromkeys(values)))
+    return flags, rest
 
 
 __all__ = [

@@ -107,7 +107,7 @@ def test_typescript_under_bun(bun: RuntimeInfo, targets: Path) -> None:
 
 def test_snapshot_is_a_v8_heap_snapshot(runtime: RuntimeInfo, targets: Path, tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "s1.heapsnapshot"
-    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30) as proc:
+    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30, writable=[tmp_path]) as proc:
         proc.start()
         proc.run("leak", 50)
         assert proc.snapshot(path) == path
@@ -182,7 +182,7 @@ def test_paths_with_spaces_and_non_ascii(
     folder.mkdir(parents=True)
     target = folder / f"my {name}"
     shutil.copy(targets / name, target)
-    with HarnessProcess(runtime, target, timeout=20, cwd=folder) as proc:
+    with HarnessProcess(runtime, target, timeout=20, cwd=folder, writable=[folder]) as proc:
         assert scenario in proc.start().exports
         proc.setup()
         assert len(proc.run(scenario, 2, sample_every=1)) == 2
