@@ -20,6 +20,14 @@ objects and object shapes (maps) appear for reasons unrelated to the code under 
 research/runtimes.md (§4, "ignore code, hidden, object shape") and memlab's trivial filter
 (hidden nodes) drop them."""
 
+#: Natives that stand for memory the leak may hold (ArrayBuffer backing stores): never noise.
+KEPT_SYSTEM_NATIVES = frozenset({"system / JSArrayBufferData"})
+"""V8 15 (Deno 2.9) reports the internal objects that V8 11-12 (Node 20, 22) call `hidden`
+(`system / PropertyArray`, `system / Cell`, and the code metadata of optimised functions:
+`system / ProtectedFixedArray`, `system / SharedFunctionInfoWrapper`) as `native`, named
+`system / ...`; on Node the only such natives are these backing stores. The rest count as
+hidden: noise, as above."""
+
 EXAMPLES_PER_CLASS = 20
 
 
@@ -241,18 +249,34 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     snap = graph.snapshot
     ids3 = snap.node_id
     candidate = (ids3 & 1) == 1
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    candidate &= ~noise[snap.node_type]
+    candidate &= ~_noise_nodes(snap)
     in2 = contains(_odd_sorted(ids2), ids3)
     survivor_mask = candidate & in2
     survivor_mask &= ~contains(_odd_sorted(ids1), ids3)
     fresh_mask = candidate & ~in2
     del in2, candidate
     return Candidates(np.flatnonzero(survivor_mask), np.flatnonzero(fresh_mask))
+
+
+def _noise_nodes(snap: HeapSnapshot) -> np.ndarray:
+    """Per node: of a `NOISE_NODE_TYPES` type, or a native V8 internal (`KEPT_SYSTEM_NATIVES`)."""
+    noise = np.zeros(len(snap.meta.node_types), np.bool_)
+    for name in NOISE_NODE_TYPES:
+        code = snap.meta.node_type_code(name)
+        if code >= 0:
+            noise[code] = True
+    mask = noise[snap.node_type]
+    native = snap.meta.node_type_code("native")
+    if native >= 0:
+        natives = snap.node_type == native
+        names = np.unique(snap.node_name[natives])
+        internal = [
+            index for index in names.tolist()
+            if (text := snap.strings[index]).startswith("system / ") and text not in KEPT_SYSTEM_NATIVES
+        ]
+        if internal:
+            mask |= natives & np.isin(snap.node_name, np.asarray(internal, dtype=snap.node_name.dtype))
+    return mask
 
 
 def three_snapshot_diff(
