@@ -85,6 +85,10 @@ def test_commonjs_named_exports(runtime: RuntimeInfo, targets: Path) -> None:
         assert hello.non_functions == ["notAFunction"]
         assert proc.setup() is True
         assert len(proc.run("counter", 4, sample_every=2)) == 2
+        # The output travels through its own pipe and thread: give a loaded machine a moment.
+        deadline = time.monotonic() + 5
+        while "cjs setup" not in proc.output_tail() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert "cjs setup" in proc.output_tail()
 
 
