@@ -344,9 +344,15 @@ class _Judgement:
         self.round_calls = round_calls
         graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots]
         self.final = graphs[2]
+        renumbered: dict[str, int] = {}
         if stable_ids:
             result.method = "ids"
             diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, self.final)
+            if result.runtime == "deno":
+                # Deno re-ids ~10k strings and numbers in every snapshot: they would swell round B.
+                renumbered = heap.renumbered_census(
+                    graphs[0].snapshot.node_id, graphs[1], self.final.snapshot.node_id
+                )
         else:
             # Bun renumbers every object in every snapshot: per-class count growth in each round
             # stands in for survival by id (research/runtimes.md §4).
@@ -360,7 +366,7 @@ class _Judgement:
             verdict_mod.ClassGrowth(
                 class_name=row.class_name,
                 round_a=row.survivors,
-                round_b=row.fresh,
+                round_b=max(0, row.fresh - renumbered.get(row.class_name, 0)),
                 bytes_a=row.survivor_bytes,
                 bytes_b=row.fresh_bytes,
                 retained_bytes=row.retained_bytes,

@@ -195,3 +195,26 @@ def test_deno_leak_report_and_json(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([f"*LEAK: app.leak.mjs::leaky (deno {leaky['runtime_version']})*", "*keep*"])
     # The snapshots are kept, in the V8 format.
     assert all(Path(path).read_bytes()[:12] == b'{"snapshot":' for path in leaky["snapshot_paths"])
+
+
+STRINGS_ONLY = """
+const log = [];
+let calls = 0;
+export function keepsStrings() { log.push(`request ${calls++} from client-${Math.random()}`); }
+export function dropsStrings() { return `request ${calls++} from client-${Math.random()}`.length; }
+"""
+
+
+@pytest.mark.deno
+def test_deno_strings_only_leak_is_found_despite_renumbered_strings(pytester: pytest.Pytester) -> None:
+    # Deno gives ~10k strings a new id in every snapshot; they must not drown a leak of strings.
+    pytester.makefile(".leak.mjs", app=STRINGS_ONLY)
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess(
+        "--jsleak", "--jsleak-iterations=100", "--jsleak-warmup=10", "--jsleak-runtime=deno",
+        f"--jsleak-report={report}",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    leaky = items_of(report)["app.leak.mjs::keepsStrings"]
+    assert leaky["verdict"] == "leak"
+    assert leaky["suspects"][0]["class_name"] == "(string)"
