@@ -41,10 +41,10 @@ delete process.env.JSLEAK_EVT_FD;
 const EVT_FD = IS_DENO && Number.isInteger(INHERITED_EVT_FD) ? reopen(INHERITED_EVT_FD, "w") : INHERITED_EVT_FD;
 
 const fullGC = makeFullGC();
-const memoryUsage = process.memoryUsage.bind(process);
+// Deno: its own reader costs 7 µs, its node:process shim ~0.1 ms; same heapUsed, external, rss.
+const memoryUsage = IS_DENO ? Deno.memoryUsage.bind(Deno) : process.memoryUsage.bind(process);
 /** [JS heap used, memory outside the heap held by JS objects, resident set size], bytes. */
 const memoryNow = makeMemoryReader();
-
 
 /** Where the harness is, for progress/status events and error reports. */
 const state = { cmd: "load", phase: "load", scenario: null, iteration: null };
