@@ -38,6 +38,11 @@ IN_PLACE = {
 # Bun's snapshots leave out an array's elements and its Set tables grow by x4: numbers pushed into
 # an array and ids added to a Set stay below its GC'd heap's jitter (README, "What it does not see").
 NOT_SEEN_ON_BUN = {"numbers-array.leak.mjs::leaky", "seen-ids.leak.mjs::leaky"}
+# Deno (README, "What it does not see"): Deno.memoryUsage().external leaves out WebAssembly.Memory;
+# the GC'd heap stays flat through the sampling round while numbers are pushed into one array, and
+# drops by ~0.5 MB of Deno's own memory in the middle of the Set's round. Left to the verdict's owner.
+NOT_SEEN_ON_DENO = {"numbers-array.leak.mjs::leaky", "seen-ids.leak.mjs::leaky", "wasm-memory.leak.mjs::leaky"}
+NOT_SEEN = {"bun": NOT_SEEN_ON_BUN, "deno": NOT_SEEN_ON_DENO}
 # Bun's snapshots carry no edges into Map storage: the report must say so instead of a path.
 NO_PATH_ON_BUN = {"unbounded-cache.leak.mjs::leaky", "buffer-cache.leak.mjs::leaky"}
 CLEAN = [
@@ -100,7 +105,7 @@ def test_examples_verdicts_classes_and_holders(
 ) -> None:
     result, items = run_examples(pytester, runtime_options(runtime, request))
     assert set(items) == set(LEAKS) | set(IN_PLACE) | set(CLEAN), result.stdout.str()
-    unseen = NOT_SEEN_ON_BUN if runtime == "bun" else set()
+    unseen = NOT_SEEN.get(runtime, set())
     leaky = (set(LEAKS) | set(IN_PLACE)) - unseen
     wrong = {nodeid: item["verdict"] for nodeid, item in items.items()
              if nodeid not in unseen and item["verdict"] != ("leak" if nodeid in leaky else "clean")}
@@ -124,7 +129,8 @@ def test_examples_verdicts_classes_and_holders(
         assert any(holders & set(names) for names in paths), f"{nodeid}: no path through {holders}: {paths}"
     # The off-heap leak is judged by all the memory it keeps, not by its JS wrappers.
     assert items["buffer-cache.leak.mjs::leaky"]["growth_per_iteration"] > 60 * 1024
-    assert items["wasm-memory.leak.mjs::leaky"]["growth_per_iteration"] > 60 * 1024
+    if "wasm-memory.leak.mjs::leaky" not in unseen:
+        assert items["wasm-memory.leak.mjs::leaky"]["growth_per_iteration"] > 60 * 1024
     caught = sum(1 for nodeid in unseen if items[nodeid]["verdict"] == "leak")  # may be seen, by luck of the jumps
     result.assert_outcomes(passed=len(CLEAN) + len(unseen) - caught, failed=len(leaky) + caught)
     # The LEAKED status letter and word, and the report in the failure text.
