@@ -19,7 +19,8 @@ class SnapshotFormatError(JsLeakError):
 
 
 class RuntimeNotFoundError(JsLeakError):
-    """The runtime executable (node, bun) is not on PATH; the message says how to get it."""
+    """The runtime executable (node, bun, deno) is missing, another runtime or too old; the message
+    names what was tried and how to get it."""
 
 
 class TargetError(JsLeakError):

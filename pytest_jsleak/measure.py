@@ -93,6 +93,11 @@ def file_options(raw: Any, target: Path) -> dict[str, Any]:
     return parse_layer(raw, source=f"export const jsleak in {target}", camel_case=True)
 
 
+def launch_key(options: Options) -> tuple[object, ...]:
+    """The options that decide how the runtime is started: a change means another process."""
+    return (options.runtime, options.runtime_path, options.runtime_args)
+
+
 def artefact_folder_name(text: str) -> str:
     """A folder name for a node id: readable, one level, safe on every file system."""
     name = re.sub(r"[^\w.\-]+", "_", text.replace("::", "__")).strip("_.")
@@ -117,9 +122,19 @@ def run_check(request: CheckRequest) -> LeakResult:
         shutil.rmtree(folder, ignore_errors=True)
     try:
         for _attempt in range(2):
-            runtime = find_runtime(options.runtime)
+            launch = launch_key(options)
+            runtime = find_runtime(options.runtime, options.runtime_path, cwd=request.cwd)
+            result.runtime_version = runtime.version  # an error report names it too
+            result.runtime_executable = runtime.executable
             mark = time.perf_counter()
-            proc = HarnessProcess(runtime, request.target, timeout=options.timeout, cwd=request.cwd)
+            proc = HarnessProcess(
+                runtime,
+                request.target,
+                timeout=options.timeout,
+                cwd=request.cwd,
+                runtime_args=options.runtime_args,
+                writable=(folder,),
+            )
             try:
                 hello = proc.start()
                 if request.file_layer is None:
@@ -127,7 +142,7 @@ def run_check(request: CheckRequest) -> LeakResult:
             except BaseException:
                 proc.close()
                 raise
-            if options.runtime == runtime.name:
+            if launch_key(options) == launch:
                 break
             # The file's own export asks for another runtime: load it again there.
             proc.close()
@@ -352,9 +367,15 @@ class _Judgement:
         # The snapshot the grown objects' node indices refer to (S4 after an extra round); the
         # survivors' examples always refer to S3, `self.final`.
         self.grown_graph = self.final
+        renumbered: dict[str, int] = {}
         if stable_ids:
             result.method = "ids"
             diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, self.final)
+            if result.runtime == "deno":
+                # Deno re-ids ~10k strings and numbers in every snapshot: they would swell round B.
+                renumbered = heap.renumbered_census(
+                    graphs[0].snapshot.node_id, graphs[1], self.final.snapshot.node_id
+                )
         else:
             # Bun renumbers every object in every snapshot: per-class count growth in each round
             # stands in for survival by id (research/runtimes.md §4).
@@ -376,7 +397,7 @@ class _Judgement:
             verdict_mod.ClassGrowth(
                 class_name=row.class_name,
                 round_a=row.survivors,
-                round_b=row.fresh,
+                round_b=max(0, row.fresh - renumbered.get(row.class_name, 0)),
                 bytes_a=row.survivor_bytes,
                 bytes_b=row.fresh_bytes,
                 retained_bytes=row.retained_bytes,

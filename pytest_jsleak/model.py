@@ -174,6 +174,8 @@ class LeakResult:
     runtime: str
     verdict: Verdict
     runtime_version: str = ""
+    runtime_executable: str = ""
+    """The runtime's executable (from PATH or the `runtime_path` option)."""
     iterations: int = 0
     """Calls per measured round, as configured."""
     round_iterations: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
@@ -11,7 +12,7 @@ from typing import Any, Literal
 from pytest_jsleak.errors import OptionError
 
 SnapshotPolicy = Literal["on-failure", "always", "never"]
-RUNTIMES = ("node", "bun")
+RUNTIMES = ("node", "bun", "deno")
 SNAPSHOT_POLICIES: tuple[SnapshotPolicy, ...] = ("on-failure", "always", "never")
 
 
@@ -20,7 +21,11 @@ class Options:
     """Every knob of one leak check, resolved from all layers (DESIGN §3.3)."""
 
     runtime: str = "node"
-    """`node` or `bun`; the executable is found on PATH."""
+    """`node`, `bun` or `deno`; the executable is found on PATH unless `runtime_path` names it."""
+    runtime_path: str | None = None
+    """The runtime's executable (another version than the one on PATH); relative paths from the rootdir."""
+    runtime_args: tuple[str, ...] = ()
+    """Extra arguments for the runtime, right before the harness (a loader: `--import tsx`)."""
     iterations: int = 200
     """Measured iterations per round. 200 calls make one leaked 70-byte object per call ~14 KB."""
     warmup: int = 50
@@ -41,7 +46,11 @@ OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
 DEFAULTS = Options()
 
 OPTION_HELP: dict[str, str] = {
-    "runtime": "JS runtime to run targets under: node or bun (default: node).",
+    "runtime": "JS runtime to run targets under: node, bun or deno (default: node).",
+    "runtime_path": "the runtime's executable, for another version than the one on PATH (e.g. /opt/node22/bin/node).",
+    "runtime_args": (
+        "extra arguments for the runtime before the harness, one shell-quoted string (e.g. '--import tsx')."
+    ),
     "iterations": "measured iterations per round (default: 200).",
     "warmup": "iterations before measuring (default: 50).",
     "max_growth_per_iteration": (
@@ -143,14 +152,32 @@ def _parse_on_off(value: object) -> str:
     return _parse_choice(value, ("on", "off"))
 
 
-def _parse_runtime(value: object) -> str:
-    if value == "deno":
-        raise ValueError("deno is not supported yet; use node or bun")
-    return _parse_choice(value, RUNTIMES)
+def _parse_runtime_path(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected the path of an executable (a non-empty string)")
+    return value.strip()
+
+
+def _parse_runtime_args(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        # ini and command line: one string, split like a shell would ("--import tsx", quotes kept)
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ValueError(f"cannot split it like a shell would: {exc}") from None
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, Mapping)):
+        args = tuple(value)
+        if all(isinstance(arg, str) and arg for arg in args):
+            return args
+    raise ValueError("expected a list of arguments or one shell-quoted string")
 
 
 _PARSERS: dict[str, Any] = {
-    "runtime": _parse_runtime,
+    "runtime": lambda v: _parse_choice(v, RUNTIMES),
+    "runtime_path": _parse_runtime_path,
+    "runtime_args": _parse_runtime_args,
     "iterations": lambda v: _parse_int(v, minimum=1),
     "warmup": lambda v: _parse_int(v, minimum=0),
     "max_growth_per_iteration": parse_size,

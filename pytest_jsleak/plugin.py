@@ -15,10 +15,11 @@ from pytest_jsleak.options import OPTION_HELP, OPTION_NAMES, parse_layer
 if TYPE_CHECKING:
     from pytest_jsleak.model import LeakResult
 
-DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts")
+DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts", "*.leak.mts", "*.leak.cts")
 DEFAULT_DIR = ".jsleak"
 MARKER_HELP = (
-    "jsleak(runtime=, iterations=, warmup=, max_growth_per_iteration=, ignore=, timeout=, snapshots=): "
+    "jsleak(runtime=, runtime_path=, runtime_args=, iterations=, warmup=, max_growth_per_iteration=, ignore=, "
+    "timeout=, snapshots=): "
     "options for every jsleak.check in this test (keyword arguments of check override them)."
 )
 
@@ -76,9 +77,26 @@ def pytest_configure(config: pytest.Config) -> None:
         cli_layer = _layer_from(config, lambda name: config.getoption(f"jsleak_{name}"), "--jsleak-")
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _check_configured_runtime(config, ini_layer, cli_layer)
     from pytest_jsleak.session import JsLeakSession
 
     config.pluginmanager.register(JsLeakSession(config, ini_layer, cli_layer), JsLeakSession.name)
+
+
+def _check_configured_runtime(config: pytest.Config, *layers: dict[str, Any]) -> None:
+    """A runtime chosen in the ini file or on the command line that is missing or too old stops the
+    run at once (a usage error naming what was tried), rather than failing every test one by one."""
+    if not any(key in layer for layer in layers for key in ("runtime", "runtime_path")):
+        return
+    from pytest_jsleak.errors import JsLeakError
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.runtime.runtimes import find_runtime
+
+    options = resolve(*layers)
+    try:
+        find_runtime(options.runtime, options.runtime_path, cwd=config.rootpath)
+    except JsLeakError as exc:
+        raise pytest.UsageError(f"pytest-jsleak: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

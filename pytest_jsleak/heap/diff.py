@@ -21,6 +21,14 @@ objects and object shapes (maps) appear for reasons unrelated to the code under 
 research/runtimes.md (§4, "ignore code, hidden, object shape") and memlab's trivial filter
 (hidden nodes) drop them."""
 
+#: Natives that stand for memory the leak may hold (ArrayBuffer backing stores): never noise.
+KEPT_SYSTEM_NATIVES = frozenset({"system / JSArrayBufferData"})
+"""V8 15 (Deno 2.9) reports the internal objects that V8 11-12 (Node 20, 22) call `hidden`
+(`system / PropertyArray`, `system / Cell`, and the code metadata of optimised functions:
+`system / ProtectedFixedArray`, `system / SharedFunctionInfoWrapper`) as `native`, named
+`system / ...`; on Node the only such natives are these backing stores. The rest count as
+hidden: noise, as above."""
+
 EXAMPLES_PER_CLASS = 20
 
 
@@ -242,13 +250,7 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     snap = graph.snapshot
     ids3 = snap.node_id
     candidate = (ids3 & 1) == 1
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    candidate &= ~noise[snap.node_type]
-    candidate &= ~_internal_natives(snap)
+    candidate &= ~_noise_nodes(snap)
     candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node (heap/dom.py)
     candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects (heap/dom.py)
     in2 = contains(_odd_sorted(ids2), ids3)
@@ -257,6 +259,52 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     fresh_mask = candidate & ~in2
     del in2, candidate
     return Candidates(np.flatnonzero(survivor_mask), np.flatnonzero(fresh_mask))
+
+
+def _noise_nodes(snap: HeapSnapshot) -> np.ndarray:
+    """Per node: of a `NOISE_NODE_TYPES` type, or a native V8 internal (`KEPT_SYSTEM_NATIVES`)."""
+    noise = np.zeros(len(snap.meta.node_types), np.bool_)
+    for name in NOISE_NODE_TYPES:
+        code = snap.meta.node_type_code(name)
+        if code >= 0:
+            noise[code] = True
+    mask = noise[snap.node_type]
+    native = snap.meta.node_type_code("native")
+    if native >= 0:
+        natives = snap.node_type == native
+        names = np.unique(snap.node_name[natives])
+        internal = [
+            index for index in names.tolist()
+            if (text := snap.strings[index]).startswith("system / ") and text not in KEPT_SYSTEM_NATIVES
+        ]
+        if internal:
+            mask |= natives & np.isin(snap.node_name, np.asarray(internal, dtype=snap.node_name.dtype))
+    return mask
+
+
+def renumbered_census(ids1: np.ndarray, snapshot2: HeapGraph | HeapSnapshot, ids3: np.ndarray) -> dict[str, int]:
+    """Per class key: the nodes of S2 that are new since S1 and gone from S3, by id.
+
+    Deno (V8 15) gives ~17k strings and heap numbers a fresh id in every snapshot
+    (research/runtimes.md §4): each such node is new in S2, gone from S3 and back in S3 under
+    another id, where it looks allocated in round B. These counts are what to take off round B's
+    "fresh" objects, class by class, so that a class that leaks strings still keeps pace with the
+    calls. (Objects of round A that round B let go of are counted too; on V8 runtimes that keep
+    every id, do not use it.)
+    """
+    graph2 = snapshot2 if isinstance(snapshot2, HeapGraph) else HeapGraph(snapshot2)
+    snapshot2 = graph2.snapshot
+    ids2 = snapshot2.node_id
+    mask = (ids2 & 1) == 1
+    mask &= ~_noise_nodes(snapshot2)
+    mask &= ~contains(_odd_sorted(ids1), ids2)
+    mask &= ~contains(_odd_sorted(ids3), ids2)
+    nodes = np.flatnonzero(mask)
+    if not nodes.size:
+        return {}
+    codes, names = graph2.class_keys(nodes)
+    counts = np.bincount(codes, minlength=len(names))
+    return {name: int(count) for name, count in zip(names, counts, strict=True) if count}
 
 
 def three_snapshot_diff(
@@ -327,23 +375,6 @@ def group_candidates(
         )
     rows.sort(key=lambda r: (-r.retained_bytes, -r.survivors, -r.fresh, r.class_name))
     return ThreeSnapshotDiff(rows)
-
-
-def _internal_natives(snap: HeapSnapshot) -> np.ndarray:
-    """Mask of `native` nodes named `system / ...`: V8's own objects, which V8 15 (Chromium 156)
-    reports as native rather than hidden (WeakArrayList, ProtectedFixedArray, SharedFunctionInfoWrapper).
-    They come and go with compilation and Playwright's utility world, like NOISE_NODE_TYPES."""
-    code = snap.meta.node_type_code("native")
-    mask = np.zeros(snap.node_count, np.bool_)
-    if code < 0:
-        return mask
-    natives = np.flatnonzero(snap.node_type == code)
-    if not natives.size:
-        return mask
-    names, inverse = np.unique(snap.node_name[natives], return_inverse=True)
-    internal = np.array([snap.strings[int(name)].startswith("system / ") for name in names], np.bool_)
-    mask[natives[internal[inverse.reshape(-1)]]] = True
-    return mask
 
 
 def _odd_sorted(ids: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ def summary_lines(entries: Iterable[Mapping[str, Any]], *, verbose: bool = False
         where = entry["nodeid"]
         if entry.get("scenario") and not where.endswith("::" + entry["scenario"]):
             where += f" [{entry['scenario']}]"
-        runtime = entry.get("runtime", "")
+        runtime = f"{entry.get('runtime', '')} {entry.get('runtime_version', '')}".strip()
         if verdict == "error":
             first = (entry.get("error") or "").strip().split("\n", 1)[0]
             lines.append(f"ERROR  {where} ({runtime}): {first}")

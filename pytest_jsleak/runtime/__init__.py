@@ -1,4 +1,4 @@
-"""The runtime layer: one Node or Bun process per target, driven through harness.mjs.
+"""The runtime layer: one Node, Bun or Deno process per target, driven through harness.mjs.
 
 `find_runtime` locates an executable, `HarnessProcess` runs scenarios in it and samples its heap,
 `list_scenarios` loads a target once to see what it exports. Nothing here reads heap snapshots.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +47,7 @@ class Hello:
     """What the harness reports once the target has loaded."""
 
     runtime: str
-    """`node` or `bun`."""
+    """`node`, `bun` or `deno`."""
     version: str
     """The runtime's version, e.g. `20.20.2`."""
     pid: int
@@ -104,12 +105,17 @@ class HarnessProcess:
         timeout: float = 60.0,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        runtime_args: Sequence[str] = (),
+        writable: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         self.runtime = runtime
         self.target = Path(target)
         self.timeout = float(timeout)
         self.cwd = cwd
         self.env = env
+        self.runtime_args = tuple(runtime_args)
+        #: Folders the runtime may write (Deno's permissions): where snapshots go.
+        self.writable = tuple(writable)
         self.hello: Hello | None = None
         #: Wall seconds spent per command, cumulative; "start" is spawn → hello. The runtime's own
         #: share of `run` is split into "run.call" and "run.sample" (GC + heap reading).
@@ -150,10 +156,16 @@ class HarnessProcess:
         """Spawn the runtime, load the target and return its `Hello`."""
         if self._popen is not None or self._closed:
             raise RuntimeError("HarnessProcess.start() can be called once, before close()")
-        check_target(self.runtime, self.target)
+        check_target(self.runtime, self.target, self.runtime_args)
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise JsLeakError(f"cannot run {self.target}: the working directory {self.cwd} does not exist")
-        argv = harness_command(self.runtime, self.target.resolve())
+        argv = harness_command(
+            self.runtime,
+            self.target.resolve(),
+            runtime_args=self.runtime_args,
+            readable=[os.path.abspath(self.cwd if self.cwd is not None else os.getcwd())],
+            writable=[os.path.abspath(path) for path in self.writable],
+        )
         cmd_r, self._cmd_w = os.pipe()
         self._evt_r, evt_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -316,6 +328,13 @@ class HarnessProcess:
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
         """A full GC, then a V8-format heap snapshot written at `path` (parent folders created)."""
         target = Path(path).resolve()
+        if self.runtime.name == "deno" and not any(target.is_relative_to(Path(w).resolve()) for w in self.writable):
+            # Deno's permissions were fixed at the start: refuse here, clearly, not in the runtime.
+            allowed = ", ".join(map(os.fspath, self.writable)) or "none"
+            raise JsLeakError(
+                f"cannot write a snapshot at {target}: deno may write only under the folders given as "
+                f"HarnessProcess(writable=...) ({allowed})"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         self._timed("snapshot", phase="snapshot", path=os.fspath(target))
         return target
@@ -456,6 +475,8 @@ class HarnessProcess:
             text = f"the {phase} export of {self.target.name} threw: {thrown}"
         else:
             text = f"{phase} failed in the harness ({self.target.name}): {thrown}"
+        if self.runtime.name == "deno":
+            text += _deno_permission_hint(name, message)
         if self._output is not None and phase != "load":
             self._output.settle()  # what the target printed just before it threw
         return TargetError(text, phase=phase, iteration=iteration, js_stack=stack, output_tail=self.output_tail())
@@ -550,6 +571,21 @@ def _marked_processes(run_id: str) -> list[psutil.Process]:
     return found
 
 
+_DENO_FLAG_RE = re.compile(r"--allow-[a-z-]+")
+
+
+def _deno_permission_hint(name: str, message: str) -> str:
+    """What to add when Deno refused a permission (`NotCapable: Requires net access to ...`)."""
+    if name not in ("NotCapable", "PermissionDenied") or "Requires" not in message:
+        return ""
+    found = _DENO_FLAG_RE.search(message)
+    flag = found.group(0) if found else "--allow-..."
+    return (
+        f" [deno denied a permission the target needs: grant it with the runtime_args option, "
+        f"e.g. --jsleak-runtime-args={flag} or runtime_args=[{flag!r}]]"
+    )
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -571,9 +607,10 @@ def list_scenarios(
     timeout: float = 60.0,
     *,
     cwd: str | os.PathLike[str] | None = None,
+    runtime_args: Sequence[str] = (),
 ) -> Hello:
     """Load `target` once and return what it exports (for collection)."""
-    with HarnessProcess(runtime, target, timeout=timeout, cwd=cwd) as proc:
+    with HarnessProcess(runtime, target, timeout=timeout, cwd=cwd, runtime_args=runtime_args) as proc:
         return proc.start()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -12,7 +13,8 @@ from jsleak_targets import FAST, LEAKY_AND_CLEAN
 def test_help_lists_the_option_group_and_every_flag(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*memory leak checks of JavaScript code (pytest-jsleak)*"])
-    for flag in ("--jsleak ", "--jsleak-runtime", "--jsleak-iterations", "--jsleak-warmup",
+    for flag in ("--jsleak ", "--jsleak-runtime", "--jsleak-runtime-path", "--jsleak-runtime-args",
+                 "--jsleak-iterations", "--jsleak-warmup",
                  "--jsleak-max-growth-per-iteration", "--jsleak-ignore", "--jsleak-timeout",
                  "--jsleak-snapshots", "--jsleak-dir", "--jsleak-report"):
         assert flag in result.stdout.str(), flag
@@ -21,7 +23,7 @@ def test_help_lists_the_option_group_and_every_flag(pytester: pytest.Pytester) -
 
 def test_marker_is_registered_with_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.jsleak(runtime=, iterations=*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.jsleak(runtime=, runtime_path=, runtime_args=, iterations=*"])
 
 
 def test_leak_files_are_not_collected_without_the_flag(pytester: pytest.Pytester) -> None:
@@ -218,8 +220,18 @@ def test_typescript_target_is_refused_under_node(pytester: pytest.Pytester) -> N
 def test_missing_runtime_executable_is_a_clear_failure(pytester: pytest.Pytester, monkeypatch) -> None:
     pytester.makefile(".leak.mjs", app=LEAKY_AND_CLEAN)
     empty = pytester.mkdir("empty-bin")
+    node_only = pytester.mkdir("node-only")
+    (node_only / "node").symlink_to(shutil.which("node") or "node")
     monkeypatch.setenv("PATH", str(empty))
+    # Chosen on the command line: a usage error before anything runs.
     result = pytester.runpytest_subprocess("--jsleak", "--jsleak-runtime=bun")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*app.leak.mjs::(load)*", "*bun*npm install -g bun*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the bun executable was not found on PATH" in result.stderr.str()
+    assert "npm install -g bun" in result.stderr.str()
+    # Chosen by the file: that file fails, saying the same.
+    pytester.makefile(".leak.mjs", app=LEAKY_AND_CLEAN + 'export const jsleak = { runtime: "bun" };\n')
+    monkeypatch.setenv("PATH", str(node_only))
+    result = pytester.runpytest_subprocess("--jsleak")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*app.leak.mjs::leaky*", "*bun*npm install -g bun*"])
     assert "Traceback" not in result.stdout.str()

@@ -1,4 +1,4 @@
-"""Fixtures for the runtime layer's tests: real node and bun, the JS targets, process accounting."""
+"""Fixtures for the runtime layer's tests: real node, bun and deno, the JS targets, process accounting."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def require_runtime(name: str) -> RuntimeInfo:
     return find_runtime(name)
 
 
-@pytest.fixture(params=["node", pytest.param("bun", marks=pytest.mark.bun)])
+@pytest.fixture(
+    params=["node", pytest.param("bun", marks=pytest.mark.bun), pytest.param("deno", marks=pytest.mark.deno)]
+)
 def runtime(request: pytest.FixtureRequest) -> RuntimeInfo:
     """Each runtime in turn."""
     return require_runtime(request.param)
@@ -40,6 +42,12 @@ def node() -> RuntimeInfo:
 def bun() -> RuntimeInfo:
     """Bun; tests using it must be marked `@pytest.mark.bun`."""
     return require_runtime("bun")
+
+
+@pytest.fixture
+def deno() -> RuntimeInfo:
+    """Deno; tests using it must be marked `@pytest.mark.deno`."""
+    return require_runtime("deno")
 
 
 @pytest.fixture

@@ -177,7 +177,9 @@ def _children(tail: str) -> list[int]:
 
 
 def test_timeout_kills_the_whole_tree(runtime: RuntimeInfo, targets: Path, assert_gone: Callable[..., None]) -> None:
-    with HarnessProcess(runtime, targets / "hangs.mjs", timeout=1.0) as proc:
+    # Deno lets the target start processes only when runtime_args say so.
+    args = ["--allow-run"] if runtime.name == "deno" else []
+    with HarnessProcess(runtime, targets / "hangs.mjs", timeout=1.0, runtime_args=args) as proc:
         proc.start()
         with pytest.raises(ScenarioTimeoutError):
             proc.run("spawnsAndHangs", 1)

@@ -19,15 +19,17 @@ def test_find_node(node: RuntimeInfo) -> None:
     assert node.version[0].isdigit(), node.version  # no leading "v"
 
 
-@pytest.mark.parametrize("name", ["deno", "Node", "", "python"])
+@pytest.mark.parametrize("name", ["Node", "", "python", "chromium"])
 def test_unknown_runtime_is_an_option_error(name: str) -> None:
     with pytest.raises(OptionError, match=r"runtime") as info:
         find_runtime(name)
     assert repr(name) in str(info.value)
-    assert "node, bun" in str(info.value)
+    assert "node, bun, deno" in str(info.value)
 
 
-@pytest.mark.parametrize(("name", "hint"), [("node", "nodejs.org"), ("bun", "npm install -g bun")])
+@pytest.mark.parametrize(
+    ("name", "hint"), [("node", "nodejs.org"), ("bun", "npm install -g bun"), ("deno", "npm install -g deno")]
+)
 def test_missing_executable_says_how_to_install(
     name: str, hint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,7 +51,8 @@ def test_typescript_under_node_is_refused_before_spawning(
     with HarnessProcess(node, targets / "typed.ts") as proc, pytest.raises(TargetError) as info:
         proc.start()
     assert "cannot run TypeScript" in str(info.value)
-    assert "bun" in str(info.value)
+    assert "runtime_args" in str(info.value) and "--import tsx" in str(info.value)
+    assert "runtime_path" in str(info.value) and "22.6" in str(info.value)
     assert info.value.phase == "load"
 
 

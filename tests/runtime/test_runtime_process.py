@@ -38,6 +38,13 @@ def test_hello_describes_the_exports(runtime: RuntimeInfo, targets: Path) -> Non
         assert proc.timings["start"] > 0
 
 
+def wait_for_output(proc: HarnessProcess, text: str, timeout: float = 5.0) -> None:
+    """The output travels through its own pipe and reader thread: give a loaded machine a moment."""
+    deadline = time.monotonic() + timeout
+    while text not in proc.output_tail() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_setup_calls_teardown_in_order(runtime: RuntimeInfo, targets: Path) -> None:
     with HarnessProcess(runtime, targets / "basic.mjs", timeout=20) as proc:
         proc.start()
@@ -46,6 +53,7 @@ def test_setup_calls_teardown_in_order(runtime: RuntimeInfo, targets: Path) -> N
         proc.run("asyncClean", 4, start=5)
         proc.run("thenableClean", 3, start=9)
         assert proc.teardown() is True
+        wait_for_output(proc, "marker:teardown")
         tail = proc.output_tail()
     assert re.findall(r"marker:\S+(?: after \d+ calls)?", tail) == ["marker:setup", "marker:teardown after 12 calls"]
 
@@ -85,6 +93,7 @@ def test_commonjs_named_exports(runtime: RuntimeInfo, targets: Path) -> None:
         assert hello.non_functions == ["notAFunction"]
         assert proc.setup() is True
         assert len(proc.run("counter", 4, sample_every=2)) == 2
+        wait_for_output(proc, "cjs setup")
         assert "cjs setup" in proc.output_tail()
 
 
@@ -107,7 +116,7 @@ def test_typescript_under_bun(bun: RuntimeInfo, targets: Path) -> None:
 
 def test_snapshot_is_a_v8_heap_snapshot(runtime: RuntimeInfo, targets: Path, tmp_path: Path) -> None:
     path = tmp_path / "deep" / "er" / "s1.heapsnapshot"
-    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30) as proc:
+    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30, writable=[tmp_path]) as proc:
         proc.start()
         proc.run("leak", 50)
         assert proc.snapshot(path) == path
@@ -182,7 +191,7 @@ def test_paths_with_spaces_and_non_ascii(
     folder.mkdir(parents=True)
     target = folder / f"my {name}"
     shutil.copy(targets / name, target)
-    with HarnessProcess(runtime, target, timeout=20, cwd=folder) as proc:
+    with HarnessProcess(runtime, target, timeout=20, cwd=folder, writable=[folder]) as proc:
         assert scenario in proc.start().exports
         proc.setup()
         assert len(proc.run(scenario, 2, sample_every=1)) == 2

@@ -44,8 +44,12 @@ def test_parse_size_rejects(bad):
         ("iterations", "many", "expected an integer"),
         ("warmup", -1, "warmup=-1"),
         ("max_growth_per_iteration", "lots", "max_growth_per_iteration='lots'"),
-        ("runtime", "python", "expected one of node, bun"),
-        ("runtime", "deno", "not supported yet"),
+        ("runtime", "python", "expected one of node, bun, deno"),
+        ("runtime_path", "", "path of an executable"),
+        ("runtime_path", 5, "path of an executable"),
+        ("runtime_args", "--import 'tsx", "shell"),
+        ("runtime_args", ["--import", 5], "list of arguments"),
+        ("runtime_args", 7, "list of arguments"),
         ("timeout", 0, "positive"),
         ("timeout", "soon", "seconds"),
         ("snapshots", "sometimes", "on-failure, always, never"),
@@ -86,3 +90,19 @@ def test_precedence_later_layers_win():
     options = resolve(ini, cli, file_export, marker, kwargs)
     assert (options.iterations, options.warmup, options.runtime, options.timeout) == (30, 2, "bun", 5.0)
     assert options.snapshots == DEFAULTS.snapshots
+
+
+def test_runtime_args_from_one_string_or_a_list():
+    assert parse_option("runtime_args", "--import tsx", source="ini") == ("--import", "tsx")
+    assert parse_option("runtime_args", "--allow-net '--title=a b'", source="cli") == ("--allow-net", "--title=a b")
+    assert parse_option("runtime_args", ["--import", "tsx"], source="marker") == ("--import", "tsx")
+    assert parse_option("runtime_args", "", source="ini") == ()
+
+
+def test_runtime_path_and_args_layers():
+    ini = parse_layer({"runtime_path": "/opt/node22/bin/node", "runtime_args": "--import tsx"}, source="ini")
+    export = parse_layer({"runtimeArgs": ["--allow-net"]}, source="export", camel_case=True)
+    options = resolve(ini, export)
+    assert options.runtime_path == "/opt/node22/bin/node"
+    assert options.runtime_args == ("--allow-net",)
+    assert DEFAULTS.runtime_path is None and DEFAULTS.runtime_args == ()

@@ -77,5 +77,5 @@ def test_schema_rejects_a_wrong_verdict():
 def test_summary_lines_count_and_name_leaks():
     entries = [{"nodeid": "a.leak.mjs::leaky", **leak_result().to_dict()}]
     lines = summary_lines(entries)
-    assert lines[0].startswith("LEAK   a.leak.mjs::leaky (node): 74 B/iteration, top: RequestRecord")
+    assert lines[0].startswith("LEAK   a.leak.mjs::leaky (node 20.20.2): 74 B/iteration, top: RequestRecord")
     assert "1 checked: 1 leaked, 0 clean, 0 errors" in lines
