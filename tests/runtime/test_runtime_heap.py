@@ -46,7 +46,7 @@ def test_allocation_tracking_puts_stacks_in_the_snapshots_taken_while_on(
     from pytest_jsleak import heap
     from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites
 
-    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30) as proc:
+    with HarnessProcess(runtime, targets / "basic.mjs", timeout=30, writable=(tmp_path,)) as proc:
         proc.start()
         proc.run("leak", 20, phase="warmup")
         supported = proc.track_allocations(True)
