@@ -48,6 +48,9 @@ from pytest_jsleak.runtime.runtimes import NODE_FLAGS
 
 #: The line both Node and Deno print on stderr once the inspector listens.
 INSPECTOR_LINE = re.compile(rb"Debugger listening on (ws://[^\s]+)")
+#: What Node prints when the program ends (process.exit, a crash, an empty event loop) while an
+#: inspector session is attached: it then waits for the session to close before it really exits.
+EXIT_WAIT_LINE = b"Waiting for the debugger to disconnect"
 #: The inspector listens on loopback only, on a port the system picks (both runtimes print it).
 INSPECT_FLAG = "--inspect=127.0.0.1:0"
 #: How long a server may take to stop after SIGTERM before it is killed.
@@ -160,6 +163,9 @@ class ServiceProcess:
         self._output: OutputTail | None = None
         self._head = bytearray()  # the start of the output, until the inspector URL is in it
         self._url_found = threading.Event()
+        self._carry = b""  # the end of the previous output chunk, for a line split across two
+        self.exiting = threading.Event()
+        """Set when the runtime said it is exiting and only waits for the inspector session."""
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
         self._run_id = f"svc-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}"
@@ -214,7 +220,7 @@ class ServiceProcess:
         finally:
             os.close(out_w)
         self._finalizer = weakref.finalize(self, _kill_group, self._popen)
-        self._output = OutputTail(out_r, name="jsleak-service-output", on_chunk=self._watch_head)
+        self._output = OutputTail(out_r, name="jsleak-service-output", on_chunk=self._watch_output)
         try:
             self.inspector_url = self._wait_for_inspector(deadline)
             self._wait_until_ready(deadline)
@@ -237,7 +243,16 @@ class ServiceProcess:
         self.timings["start"] = time.perf_counter() - t0
         return self
 
-    def _watch_head(self, chunk: bytes) -> None:
+    def _watch_output(self, chunk: bytes) -> None:
+        # On the draining thread.
+        seen, self._carry = self._carry + chunk, chunk[-len(EXIT_WAIT_LINE) :]
+        if EXIT_WAIT_LINE in seen and not self.exiting.is_set():
+            self.exiting.set()
+            # The program is over: let the runtime exit now (with its own exit code) instead of
+            # keeping the sockets of an action open until the action times out.
+            client = self.client
+            if client is not None:
+                threading.Thread(target=client.close, name="jsleak-inspector-close", daemon=True).start()
         if self._url_found.is_set():
             return
         self._head += chunk
@@ -493,7 +508,7 @@ class InspectorDriver:
     def _explain(self, exc: InspectorError) -> Exception:
         if self._expired.is_set() or exc.timed_out:
             return self._timed_out()
-        code = self.service.exit_code(wait=0.5 if exc.closed else 0.0)
+        code = self.service.exit_code(wait=2.0 if self.service.exiting.is_set() else 0.5 if exc.closed else 0.0)
         if code is not None:
             return self._crashed(code)
         where = self._describe_where()
@@ -512,7 +527,7 @@ class InspectorDriver:
             return self._timed_out()
         # A request that killed the server fails in the action first (connection reset): the crash
         # is the cause worth reporting, with the server's last words.
-        code = self.service.exit_code(wait=0.3)
+        code = self.service.exit_code(wait=2.0 if self.service.exiting.is_set() else 0.3)
         if code is not None:
             return self._crashed(code)
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
