@@ -26,6 +26,8 @@ import numpy as np
 
 from pytest_jsleak import verdict as verdict_mod
 from pytest_jsleak.errors import (
+    ActionError,
+    InspectorError,
     JsLeakError,
     OptionError,
     RuntimeCrashError,
@@ -139,6 +141,18 @@ def run_check(request: CheckRequest) -> LeakResult:
             run_plan(HarnessDriver(proc, request.scenario), options, folder, result)
     except JsLeakError as exc:
         _fail(result, exc, options, folder)
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def run_driver_check(driver: Driver, options: Options, artefact_dir: Path, result: LeakResult) -> LeakResult:
+    """A check on a driver its caller started and keeps (a running service): the plan, with errors
+    of the driven process turned into an `error` result like `run_check` does."""
+    started = time.perf_counter()
+    try:
+        run_plan(driver, options, artefact_dir, result)
+    except JsLeakError as exc:
+        _fail(result, exc, options, artefact_dir)
     result.duration = time.perf_counter() - started
     return result
 
@@ -606,6 +620,8 @@ def _keep_or_drop_snapshots(
 def error_kind(exc: JsLeakError) -> str:
     """The `error_kind` of the JSON report: which party is at fault, most specific class first."""
     for kind, cls in (
+        ("action", ActionError),
+        ("inspector", InspectorError),
         ("timeout", ScenarioTimeoutError),
         ("crash", RuntimeCrashError),
         ("runtime-not-found", RuntimeNotFoundError),
@@ -617,4 +633,12 @@ def error_kind(exc: JsLeakError) -> str:
     return "internal"
 
 
-__all__ = ["SNAPSHOT_NAMES", "CheckRequest", "artefact_folder_name", "error_kind", "run_check", "run_plan"]
+__all__ = [
+    "SNAPSHOT_NAMES",
+    "CheckRequest",
+    "artefact_folder_name",
+    "error_kind",
+    "run_check",
+    "run_driver_check",
+    "run_plan",
+]

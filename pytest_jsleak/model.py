@@ -21,20 +21,6 @@ def is_scope_class(class_name: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class MemorySample:
-    """Memory of the driven process after a full GC, taken after `iteration` measured calls."""
-
-    iteration: int
-    """Measured iteration after which it was taken (0 = right after warm-up)."""
-    heap: int
-    """JS heap used after a full GC, bytes."""
-    external: int
-    """Memory outside the JS heap held by JS objects (0 where the runtime cannot say)."""
-    rss: int
-    """Resident set size of the process (0 when unknown)."""
-
-
-@dataclass(frozen=True, slots=True)
 class PathStep:
     """One node on a retainer path, with the edge that leads *into* it."""
 

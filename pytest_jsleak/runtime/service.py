@@ -469,7 +469,12 @@ class InspectorDriver:
         return True
 
     def teardown(self) -> None:
-        """End the check: stop tracking allocations and the watchdog. The service keeps running."""
+        """The end of a check that reached its verdict: stop tracking allocations (the service runs on)."""
+        if self._tracking:
+            self.track_allocations(False)
+
+    def close(self) -> None:
+        """Release the check, whatever happened: the watchdog, allocation tracking, the deadline. Idempotent."""
         self._watchdog.cancel()
         try:
             if self._tracking and not self._expired.is_set() and not self.client.closed:

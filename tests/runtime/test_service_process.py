@@ -145,7 +145,7 @@ def test_samples_follow_a_leaking_route() -> None:
     with faults_service() as svc:
         leaky = driver(svc, "/leak")
         samples = leaky.run(60, sample_every=20, start=0, phase="measured")
-        leaky.teardown()
+        leaky.close()
         assert [s.iteration for s in samples] == [20, 40, 60]
         leaked = samples[-1].heap - samples[0].heap
         assert leaked > 40 * 1000  # a Kept and its 1 KB string per request
@@ -155,7 +155,7 @@ def test_samples_follow_a_leaking_route() -> None:
         first = clean.sample()
         assert first.iteration == 0
         samples = [first, *clean.run(60, sample_every=20, start=0, phase="measured")]
-        clean.teardown()
+        clean.close()
         # A young server still grows a little per request (JIT, lazy internals); far less than a leak.
         assert samples[-1].heap - samples[0].heap < leaked
 
@@ -169,7 +169,7 @@ def test_snapshots_stream_to_files_with_stable_ids_and_allocation_traces(tmp_pat
         drive.run(5, sample_every=0, start=5, phase="measured")
         second = drive.snapshot(tmp_path / "s2.heapsnapshot")
         drive.track_allocations(False)
-        drive.teardown()
+        drive.close()
     assert not list(tmp_path.rglob("*.part"))
     docs = [json.loads(path.read_text()) for path in (first, second)]
     assert docs[0]["snapshot"]["node_count"] > 10_000
@@ -189,7 +189,7 @@ def test_a_server_crash_names_the_phase_iteration_and_output() -> None:
         drive = InspectorDriver(svc, lambda: get(svc.url + next(calls)), timeout=30)
         with pytest.raises(RuntimeCrashError) as info:
             drive.run(4, sample_every=1, start=10, phase="measured")
-        drive.teardown()
+        drive.close()
         pid = svc.pid
     error = info.value
     assert (error.phase, error.iteration) == ("measured", 14)
@@ -212,7 +212,7 @@ def test_a_raising_action_names_the_iteration_with_its_traceback() -> None:
         drive = InspectorDriver(svc, action, timeout=30)
         with pytest.raises(ActionError) as info:
             drive.run(5, sample_every=2, start=0, phase="warmup")
-        drive.teardown()
+        drive.close()
         assert get(svc.url + "/ok")  # the server is fine and keeps serving
     text = str(info.value)
     assert "raised KeyError at iteration 3 (warmup phase): 'missing session cookie'" in text
@@ -225,7 +225,7 @@ def test_an_inspector_that_disconnects_is_an_error_not_a_hang() -> None:
         started = time.monotonic()
         with pytest.raises(InspectorError) as info:
             drive.run(3, sample_every=1, start=0, phase="measured")
-        drive.teardown()
+        drive.close()
     assert time.monotonic() - started < 10
     assert "inspector connection closed" in str(info.value) and "still runs" in str(info.value)
 
@@ -238,7 +238,7 @@ def test_a_check_timeout_stops_the_server_tree() -> None:
         started = time.monotonic()
         with pytest.raises(ScenarioTimeoutError) as info:
             drive.run(3, sample_every=1, start=0, phase="measured")
-        drive.teardown()
+        drive.close()
         assert time.monotonic() - started < 8
         assert_all_gone(pids)
     assert "timed out after 1.5 s at iteration 1 (measured phase)" in str(info.value)
@@ -257,6 +257,6 @@ def test_example_servers_start_under_both_runtimes(runtime: str) -> None:
         assert svc.runtime == runtime
         drive: Callable[[], object] = InspectorDriver(svc, lambda: get(svc.url + "/audit"), timeout=30)
         assert drive.sample().heap > 1_000_000
-        drive.teardown()
+        drive.close()
         pid = svc.pid
     assert_all_gone([pid])
