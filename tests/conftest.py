@@ -45,7 +45,7 @@ def browser_missing() -> str | None:
 
 @pytest.fixture(autouse=True)
 def no_stray_runtime_processes():
-    """Every test must leave no node or bun process of its own behind."""
+    """Every test must leave no node, bun or deno process of its own behind."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     yield
@@ -59,7 +59,7 @@ def no_stray_runtime_processes():
                 continue
         except psutil.Error:
             continue
-        if name in ("node", "bun", "bun.exe"):
+        if name in ("node", "bun", "bun.exe", "deno"):
             leftovers.append(proc)
     for proc in leftovers:
         proc.kill()

@@ -7,7 +7,11 @@ its own test (readiness, crash, a raising action, a bad command), and no server 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -170,8 +174,11 @@ def test_each_fault_fails_its_own_test(pytester: pytest.Pytester) -> None:
     assert_no_server_left(pytester)
 
 
-@pytest.mark.skipif(shutil.which("deno") is None, reason="deno is not on PATH")
 def test_deno_service_leak_and_clean(pytester: pytest.Pytester) -> None:
+    if shutil.which("deno") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("deno is not on PATH, and CI=true does not allow skipping its tests")
+        pytest.skip("deno is not on PATH (npm install -g deno)")
     shutil.copy(SERVER.with_name("server.ts"), pytester.path / "server.ts")
     tests = """
 from conftest import get
@@ -199,12 +206,51 @@ def test_xdist_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
 import pytest
 from conftest import get
 
-@pytest.mark.parametrize("route", ["/track", "/health", "/subscribe", "/audit"])
+@pytest.mark.parametrize("route", ["/track", "/health"])
 def test_route(jsleak, route):
     with jsleak.service(["node", "server.mjs"], ready="/health") as svc:
         svc.check(lambda: get(svc.url + route), name=route)
 """
     result, items = run(pytester, tests, "-n", "2")
-    result.assert_outcomes(passed=2, failed=2)
-    assert sorted(item["verdict"] for item in items) == ["clean", "clean", "leak", "leak"]
+    result.assert_outcomes(passed=1, failed=1)
+    assert sorted(item["verdict"] for item in items) == ["clean", "leak"]
     assert_no_server_left(pytester)
+
+
+def test_ctrl_c_during_a_check_stops_the_server_tree(pytester: pytest.Pytester) -> None:
+    shutil.copy(FAULTS, pytester.path / "faults.mjs")
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_slow="""
+import time
+from conftest import get
+
+def test_slow(jsleak):
+    with jsleak.service(["node", "faults.mjs"], ready="/health", env={"CHILD": "1"}) as svc:
+        def slow():
+            get(svc.url + "/ok")
+            time.sleep(0.02)
+        svc.check(slow, iterations=100000, timeout=300)
+"""
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--jsleak-warmup=0"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        servers: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(servers) < 2:  # the server and its own child
+            servers = parent.children(recursive=True)
+            time.sleep(0.2)
+        assert len(servers) >= 2, "the server never started"
+        time.sleep(1.0)  # well into the check
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _gone, alive = psutil.wait_procs(servers, timeout=10)
+    assert not alive, f"left behind: {alive}"
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
