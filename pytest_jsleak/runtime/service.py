@@ -400,7 +400,16 @@ class InspectorDriver:
         if not callable(action):
             raise OptionError(f"svc.check(): action must be a callable (one iteration), got {action!r}")
         if service.client is None or service.client.closed:
-            raise InspectorError("the service's inspector session is not open (the server was stopped?)", closed=True)
+            code = service.exit_code()
+            if code is not None:
+                raise RuntimeCrashError(
+                    f"the server {service.command!r} is gone: it {_how_it_ended(code)} before this check",
+                    phase="start",
+                    output_tail=service.output_tail(),
+                )
+            raise InspectorError(
+                f"the inspector session of {service.command!r} is not open (not started, or stopped)", closed=True
+            )
         self.service = service
         self.client = service.client
         self.action = action
