@@ -175,7 +175,8 @@ class CdpClient:
 # --- heap operations over any CdpSession ----------------------------------------------------------
 
 #: One expression for both runtimes: Deno 2 has `process` too, `Deno.memoryUsage()` is the fallback.
-EXTERNAL_EXPRESSION = "(globalThis.process ?? globalThis.Deno).memoryUsage().external"
+#: A page has neither: 0 there.
+EXTERNAL_EXPRESSION = "(globalThis.process ?? globalThis.Deno)?.memoryUsage?.().external ?? 0"
 
 #: Waits until the event loop has run two macrotask turns and the work started by the last action is
 #: over: the process's active resources (timers, sockets, file requests) are back to what they were
