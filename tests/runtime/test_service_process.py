@@ -160,6 +160,36 @@ def test_samples_follow_a_leaking_route() -> None:
         assert samples[-1].heap - samples[0].heap < leaked
 
 
+def test_samples_wait_for_work_that_outlives_the_response() -> None:
+    with faults_service() as svc:
+        drive = driver(svc, "/linger")
+        drive.run(3, sample_every=0, start=0, phase="warmup")
+        [after_action] = drive.run(1, sample_every=1, start=0, phase="measured")
+        time.sleep(0.3)
+        later = drive.sample()
+        drive.close()
+    # Sampled right after the response, the lingering megabyte would still be there.
+    assert abs(after_action.heap - later.heap) < 100_000
+
+
+def test_cdp_errors_and_timeouts_are_errors_not_hangs() -> None:
+    from pytest_jsleak.runtime import cdp
+
+    with faults_service() as svc:
+        client = svc.client
+        assert client is not None
+        with pytest.raises(InspectorError, match=r"NoSuch\.method failed: .*wasn't found"):
+            client.send("NoSuch.method")
+        started = time.monotonic()
+        with pytest.raises(InspectorError, match=r"no answer from the inspector within 0\.3 s") as info:
+            client.send("Runtime.evaluate", {"expression": "new Promise(() => {})", "awaitPromise": True}, timeout=0.3)
+        assert info.value.timed_out and time.monotonic() - started < 2
+        # The session goes on; the late answer (never, here) would be dropped by its id.
+        assert cdp.evaluate(client, "6 * 7") == 42
+        with pytest.raises(InspectorError, match="ReferenceError"):
+            cdp.evaluate(client, "notDefinedAnywhere + 1")
+
+
 def test_snapshots_stream_to_files_with_stable_ids_and_allocation_traces(tmp_path: Path) -> None:
     with faults_service() as svc:
         drive = driver(svc, "/leak")

@@ -16,6 +16,8 @@ if (process.env.CHILD) {
 class Kept { constructor(i) { this.i = i; this.text = "kept-".repeat(200) + i; } }
 const kept = [];
 let calls = 0;
+const lingering = new Set();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const routes = {
   "/health": (req, res) => { res.statusCode = process.env.UNHEALTHY ? 503 : 200; res.end("ok"); },
@@ -23,6 +25,14 @@ const routes = {
   "/leak": (req, res) => { kept.push(new Kept(++calls)); res.end(String(kept.length)); },
   "/crash": (req, res) => { console.error("about to crash on request", calls); process.exit(7); },
   "/hang": () => {},
+  "/linger": async (req, res) => {
+    // 1 MB held after the response has gone, for 80 ms (an audit write, a cache fill ...).
+    const big = "x".repeat(1 << 20) + (++calls);
+    lingering.add(big);
+    res.end("ok");
+    await sleep(80);
+    lingering.delete(big);
+  },
   "/drop-inspector": (req, res) => { res.end("dropping"); setTimeout(() => inspector.close(), 5); },
 };
 
