@@ -274,6 +274,12 @@ def settle(session: CdpSession, baseline: list[str], *, quiet_ms: int = 20, limi
     return evaluate(session, expression, await_promise=True)
 
 
+def discard_console(session: CdpSession) -> None:
+    """Drop the console messages V8 keeps for the connected session (up to 1,000, with their
+    arguments): a route that logs every request would otherwise look like a leak of strings."""
+    session.send("Runtime.discardConsoleEntries")
+
+
 def take_snapshot(session: CdpSession, path: str | os.PathLike[str]) -> Path:
     """A V8 heap snapshot streamed to `path` chunk by chunk (never held whole in memory).
 
@@ -317,6 +323,7 @@ __all__ = [
     "CdpClient",
     "CdpSession",
     "InspectorError",
+    "discard_console",
     "evaluate",
     "full_gc",
     "idle_resources",

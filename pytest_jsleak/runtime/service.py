@@ -226,7 +226,7 @@ class ServiceProcess:
             self._wait_until_ready(deadline)
             self.client = cdp.CdpClient(self.inspector_url, timeout=max(1.0, deadline - time.monotonic()))
             self.client.deadline = deadline
-            self.client.send("Runtime.enable")
+            # No Runtime.enable: it would send every console message of the server our way.
             self.client.send("HeapProfiler.enable")
             self.runtime_version = str(
                 cdp.evaluate(self.client, "globalThis.Deno?.version?.deno ?? process.versions.node")
@@ -462,6 +462,7 @@ class InspectorDriver:
         t0 = time.perf_counter()
         with self._faults():
             cdp.settle(self.client, self.service.idle)
+            cdp.discard_console(self.client)
             cdp.full_gc(self.client)
             written = cdp.take_snapshot(self.client, path)
         self._add_time("snapshot", time.perf_counter() - t0)
@@ -499,6 +500,7 @@ class InspectorDriver:
         with self._faults():
             # The response may have left before the handler's last await: let that work end first.
             cdp.settle(self.client, self.service.idle)
+            cdp.discard_console(self.client)
             cdp.full_gc(self.client)
             heap, external = cdp.read_memory(self.client)
         return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss())

@@ -290,3 +290,18 @@ def test_example_servers_start_under_both_runtimes(runtime: str) -> None:
         drive.close()
         pid = svc.pid
     assert_all_gone([pid])
+
+
+def test_a_route_that_logs_every_request_is_clean(tmp_path: Path) -> None:
+    # V8 keeps console messages (and their strings) for a connected inspector session.
+    from pytest_jsleak.measure import run_driver_check
+    from pytest_jsleak.model import LeakResult
+    from pytest_jsleak.options import resolve
+
+    with faults_service() as svc:
+        drive = driver(svc, "/log")
+        result = LeakResult(target="faults", scenario="/log", runtime="node", verdict="clean")
+        options = resolve({"iterations": 60, "warmup": 10, "snapshots": "always"})
+        run_driver_check(drive, options, tmp_path / "log", result)
+        drive.close()
+    assert result.method == "ids" and result.verdict == "clean", [s.class_name for s in result.suspects]

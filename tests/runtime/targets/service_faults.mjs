@@ -22,6 +22,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const routes = {
   "/health": (req, res) => { res.statusCode = process.env.UNHEALTHY ? 503 : 200; res.end("ok"); },
   "/ok": (req, res) => res.end(String(++calls)),
+  "/log": (req, res) => { console.log(`served request ${++calls} for ${req.headers["user-agent"]}`); res.end("ok"); },
   "/leak": (req, res) => { kept.push(new Kept(++calls)); res.end(String(kept.length)); },
   "/crash": (req, res) => { console.error("about to crash on request", calls); process.exit(7); },
   "/hang": () => {},
