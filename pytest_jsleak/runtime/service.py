@@ -57,6 +57,8 @@ INSPECT_FLAG = "--inspect=127.0.0.1:0"
 TERM_GRACE = 2.0
 #: Pause between two readiness probes.
 READY_POLL = 0.05
+#: How many free ports a start tries when the server finds its port taken (EADDRINUSE).
+PORT_ATTEMPTS = 3
 #: Deno subcommands that run a program and accept --inspect.
 DENO_SUBCOMMANDS = ("run", "serve")
 
@@ -199,6 +201,30 @@ class ServiceProcess:
             raise OptionError(f"jsleak.service(): the working directory {self.cwd} does not exist")
         t0 = time.perf_counter()
         deadline = time.monotonic() + self.startup_timeout
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._spawn()
+            try:
+                self._connect(deadline)
+            except ServiceStartError as exc:
+                # Another process (an xdist worker's server) took the free port between our look
+                # and the server's listen: try another one.
+                if attempt < PORT_ATTEMPTS and self.exit_code() is not None and _port_in_use(exc.output_tail):
+                    self._discard_attempt()
+                    continue
+                self.close()
+                raise
+            except InspectorError as exc:
+                error = self._start_failure(f"its inspector failed ({exc.message})")
+                self.close()
+                raise error from None
+            except BaseException:
+                self.close()
+                raise
+            break
+        self.timings["start"] = time.perf_counter() - t0
+        return self
+
+    def _spawn(self) -> None:
         self.port = free_port()
         env = {**os.environ, **self.env, self.port_env: str(self.port), RUN_ID_VAR: self._run_id}
         out_r, out_w = os.pipe()
@@ -221,27 +247,30 @@ class ServiceProcess:
             os.close(out_w)
         self._finalizer = weakref.finalize(self, _kill_group, self._popen)
         self._output = OutputTail(out_r, name="jsleak-service-output", on_chunk=self._watch_output)
-        try:
-            self.inspector_url = self._wait_for_inspector(deadline)
-            self._wait_until_ready(deadline)
-            self.client = cdp.CdpClient(self.inspector_url, timeout=max(1.0, deadline - time.monotonic()))
-            self.client.deadline = deadline
-            # No Runtime.enable: it would send every console message of the server our way.
-            self.client.send("HeapProfiler.enable")
-            self.runtime_version = str(
-                cdp.evaluate(self.client, "globalThis.Deno?.version?.deno ?? process.versions.node")
-            )
-            self.idle = cdp.idle_resources(self.client)
-            self.client.deadline = None
-        except InspectorError as exc:
-            error = self._start_failure(f"its inspector failed ({exc.message})")
-            self.close()
-            raise error from None
-        except BaseException:
-            self.close()
-            raise
-        self.timings["start"] = time.perf_counter() - t0
-        return self
+
+    def _connect(self, deadline: float) -> None:
+        self.inspector_url = self._wait_for_inspector(deadline)
+        self._wait_until_ready(deadline)
+        self.client = cdp.CdpClient(self.inspector_url, timeout=max(1.0, deadline - time.monotonic()))
+        self.client.deadline = deadline
+        # No Runtime.enable: it would send every console message of the server our way.
+        self.client.send("HeapProfiler.enable")
+        self.runtime_version = str(cdp.evaluate(self.client, "globalThis.Deno?.version?.deno ?? process.versions.node"))
+        self.idle = cdp.idle_resources(self.client)
+        self.client.deadline = None
+
+    def _discard_attempt(self) -> None:
+        """Forget a start that failed, so that the next one begins afresh."""
+        self.kill_tree()
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+        self._popen = None
+        self._output = None
+        self._head = bytearray()
+        self._carry = b""
+        self._url_found = threading.Event()
+        self.exiting = threading.Event()
 
     def _watch_output(self, chunk: bytes) -> None:
         # On the draining thread.
@@ -380,6 +409,11 @@ class ServiceProcess:
     def settle_output(self) -> None:
         if self._output is not None:
             self._output.settle()
+
+
+def _port_in_use(output: str | None) -> bool:
+    # Node: "listen EADDRINUSE: address already in use"; Deno: "AddrInUse: Address already in use".
+    return bool(output) and ("EADDRINUSE" in output or "AddrInUse" in output)
 
 
 def _how_it_ended(code: int) -> str:

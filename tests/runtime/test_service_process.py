@@ -305,3 +305,26 @@ def test_a_route_that_logs_every_request_is_clean(tmp_path: Path) -> None:
         run_driver_check(drive, options, tmp_path / "log", result)
         drive.close()
     assert result.method == "ids" and result.verdict == "clean", [s.class_name for s in result.suspects]
+
+
+@pytest.mark.parametrize("runtime", ["node", "deno"])
+def test_a_port_taken_meanwhile_is_retried(monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
+    import socket
+
+    from pytest_jsleak.runtime import service as service_module
+
+    require_runtime(runtime)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        real = service_module.free_port
+        monkeypatch.setattr(service_module, "free_port", lambda: next(ports, None) or real())
+        command = (
+            ["node", "server.mjs"]
+            if runtime == "node"
+            else ["deno", "run", "--allow-net=127.0.0.1", "--allow-env=PORT", "server.ts"]
+        )
+        with ServiceProcess(command, ready="/health", cwd=EXAMPLES) as svc:
+            assert svc.port != taken.getsockname()[1]
+            assert get(svc.url + "/health") == b"ok"
