@@ -95,7 +95,7 @@ def service_command(command: Sequence[str] | str) -> tuple[str, list[str]]:
     if executable is None:
         raise RuntimeNotFoundError(f"jsleak.service(): {argv[0]!r} was not found (command {shown!r})")
     rest = argv[1:]
-    if any(arg.startswith(("--inspect", "--debug")) for arg in rest):
+    if any(arg.startswith(("--inspect", "--debug")) for arg in _runtime_flags(rest, runtime)):
         raise OptionError(
             f"jsleak.service(): {shown!r} already opens an inspector; leave the --inspect flags to jsleak, "
             "which needs its own session"
@@ -109,17 +109,40 @@ def service_command(command: Sequence[str] | str) -> tuple[str, list[str]]:
             "e.g. ['deno', 'run', '--allow-net', '--allow-env', 'server.ts']"
         )
     sub, options = rest[0], rest[1:]
-    for index, arg in enumerate(options):
+    # Right after the subcommand, where no flag of the user's can be waiting for its value; a
+    # --v8-flags of the user's gets --expose-gc added instead (deno keeps only one of them).
+    ours = [INSPECT_FLAG]
+    for index, arg in enumerate(_runtime_flags(options, runtime)):
         if arg.startswith("--v8-flags="):
             if "--expose-gc" not in arg.split("=", 1)[1].split(","):
                 options[index] = arg + ",--expose-gc"
             break
-        if not arg.startswith("-"):  # the script: deno's own flags end here
-            options.insert(index, "--v8-flags=--expose-gc")
-            break
     else:
-        options.append("--v8-flags=--expose-gc")
-    return runtime, [executable, sub, INSPECT_FLAG, *options]
+        ours.append("--v8-flags=--expose-gc")
+    return runtime, [executable, sub, *ours, *options]
+
+
+#: Flags of the runtimes that take their value as the next argument (so it is not the script).
+_VALUE_FLAGS = {
+    "node": {"-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions", "--env-file"},
+    "deno": {"-c", "--config", "--import-map", "--lock", "-L", "--log-level", "--location", "--seed", "--cert"},
+}
+
+
+def _runtime_flags(args: list[str], runtime: str) -> list[str]:
+    """The runtime's own flags at the start of `args`: up to the script, whose arguments are its own."""
+    flags: list[str] = []
+    takes_value = False
+    for arg in args:
+        if takes_value:
+            flags.append(arg)
+            takes_value = False
+        elif arg.startswith("-"):
+            flags.append(arg)
+            takes_value = arg in _VALUE_FLAGS[runtime]
+        else:
+            break
+    return flags
 
 
 def free_port() -> int:

@@ -64,11 +64,15 @@ def test_node_command_gets_gc_and_an_inspector_on_loopback() -> None:
 
 def test_deno_command_gets_its_flags_before_the_script() -> None:
     require_runtime("deno")
-    _, argv = service_command(["deno", "run", "--allow-net", "server.ts", "--port-from-env"])
-    assert argv[1:] == ["run", "--inspect=127.0.0.1:0", "--allow-net", "--v8-flags=--expose-gc", "server.ts",
-                        "--port-from-env"]
+    _, argv = service_command(["deno", "run", "--config", "deno.json", "--allow-net", "server.ts", "--port-from-env"])
+    assert argv[1:] == ["run", "--inspect=127.0.0.1:0", "--v8-flags=--expose-gc", "--config", "deno.json",
+                        "--allow-net", "server.ts", "--port-from-env"]
     _, argv = service_command(["deno", "run", "-A", "--v8-flags=--max-old-space-size=512", "server.ts"])
-    assert "--v8-flags=--max-old-space-size=512,--expose-gc" in argv
+    assert argv[1:] == ["run", "--inspect=127.0.0.1:0", "-A", "--v8-flags=--max-old-space-size=512,--expose-gc",
+                        "server.ts"]
+    # The script's own arguments are the script's, whatever they look like.
+    assert service_command(["deno", "run", "server.ts", "--inspect-routes"])[1][-1] == "--inspect-routes"
+    assert service_command(["node", "-r", "./tracing.cjs", "server.mjs", "--debug"])[1][-1] == "--debug"
 
 
 @pytest.mark.parametrize(
