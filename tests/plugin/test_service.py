@@ -174,31 +174,40 @@ def test_each_fault_fails_its_own_test(pytester: pytest.Pytester) -> None:
     assert_no_server_left(pytester)
 
 
-def test_deno_service_leak_and_clean(pytester: pytest.Pytester) -> None:
-    if shutil.which("deno") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("deno is not on PATH, and CI=true does not allow skipping its tests")
-        pytest.skip("deno is not on PATH (npm install -g deno)")
-    shutil.copy(SERVER.with_name("server.ts"), pytester.path / "server.ts")
-    tests = """
-from conftest import get
-DENO = ["deno", "run", "--allow-net=127.0.0.1", "--allow-env=PORT", "server.ts"]
-
-def test_subscribe(jsleak):
-    with jsleak.service(DENO, ready="/health") as svc:
-        svc.check(lambda: get(svc.url + "/subscribe"), name="subscribe")
-
-def test_audit(jsleak):
-    with jsleak.service(DENO, ready="/health") as svc:
-        svc.check(lambda: get(svc.url + "/audit"), name="audit")
-"""
-    result, items = run(pytester, tests)
-    result.assert_outcomes(passed=1, failed=1)
-    by_name = {item["scenario"]: item for item in items}
-    assert by_name["subscribe"]["verdict"] == "leak" and by_name["subscribe"]["runtime"] == "deno"
-    assert "Subscription" in [s["class_name"] for s in by_name["subscribe"]["suspects"]]
-    assert by_name["audit"]["verdict"] == "clean"
-    assert_no_server_left(pytester)
+def test_service_examples_on_node_and_deno(pytester: pytest.Pytester) -> None:
+    """The shipped examples: the leaky routes fail naming their class and holder, the clean pass."""
+    if shutil.which("deno") is None and os.environ.get("CI", "").lower() == "true":
+        pytest.fail("deno is not on PATH, and CI=true does not allow skipping its tests")
+    examples = SERVER.parent
+    for name in ("server.mjs", "server.ts", "test_service.py"):
+        shutil.copy(examples / name, pytester.path / name)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--jsleak-report={report}", timeout=600)
+    items = json.loads(report.read_text())["items"]
+    jsonschema.validate(json.loads(report.read_text()), schema())
+    runtimes = ["node", "deno"] if shutil.which("deno") else ["node"]
+    expected = {}
+    for runtime in runtimes:
+        expected[(f"test_service.py::test_track_route[{runtime}]", "GET /track")] = ("RequestRecord", "requestLog")
+        expected[(f"test_service.py::test_subscribe_route[{runtime}]", "GET /subscribe")] = (
+            "Subscription", "configBus")
+        expected[(f"test_service.py::test_clean_routes[{runtime}]", "GET /page")] = None
+        expected[(f"test_service.py::test_clean_routes[{runtime}]", "GET /audit")] = None
+    found = {(item["nodeid"], item["scenario"]): item for item in items}
+    assert set(found) == set(expected), result.stdout.str()
+    for key, leak in expected.items():
+        item = found[key]
+        if leak is None:
+            assert item["verdict"] == "clean", (key, item["suspects"], item["error"])
+            continue
+        class_name, holder = leak
+        assert item["verdict"] == "leak", (key, item["error"])
+        assert item["runtime"] == key[0].split("[")[1].rstrip("]")
+        suspects = {s["class_name"]: s for s in item["suspects"]}
+        assert class_name in suspects, (key, list(suspects))
+        names = [step["edge_name"] for step in suspects[class_name]["path"] or []]
+        assert holder in names, (key, names)
+    result.assert_outcomes(passed=len(runtimes), failed=2 * len(runtimes), skipped=2 - len(runtimes))
 
 
 def test_xdist_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
