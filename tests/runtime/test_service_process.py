@@ -15,6 +15,7 @@ import psutil
 import pytest
 from conftest import TARGETS, assert_all_gone
 
+from pytest_jsleak.drive import Driver
 from pytest_jsleak.errors import (
     ActionError,
     InspectorError,
@@ -148,6 +149,7 @@ def driver(svc: ServiceProcess, route: str, timeout: float = 30) -> InspectorDri
 def test_samples_follow_a_leaking_route() -> None:
     with faults_service() as svc:
         leaky = driver(svc, "/leak")
+        assert isinstance(leaky, Driver)  # the measurement's one interface
         samples = leaky.run(60, sample_every=20, start=0, phase="measured")
         leaky.close()
         assert [s.iteration for s in samples] == [20, 40, 60]
