@@ -247,6 +247,36 @@ class Candidates:
     fresh: np.ndarray
 
 
+def noise_nodes(snap: HeapSnapshot) -> np.ndarray:
+    """Per node: whether it is the runtime's compiled code, a shape or a hidden system object
+    (NOISE_NODE_TYPES, NOISE_CLASS_NAMES)."""
+    noise = np.zeros(len(snap.meta.node_types), np.bool_)
+    for name in NOISE_NODE_TYPES:
+        code = snap.meta.node_type_code(name)
+        if code >= 0:
+            noise[code] = True
+    mask = noise[snap.node_type]
+    mask |= _internal_natives(snap)
+    names = [index for name in NOISE_CLASS_NAMES for index in snap.strings.indices_of(name)]
+    if names:
+        mask |= np.isin(snap.node_name, names)
+    return mask
+
+
+def owned_by_noise(graph: HeapGraph) -> np.ndarray:
+    """Per node: whether its immediate dominator is a noise node (`noise_nodes`).
+
+    Such objects belong to the JIT: a heap number or a string embedded in optimised code, the
+    literals of its deoptimisation data. V8 re-optimises a busy program's functions for thousands
+    of calls (a server's HTTP stack), so a few new ones survive every round; none is the program's.
+    """
+    noise = noise_nodes(graph.snapshot)
+    idom = graph.dominators.idom
+    owned = idom >= 0
+    owned[owned] = noise[idom[owned]]
+    return owned
+
+
 def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | HeapSnapshot) -> Candidates:
     """The first half of `three_snapshot_diff`: which nodes of S3 are new since S1 / since S2.
 
@@ -256,18 +286,9 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     snap = graph.snapshot
     ids3 = snap.node_id
     candidate = (ids3 & 1) == 1
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    candidate &= ~noise[snap.node_type]
-    candidate &= ~_internal_natives(snap)
+    candidate &= ~noise_nodes(snap)
     candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node (heap/dom.py)
     candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects (heap/dom.py)
-    noise_names = [index for name in NOISE_CLASS_NAMES for index in snap.strings.indices_of(name)]
-    if noise_names:
-        candidate &= ~np.isin(snap.node_name, noise_names)
     in2 = contains(_odd_sorted(ids2), ids3)
     survivor_mask = candidate & in2
     survivor_mask &= ~contains(_odd_sorted(ids1), ids3)
@@ -308,6 +329,11 @@ def group_candidates(
     snap = graph.snapshot
     survivors = found.survivors
     fresh = found.fresh
+    if with_retained:  # the dominators are built for the retained sizes anyway
+        owned = owned_by_noise(graph)
+        survivors = survivors[~owned[survivors]]
+        fresh = fresh[~owned[fresh]]
+        del owned
     both = np.concatenate([survivors, fresh])
     codes, names = graph.class_keys(both)
     survivor_codes = codes[: survivors.size]

@@ -88,7 +88,7 @@ def test_two_clean_checks_on_one_service(jsleak):
             get(svc.url + "/audit")
         second = svc.check(audit)
         assert (page.verdict, second.verdict) == ("clean", "clean")
-        assert page.iterations == 120 and page.warmup == 20  # marker, then the service's own options
+        assert page.iterations == 120 and page.warmup >= 20  # marker, then the service's options
         assert get(svc.url + "/health") == b"ok"  # the server outlives its checks
 
 def test_started_without_with(jsleak):
@@ -164,11 +164,12 @@ def test_each_fault_fails_its_own_test(pytester: pytest.Pytester) -> None:
     by_name = {item["scenario"]: item for item in items}
     crash = by_name["crashes"]
     assert crash["verdict"] == "error" and crash["error_kind"] == "crash"
-    assert "exited with code 7 at iteration 3 (measured phase)" in crash["error"]  # 10 warm-up calls first
+    # The 13th call: warm-up goes on past --jsleak-warmup=10 until memory stops moving.
+    assert "exited with code 7 at iteration 13 (warmup phase)" in crash["error"]
     assert "about to crash on request" in crash["error"]
     action = by_name["login"]
     assert action["verdict"] == "error" and action["error_kind"] == "action"
-    assert "raised AssertionError at iteration 5 (measured phase): the session cookie expired" in action["error"]
+    assert "raised AssertionError at iteration 15 (warmup phase): the session cookie expired" in action["error"]
     assert "Traceback (most recent call last)" in action["error"] and "in login" in action["error"]
     assert "Bun, whose inspector speaks WebKit's protocol" in out
     assert_no_server_left(pytester)
