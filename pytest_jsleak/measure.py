@@ -334,7 +334,7 @@ class _Judgement:
         round_calls: int,
     ) -> None:
         from pytest_jsleak import heap
-        from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place
+        from pytest_jsleak.heap.growth import MIN_ROUND_BYTES, dominated_ancestors, grown_in_place
 
         self.result = result
         self.options = options
@@ -375,7 +375,11 @@ class _Judgement:
         # Objects that hold leaking survivors grow with them: that growth is the survivors', not theirs.
         held = [row.survivor_nodes for row in leaking_rows if row.survivor_nodes.size]
         explained = dominated_ancestors(self.final, np.concatenate(held)) if held else None
-        findings = grown_in_place(graphs, stable_ids=stable_ids, explained=explained)
+        # At least a byte per call in each round: a runtime's own queues and tables (Deno's timer
+        # queue under a server that sets a timer per request) wander by a hundred bytes a round.
+        findings = grown_in_place(
+            graphs, stable_ids=stable_ids, explained=explained, min_round_bytes=max(MIN_ROUND_BYTES, iterations)
+        )
         self.grown = [_growth(g, 2 * iterations) for g in findings.grown]
         self.one_round = findings.one_round
         self.calls = 2 * iterations

@@ -47,7 +47,10 @@ def test_subscribe_route(jsleak, command):
         svc.check(lambda: get(svc.url + "/subscribe"), name="GET /subscribe")
 
 
-@pytest.mark.jsleak(iterations=200)
+# A server's own code keeps being re-optimised for thousands of requests: its GC'd heap creeps by
+# some tens of bytes per request that no object of the program accounts for. A budget of 64 B per
+# request keeps that out of the verdict; the leaky routes above keep 140-330 B per request.
+@pytest.mark.jsleak(iterations=200, max_growth_per_iteration="64B")
 def test_clean_routes(jsleak, command):
     # Two checks on one service: a bounded cache over 500 keys, and work that ends after the response.
     with jsleak.service(command, ready="/health", cwd=HERE) as svc:
