@@ -155,7 +155,6 @@ class JsLeakChecker:
 
         Fails the test with the leak report when it leaks or cannot run; returns the result otherwise.
         """
-
         kwargs_layer = _parse_or_usage(options, f"jsleak.check() in {self._item.nodeid}")
         target = Path(path)
         if not target.is_absolute():
@@ -178,6 +177,17 @@ class JsLeakChecker:
         if result.verdict != "clean":
             pytest.fail(render(result, label=label), pytrace=False)
         return result
+
+
+    def page(self, page: Any) -> PageChecker:
+        """Leak checks of a Playwright page (sync API, Chromium): `jsleak.page(page).check(action)`."""
+        from pytest_jsleak.runtime.page import PageError, check_page
+
+        try:
+            check_page(page)
+        except PageError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        return PageChecker(self, page)
 
     def service(
         self,
@@ -299,17 +309,6 @@ class JsLeakService:
 def _action_name(action: Callable[[], object], index: int) -> str:
     name = getattr(action, "__name__", "") or ""
     return name if name and name != "<lambda>" else f"check-{index + 1}"
-
-
-    def page(self, page: Any) -> PageChecker:
-        """Leak checks of a Playwright page (sync API, Chromium): `jsleak.page(page).check(action)`."""
-        from pytest_jsleak.runtime.page import PageError, check_page
-
-        try:
-            check_page(page)
-        except PageError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        return PageChecker(self, page)
 
 
 class PageChecker:
