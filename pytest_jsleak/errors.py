@@ -60,3 +60,42 @@ class RuntimeCrashError(TargetError):
 
 class ScenarioTimeoutError(TargetError):
     """The scenario did not reach a verdict within `timeout`; the process tree was killed."""
+
+
+class ServiceStartError(TargetError):
+    """A server started by `jsleak.service()` exited or missed its start-up time; carries its output tail."""
+
+
+class InspectorError(TargetError):
+    """The inspector (Chrome DevTools Protocol) connection failed: it closed, timed out, or CDP
+    answered with an error. Raised instead of waiting forever."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        closed: bool = False,
+        timed_out: bool = False,
+        phase: str | None = None,
+        iteration: int | None = None,
+        output_tail: str | None = None,
+    ) -> None:
+        super().__init__(message, phase=phase, iteration=iteration, output_tail=output_tail)
+        self.method = method
+        self.closed = closed
+        self.timed_out = timed_out
+
+
+class ActionError(TargetError):
+    """The Python `action` of a service check raised; the message names the iteration and the
+    phase, and the Python traceback follows it."""
+
+    def __init__(
+        self, message: str, *, traceback_text: str, phase: str | None = None, iteration: int | None = None
+    ) -> None:
+        super().__init__(message, phase=phase, iteration=iteration)
+        self.traceback_text = traceback_text
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.traceback_text.rstrip()}"

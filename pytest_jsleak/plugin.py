@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_jsleak.errors import OptionError
+from pytest_jsleak.errors import JsLeakError, OptionError
 from pytest_jsleak.options import OPTION_HELP, OPTION_NAMES, parse_layer
 
 if TYPE_CHECKING:
@@ -133,8 +133,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.fixture
-def jsleak(request: pytest.FixtureRequest) -> JsLeakChecker:
-    """Check JS scenarios for leaks from a Python test: `jsleak.check("src/app.mjs", "handle")`."""
+def jsleak(request: pytest.FixtureRequest) -> Generator[JsLeakChecker, None, None]:
+    """Check JS scenarios for leaks from a Python test: `jsleak.check("src/app.mjs", "handle")`,
+    or a running server: `with jsleak.service(["node", "server.mjs"]) as svc: svc.check(action)`."""
     from pytest_jsleak.session import JsLeakSession
 
     session = request.config.pluginmanager.get_plugin(JsLeakSession.name)
@@ -143,7 +144,11 @@ def jsleak(request: pytest.FixtureRequest) -> JsLeakChecker:
         if mark.args:
             raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.jsleak takes keyword options only")
         marker_layer.update(_parse_or_usage(mark.kwargs, f"@pytest.mark.jsleak on {request.node.nodeid}"))
-    return JsLeakChecker(session, request.node, marker_layer)
+    checker = JsLeakChecker(session, request.node, marker_layer)
+    try:
+        yield checker
+    finally:
+        checker.close_services()  # a service started without `with` still ends with the test
 
 
 def _parse_or_usage(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -160,6 +165,7 @@ class JsLeakChecker:
         self._session = session
         self._item = item
         self._marker_layer = marker_layer
+        self._services: list[JsLeakService] = []
         self.results: list[LeakResult] = []
 
     def check(self, path: str | os.PathLike[str], scenario: str = "default", **options: Any) -> LeakResult:
@@ -167,8 +173,6 @@ class JsLeakChecker:
 
         Fails the test with the leak report when it leaks or cannot run; returns the result otherwise.
         """
-        from pytest_jsleak.report.text import render
-
         kwargs_layer = _parse_or_usage(options, f"jsleak.check() in {self._item.nodeid}")
         target = Path(path)
         if not target.is_absolute():
@@ -181,12 +185,16 @@ class JsLeakChecker:
             override_layers=(self._marker_layer, kwargs_layer),
             folder_suffix=f"{scenario}-{index}" if index else scenario,
         )
+        return self._record(result, f"{_relative(target, self._session.rootpath)}::{scenario}")
+
+    def _record(self, result: LeakResult, label: str) -> LeakResult:
+        from pytest_jsleak.report.text import render
+
         self.results.append(result)
         self._session.attach(self._item, result)
         if result.verdict != "clean":
-            pytest.fail(render(result, label=f"{_relative(target, self._session.rootpath)}::{scenario}"), pytrace=False)
+            pytest.fail(render(result, label=label), pytrace=False)
         return result
-
 
     def page(self, page: Any) -> PageChecker:
         """Leak checks of a Playwright page (sync API, Chromium): `jsleak.page(page).check(action)`."""
@@ -197,6 +205,127 @@ class JsLeakChecker:
         except PageError as exc:
             pytest.fail(str(exc), pytrace=False)
         return PageChecker(self, page)
+
+    def service(
+        self,
+        command: Sequence[str] | str,
+        *,
+        ready: str | None = None,
+        port_env: str = "PORT",
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        startup_timeout: float = 30.0,
+        **options: Any,
+    ) -> JsLeakService:
+        """A Node or Deno server to check route by route; use it as a context manager (DESIGN §11).
+
+        `command` runs `node` or `deno` (`deno run`); jsleak adds `--expose-gc` and an inspector on
+        a free loopback port, and passes a free port for the server in `port_env`. The block waits
+        until `ready` (a path) answers below 500, or else the port accepts connections. `options`
+        apply to every `check` on this service (above the marker, below the check's own keywords).
+        `cwd` is relative to the rootdir; `env` is added to this process's environment.
+        """
+        from pytest_jsleak.runtime.service import ServiceProcess
+
+        layer = _parse_or_usage(options, f"jsleak.service() in {self._item.nodeid}")
+        if cwd is not None and not Path(cwd).is_absolute():
+            cwd = self._session.rootpath / cwd
+        try:
+            process = ServiceProcess(
+                command, ready=ready, port_env=port_env, env=env, cwd=cwd, startup_timeout=startup_timeout
+            )
+        except OptionError as exc:
+            raise pytest.UsageError(f"{self._item.nodeid}: {exc}") from None
+        except JsLeakError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        service = JsLeakService(self, process, layer)
+        self._services.append(service)
+        return service
+
+    def close_services(self) -> None:
+        for service in self._services:
+            service.close()
+        self._services.clear()
+
+
+class JsLeakService:
+    """A running server from `jsleak.service(...)`: `url`, `port`, `pid`, and `check(action)`."""
+
+    def __init__(self, checker: JsLeakChecker, process: Any, layer: dict[str, Any]) -> None:
+        self._checker = checker
+        self.process = process
+        self._layer = layer
+
+    def __enter__(self) -> JsLeakService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> JsLeakService:
+        """Start the server and wait until it is ready (`with` does this); fails the test if it cannot."""
+        if self.process.pid is not None:
+            return self
+        try:
+            self.process.start()
+        except OptionError as exc:
+            raise pytest.UsageError(f"{self._checker._item.nodeid}: {exc}") from None
+        except JsLeakError as exc:  # it exited or missed startup_timeout: the message has its output
+            pytest.fail(str(exc), pytrace=False)
+        return self
+
+    def close(self) -> None:
+        """Stop the server's whole process tree (idempotent)."""
+        self.process.close()
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`."""
+        return self.process.url
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def output(self, limit: int = 4000) -> str:
+        """The last `limit` bytes the server wrote to stdout and stderr."""
+        return self.process.output_tail(limit)
+
+    def check(self, action: Callable[[], object], *, name: str | None = None, **options: Any) -> LeakResult:
+        """Check that repeating `action` (one iteration; e.g. one HTTP request) leaves nothing behind.
+
+        The same plan, verdict and report as `jsleak.check`, with GC, heap samples and snapshots
+        taken through the inspector. Fails the test on a leak or an error; returns the result.
+        `name` names the check in reports (default: the action's function name).
+        """
+        checker = self._checker
+        item = checker._item
+        if not callable(action):
+            raise pytest.UsageError(f"{item.nodeid}: svc.check() needs a callable action, got {action!r}")
+        kwargs_layer = _parse_or_usage(options, f"svc.check() in {item.nodeid}")
+        if self.process.pid is None:
+            self.start()
+        index = len(checker.results)
+        label = name or _action_name(action, index)
+        result = checker._session.run_service_check(
+            item,
+            self.process,
+            action,
+            label,
+            override_layers=(checker._marker_layer, self._layer, kwargs_layer),
+            folder_suffix=f"service-{label}-{index}",
+        )
+        return checker._record(result, f"{self.process.command} :: {label}")
+
+
+def _action_name(action: Callable[[], object], index: int) -> str:
+    name = getattr(action, "__name__", "") or ""
+    return name if name and name != "<lambda>" else f"check-{index + 1}"
 
 
 class PageChecker:

@@ -110,6 +110,40 @@ class JsLeakSession:
         options = page_options(*self.base_layers, *override_layers)
         return run_page_check(page, action, options, folder)
 
+    def run_service_check(
+        self,
+        item: pytest.Item,
+        service: Any,
+        action: Any,
+        name: str,
+        *,
+        override_layers: tuple[Mapping[str, Any], ...] = (),
+        folder_suffix: str,
+    ) -> LeakResult:
+        """One `svc.check(action)`: the same plan and verdict as a module scenario, over the inspector."""
+        from pytest_jsleak.errors import JsLeakError
+        from pytest_jsleak.measure import artefact_folder_name, error_kind, run_driver_check
+        from pytest_jsleak.runtime.service import InspectorDriver
+
+        folder = self.artefact_root / artefact_folder_name(item.nodeid) / artefact_folder_name(folder_suffix)
+        options = resolve(*self.base_layers, *override_layers)
+        result = LeakResult(
+            target=service.command,
+            scenario=name,
+            runtime=service.runtime,
+            verdict="clean",
+            runtime_version=service.runtime_version,
+        )
+        try:
+            driver = InspectorDriver(service, action, timeout=options.timeout)
+        except JsLeakError as exc:
+            result.verdict, result.error, result.error_kind = "error", str(exc), error_kind(exc)
+            return result
+        try:
+            return run_driver_check(driver, options, folder, result, root=self.rootpath)
+        finally:
+            driver.close()
+
     def attach(self, item: pytest.Item, result: LeakResult) -> None:
         item.stash.setdefault(results_key, []).append(result)
 

@@ -28,6 +28,19 @@ KEPT_SYSTEM_NATIVES = frozenset({"system / JSArrayBufferData"})
 `system / ProtectedFixedArray`, `system / SharedFunctionInfoWrapper`) as `native`, named
 `system / ...`; on Node the only such natives are these backing stores. The rest count as
 hidden: noise, as above."""
+NOISE_CLASS_NAMES = (
+    "system / ProtectedFixedArray",
+    "system / ProtectedWeakFixedArray",
+    "system / SharedFunctionInfoWrapper",
+    "system / TrustedFixedArray",
+    "system / TrustedWeakFixedArray",
+    "system / TrustedByteArray",
+    "system / InterpreterData",
+)
+"""Compiled-code metadata that newer V8 (Deno 2.x: V8 15) keeps in its trusted space and files under
+node types other than `code` (`native` for the first ones): the deoptimisation data of a function
+optimised during a round is such an object, new and alive, yet no part of the code under test. Left
+out of the 3-snapshot diff like the NOISE_NODE_TYPES."""
 
 EXAMPLES_PER_CLASS = 20
 
@@ -241,6 +254,46 @@ class Candidates:
     fresh: np.ndarray
 
 
+def noise_nodes(snap: HeapSnapshot) -> np.ndarray:
+    """Per node: whether it is the runtime's compiled code, a shape or a hidden system object
+    (NOISE_NODE_TYPES, V8 15's internals filed as `native` but for KEPT_SYSTEM_NATIVES, and
+    NOISE_CLASS_NAMES)."""
+    noise = np.zeros(len(snap.meta.node_types), np.bool_)
+    for name in NOISE_NODE_TYPES:
+        code = snap.meta.node_type_code(name)
+        if code >= 0:
+            noise[code] = True
+    mask = noise[snap.node_type]
+    native = snap.meta.node_type_code("native")
+    if native >= 0:
+        # V8 15's internals reported as native `system / …` (KEPT_SYSTEM_NATIVES: backing stores stay).
+        natives = snap.node_type == native
+        internal = [
+            index for index in np.unique(snap.node_name[natives]).tolist()
+            if (text := snap.strings[index]).startswith("system / ") and text not in KEPT_SYSTEM_NATIVES
+        ]
+        if internal:
+            mask |= natives & np.isin(snap.node_name, np.asarray(internal, dtype=snap.node_name.dtype))
+    names = [index for name in NOISE_CLASS_NAMES for index in snap.strings.indices_of(name)]
+    if names:
+        mask |= np.isin(snap.node_name, names)
+    return mask
+
+
+def owned_by_noise(graph: HeapGraph) -> np.ndarray:
+    """Per node: whether its immediate dominator is a noise node (`noise_nodes`).
+
+    Such objects belong to the JIT: a heap number or a string embedded in optimised code, the
+    literals of its deoptimisation data. V8 re-optimises a busy program's functions for thousands
+    of calls (a server's HTTP stack), so a few new ones survive every round; none is the program's.
+    """
+    noise = noise_nodes(graph.snapshot)
+    idom = graph.dominators.idom
+    owned = idom >= 0
+    owned[owned] = noise[idom[owned]]
+    return owned
+
+
 def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | HeapSnapshot) -> Candidates:
     """The first half of `three_snapshot_diff`: which nodes of S3 are new since S1 / since S2.
 
@@ -250,7 +303,7 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     snap = graph.snapshot
     ids3 = snap.node_id
     candidate = (ids3 & 1) == 1
-    candidate &= ~_noise_nodes(snap)
+    candidate &= ~noise_nodes(snap)
     candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node (heap/dom.py)
     candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects (heap/dom.py)
     in2 = contains(_odd_sorted(ids2), ids3)
@@ -259,27 +312,6 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     fresh_mask = candidate & ~in2
     del in2, candidate
     return Candidates(np.flatnonzero(survivor_mask), np.flatnonzero(fresh_mask))
-
-
-def _noise_nodes(snap: HeapSnapshot) -> np.ndarray:
-    """Per node: of a `NOISE_NODE_TYPES` type, or a native V8 internal (`KEPT_SYSTEM_NATIVES`)."""
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    mask = noise[snap.node_type]
-    native = snap.meta.node_type_code("native")
-    if native >= 0:
-        natives = snap.node_type == native
-        names = np.unique(snap.node_name[natives])
-        internal = [
-            index for index in names.tolist()
-            if (text := snap.strings[index]).startswith("system / ") and text not in KEPT_SYSTEM_NATIVES
-        ]
-        if internal:
-            mask |= natives & np.isin(snap.node_name, np.asarray(internal, dtype=snap.node_name.dtype))
-    return mask
 
 
 def renumbered_census(ids1: np.ndarray, snapshot2: HeapGraph | HeapSnapshot, ids3: np.ndarray) -> dict[str, int]:
@@ -296,7 +328,7 @@ def renumbered_census(ids1: np.ndarray, snapshot2: HeapGraph | HeapSnapshot, ids
     snapshot2 = graph2.snapshot
     ids2 = snapshot2.node_id
     mask = (ids2 & 1) == 1
-    mask &= ~_noise_nodes(snapshot2)
+    mask &= ~noise_nodes(snapshot2)
     mask &= ~contains(_odd_sorted(ids1), ids2)
     mask &= ~contains(_odd_sorted(ids3), ids2)
     nodes = np.flatnonzero(mask)
@@ -339,6 +371,11 @@ def group_candidates(
     snap = graph.snapshot
     survivors = found.survivors
     fresh = found.fresh
+    if with_retained:  # the dominators are built for the retained sizes anyway
+        owned = owned_by_noise(graph)
+        survivors = survivors[~owned[survivors]]
+        fresh = fresh[~owned[fresh]]
+        del owned
     both = np.concatenate([survivors, fresh])
     codes, names = graph.class_keys(both)
     survivor_codes = codes[: survivors.size]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pytest_jsleak.heap.diff import NOISE_CLASS_NAMES
 from pytest_jsleak.heap.dom import automation_owned
 from pytest_jsleak.heap.dominators import level_runs, retained_sizes_from
 from pytest_jsleak.heap.graph import HeapGraph
@@ -37,7 +38,7 @@ WEIGHTLESS_TYPES = ("code", "hidden", "object shape")
 #: Likewise by class key: JSC's compiled code and structures, and V8's internal system objects.
 WEIGHTLESS_CLASSES = frozenset({"(compiled code)", "(object shape)", "(system)", "system / SharedFunctionInfo",
                                 "system / FeedbackVector", "system / FeedbackCell", "system / ScopeInfo",
-                                "system / BytecodeArray", "system / Code"})
+                                "system / BytecodeArray", "system / Code", *NOISE_CLASS_NAMES})
 #: A round must add at least this many bytes to the object's retained size.
 MIN_ROUND_BYTES = 64
 #: The smaller round's growth must be at least this share of the larger one's. Growth in place

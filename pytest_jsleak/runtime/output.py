@@ -7,6 +7,7 @@ import os
 import termios
 import threading
 import time
+from collections.abc import Callable
 
 #: Bytes kept of the target's output; error reports show the last few thousand characters.
 DEFAULT_CAPACITY = 64 * 1024
@@ -20,8 +21,17 @@ class OutputTail:
     nothing but the copying.
     """
 
-    def __init__(self, fd: int, *, capacity: int = DEFAULT_CAPACITY, name: str = "jsleak-output") -> None:
+    def __init__(
+        self,
+        fd: int,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        name: str = "jsleak-output",
+        on_chunk: Callable[[bytes], None] | None = None,
+    ) -> None:
+        """`on_chunk`, when given, sees every chunk read, on the draining thread (it must not block)."""
         self._fd = fd
+        self._on_chunk = on_chunk
         self._capacity = capacity
         self._tail = bytearray()
         self._total = 0
@@ -44,6 +54,8 @@ class OutputTail:
                     excess = len(self._tail) - self._capacity
                     if excess > 0:
                         del self._tail[:excess]
+                if self._on_chunk is not None:
+                    self._on_chunk(chunk)
         finally:
             os.close(self._fd)
 

@@ -1,0 +1,334 @@
+"""A small synchronous Chrome DevTools Protocol client, and the heap operations built on CDP.
+
+`CdpClient` speaks CDP over one WebSocket (the `websockets` library's synchronous client): a request
+waits for the response with its id, events that arrive meanwhile go to their handlers, every wait
+has a deadline, and a closed connection is an `InspectorError`, never a hang.
+
+The heap operations (`full_gc`, `read_memory`, `settle`, `take_snapshot`, `set_allocation_tracking`)
+use only `send(method, params)` and `on(event, handler)` / `remove_listener(event, handler)`, the
+shape of Playwright's `CDPSession` too, so a page session can reuse them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from pytest_jsleak.errors import InspectorError
+
+#: Frames the WebSocket library may queue before it stops reading the socket. Bounded, so that a
+#: heap snapshot streamed faster than it is written waits in the runtime's buffers, not in ours.
+MAX_QUEUE = 64
+#: The largest CDP message accepted (snapshot chunks are ~0.1–1 MB; a few MB leaves room).
+MAX_MESSAGE = 64 * 1024 * 1024
+#: How long a request may wait for its answer when the caller gives no deadline.
+DEFAULT_TIMEOUT = 60.0
+
+Handler = Callable[[dict[str, Any]], None]
+
+
+class CdpSession(Protocol):
+    """What the heap operations need of a CDP session (ours, or Playwright's `CDPSession`)."""
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def on(self, event: str, handler: Handler) -> Any: ...
+
+    def remove_listener(self, event: str, handler: Handler) -> Any: ...
+
+
+class CdpClient:
+    """One CDP connection to one inspector target (a Node or Deno process), kept open throughout.
+
+    V8 keeps heap object ids stable only while one session stays connected (runtimes.md §4), so a
+    service keeps a single client from start to end.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        from websockets.sync.client import connect
+
+        self.url = url
+        self.default_timeout = DEFAULT_TIMEOUT
+        #: A time.monotonic() instant no wait may pass (the budget of the check using the client).
+        self.deadline: float | None = None
+        self._handlers: dict[str, list[Handler]] = {}
+        self._next_id = 0
+        self._closed = False
+        self._stack = contextlib.ExitStack()
+        try:
+            # No keep-alive pings (the inspector need not answer them, and a long snapshot would
+            # then count as a dead peer); no compression (the inspector does not negotiate it).
+            self._ws = self._stack.enter_context(
+                connect(
+                    url,
+                    open_timeout=timeout,
+                    ping_interval=None,
+                    compression=None,
+                    max_size=MAX_MESSAGE,
+                    max_queue=MAX_QUEUE,
+                    close_timeout=1.0,
+                )
+            )
+        except Exception as exc:  # OSError, InvalidHandshake, TimeoutError ...
+            self._closed = True
+            raise InspectorError(f"could not connect to the inspector at {url}: {exc}", closed=True) from exc
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def on(self, event: str, handler: Handler) -> None:
+        """Call `handler(params)` for every `event` that arrives while a request waits."""
+        self._handlers.setdefault(event, []).append(handler)
+
+    def remove_listener(self, event: str, handler: Handler) -> None:
+        handlers = self._handlers.get(event, [])
+        with contextlib.suppress(ValueError):
+            handlers.remove(handler)
+
+    # --- requests ----------------------------------------------------------------------------------
+
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send one request and return its `result`; events that arrive meanwhile go to their handlers.
+
+        Raises `InspectorError` when CDP answers with an error, the connection closes, or no answer
+        comes within `timeout` seconds (`default_timeout` when None).
+        """
+        if self._closed:
+            raise InspectorError(f"{method}: the inspector connection is closed", method=method, closed=True)
+        self._next_id += 1
+        request_id = self._next_id
+        message = {"id": request_id, "method": method, "params": params or {}}
+        wait = self.default_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        if self.deadline is not None and self.deadline < deadline:
+            deadline, wait = self.deadline, max(0.0, self.deadline - time.monotonic())
+        try:
+            self._ws.send(json.dumps(message))
+        except Exception as exc:
+            raise self._closed_error(method, exc) from exc
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InspectorError(
+                    f"{method}: no answer from the inspector within {wait:.3g} s",
+                    method=method,
+                    timed_out=True,
+                )
+            try:
+                raw = self._ws.recv(timeout=left)
+            except TimeoutError:
+                continue  # the loop reports it with the method's name
+            except Exception as exc:
+                raise self._closed_error(method, exc) from exc
+            reply = json.loads(raw)
+            if reply.get("id") == request_id:
+                if "error" in reply:
+                    error = reply["error"]
+                    raise InspectorError(
+                        f"{method} failed: {error.get('message', error)} (CDP error {error.get('code')})",
+                        method=method,
+                    )
+                return reply.get("result", {})
+            self._dispatch(reply)
+
+    def drain(self) -> None:
+        """Hand the events already received to their handlers, without waiting for more."""
+        while not self._closed:
+            try:
+                raw = self._ws.recv(timeout=0)
+            except TimeoutError:
+                return
+            except Exception as exc:
+                raise self._closed_error("(events)", exc) from exc
+            self._dispatch(json.loads(raw))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if method is None:
+            return  # the answer to a request that was given up (timed out)
+        for handler in list(self._handlers.get(method, ())):
+            handler(message.get("params", {}))
+
+    def _closed_error(self, method: str, exc: BaseException) -> InspectorError:
+        self._closed = True
+        return InspectorError(
+            f"{method}: the inspector connection closed ({type(exc).__name__}: {exc})", method=method, closed=True
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._stack.close()
+
+
+# --- heap operations over any CdpSession ----------------------------------------------------------
+
+#: One expression for both runtimes: Deno 2 has `process` too, `Deno.memoryUsage()` is the fallback.
+#: A page has neither: 0 there.
+EXTERNAL_EXPRESSION = "(globalThis.process ?? globalThis.Deno)?.memoryUsage?.().external ?? 0"
+
+#: Waits until the event loop has run two macrotask turns and the work started by the last action is
+#: over: the process's active resources (timers, sockets, file requests) are back to what they were
+#: at idle (`baseline`), or have stayed the same for a while: `quietMs` when the only extras are
+#: sockets (a client's keep-alive connection stays open), five times that when a timer or a request
+#: is pending (a handler's `await sleep(...)` after its response). Gives up after `limitMs`, and
+#: resolves to the resources it saw last. Where `getActiveResourcesInfo` is missing: two turns.
+SETTLE_FUNCTION = """
+async (baseline, quietMs, limitMs) => {
+  const turn = () => new Promise((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const info = globalThis.process?.getActiveResourcesInfo;
+  await turn(); await turn();
+  if (typeof info !== "function") return null;
+  const extras = (now) => {
+    const left = new Map();
+    for (const name of baseline) left.set(name, (left.get(name) || 0) + 1);
+    const more = [];
+    for (const name of now) {
+      const n = left.get(name) || 0;
+      if (n === 0) more.push(name); else left.set(name, n - 1);
+    }
+    return more;
+  };
+  const read = () => info().filter((name) => name !== "TTYWrap").sort();
+  const start = Date.now();
+  let last = null;
+  let since = start;
+  for (;;) {
+    const now = read();
+    const more = extras(now);
+    if (more.length === 0) return now;
+    const key = now.join(",");
+    if (key !== last) { last = key; since = Date.now(); }
+    const sockets = more.every((name) => /TCP|Pipe|Socket|TTY|UDP/.test(name) && !/Connect|Req/.test(name));
+    if (Date.now() - since >= (sockets ? quietMs : 5 * quietMs)) return now;
+    if (Date.now() - start >= limitMs) return now;
+    await sleep(2);
+    await turn();
+  }
+}
+"""
+
+
+def evaluate(session: CdpSession, expression: str, *, await_promise: bool = False) -> Any:
+    """The value of a JS expression evaluated in the target's global scope (JSON-like values only)."""
+    reply = session.send(
+        "Runtime.evaluate",
+        {"expression": expression, "returnByValue": True, "awaitPromise": await_promise, "silent": True},
+    )
+    if "exceptionDetails" in reply:
+        details = reply["exceptionDetails"]
+        text = details.get("exception", {}).get("description") or details.get("text", "an exception")
+        raise InspectorError(f"evaluating in the target failed: {text}", method="Runtime.evaluate")
+    return reply.get("result", {}).get("value")
+
+
+def full_gc(session: CdpSession) -> None:
+    """A full, compacting GC of the target's heap.
+
+    The runtime's own `gc()` (there with `--expose-gc`, which service mode always adds) is one
+    mark-compact: ~8 ms on a small server. `HeapProfiler.collectGarbage` is a memory-pressure GC
+    (several mark-compacts until nothing more is freed, ~21 ms) and the fallback where `gc` is
+    missing (a browser page). Plain `gc()`, not `gc({type: "major"})`, which on Node 20 is only a
+    scavenge (runtimes.md caveat 1).
+    """
+    if evaluate(session, "typeof globalThis.gc === 'function' ? (globalThis.gc(), true) : false") is not True:
+        session.send("HeapProfiler.collectGarbage")
+
+
+def read_memory(session: CdpSession) -> tuple[int, int]:
+    """(heap used, external) in bytes.
+
+    The heap comes from `Runtime.getHeapUsage`, which allocates nothing in the target: reading it
+    with `process.memoryUsage()` compiles and runs a script first, which moved the reading by up to
+    200 KB from one sample to the next. External memory (ArrayBuffer backing stores, external
+    strings) is outside the JS heap, so the script that reads it does not disturb it.
+    """
+    heap = session.send("Runtime.getHeapUsage")["usedSize"]
+    value = evaluate(session, EXTERNAL_EXPRESSION)
+    return int(heap), int(value or 0)
+
+
+def idle_resources(session: CdpSession) -> list[str]:
+    """The active resources of an idle process (the baseline `settle` waits for)."""
+    value = evaluate(
+        session, "globalThis.process?.getActiveResourcesInfo?.().filter((name) => name !== 'TTYWrap') ?? []"
+    )
+    return sorted(value) if isinstance(value, list) else []
+
+
+def settle(session: CdpSession, baseline: list[str], *, quiet_ms: int = 20, limit_ms: int = 1000) -> list[str] | None:
+    """Let the target finish the work an action left in flight (see `SETTLE_FUNCTION`)."""
+    expression = f"({SETTLE_FUNCTION.strip()})({json.dumps(baseline)}, {quiet_ms}, {limit_ms})"
+    return evaluate(session, expression, await_promise=True)
+
+
+def discard_console(session: CdpSession) -> None:
+    """Drop the console messages V8 keeps for the connected session (up to 1,000, with their
+    arguments): a route that logs every request would otherwise look like a leak of strings."""
+    session.send("Runtime.discardConsoleEntries")
+
+
+def take_snapshot(session: CdpSession, path: str | os.PathLike[str]) -> Path:
+    """A V8 heap snapshot streamed to `path` chunk by chunk (never held whole in memory).
+
+    `takeHeapSnapshot` collects garbage itself before it walks the heap. The file is written to a
+    temporary name and renamed when complete, so a failed transfer leaves no truncated snapshot.
+    """
+    target = Path(path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    with open(partial, "w", encoding="utf-8", newline="") as out:
+
+        def write_chunk(params: dict[str, Any]) -> None:
+            out.write(params["chunk"])
+
+        session.on("HeapProfiler.addHeapSnapshotChunk", write_chunk)
+        try:
+            session.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+        except BaseException:
+            out.close()
+            partial.unlink(missing_ok=True)
+            raise
+        finally:
+            session.remove_listener("HeapProfiler.addHeapSnapshotChunk", write_chunk)
+    os.replace(partial, target)
+    return target
+
+
+def set_allocation_tracking(session: CdpSession, on: bool) -> None:
+    """Record (or stop recording) the allocation stack of every new object.
+
+    Snapshots taken while it is on carry `trace_function_infos` and `trace_tree`. V8 answers the
+    stop with a whole heap snapshot of its own, which is dropped here (no handler takes its chunks).
+    """
+    if on:
+        session.send("HeapProfiler.startTrackingHeapObjects", {"trackAllocations": True})
+    else:
+        session.send("HeapProfiler.stopTrackingHeapObjects", {"reportProgress": False})
+
+
+__all__ = [
+    "CdpClient",
+    "CdpSession",
+    "InspectorError",
+    "discard_console",
+    "evaluate",
+    "full_gc",
+    "idle_resources",
+    "read_memory",
+    "set_allocation_tracking",
+    "settle",
+    "take_snapshot",
+]
