@@ -258,12 +258,7 @@ def noise_nodes(snap: HeapSnapshot) -> np.ndarray:
     """Per node: whether it is the runtime's compiled code, a shape or a hidden system object
     (NOISE_NODE_TYPES, V8 15's internals filed as `native` but for KEPT_SYSTEM_NATIVES, and
     NOISE_CLASS_NAMES)."""
-    noise = np.zeros(len(snap.meta.node_types), np.bool_)
-    for name in NOISE_NODE_TYPES:
-        code = snap.meta.node_type_code(name)
-        if code >= 0:
-            noise[code] = True
-    mask = noise[snap.node_type]
+    mask = snap.meta.node_type_mask(NOISE_NODE_TYPES)[snap.node_type]
     native = snap.meta.node_type_code("native")
     if native >= 0:
         # V8 15's internals reported as native `system / …` (KEPT_SYSTEM_NATIVES: backing stores stay).

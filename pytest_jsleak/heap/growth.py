@@ -193,12 +193,7 @@ def identity_keys(graph: HeapGraph, *, stable_ids: bool) -> np.ndarray:
     """
     snap = graph.snapshot
     meta = snap.meta
-    growing = np.zeros(len(meta.node_types), np.bool_)
-    for name in GROWING_TYPES:
-        code = meta.node_type_code(name)
-        if code >= 0:
-            growing[code] = True
-    eligible = growing[snap.node_type] & (graph.shortest_paths.rank >= 0)
+    eligible = meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (graph.shortest_paths.rank >= 0)
     if stable_ids:
         ids = snap.node_id.astype(np.uint64)
         eligible &= (snap.node_id & 1) == 1
@@ -384,13 +379,8 @@ def data_retained(graph: HeapGraph) -> np.ndarray:
         return cached
     snap = graph.snapshot
     meta = snap.meta
-    weightless = np.zeros(len(meta.node_types), np.bool_)
-    for name in WEIGHTLESS_TYPES:
-        code = meta.node_type_code(name)
-        if code >= 0:
-            weightless[code] = True
     sizes = snap.node_self_size.astype(np.int64)
-    sizes[weightless[snap.node_type]] = 0
+    sizes[meta.node_type_mask(WEIGHTLESS_TYPES)[snap.node_type]] = 0
     codes, names = graph.class_keys()
     internal = np.array([name in WEIGHTLESS_CLASSES for name in names], np.bool_)
     sizes[internal[codes]] = 0

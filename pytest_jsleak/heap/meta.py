@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
 
@@ -49,6 +52,18 @@ class SnapshotMeta:
     def node_type_code(self, name: str) -> int:
         """The code of a node type, or -1 when this runtime has no such type."""
         return self.node_types.index(name) if name in self.node_types else -1
+
+    def node_type_mask(self, names: Iterable[str]) -> np.ndarray:
+        """A bool per node type code: whether it is one of `names` (types this runtime lacks are skipped).
+
+        Index it with a node-type column to get a mask over nodes: `mask[snap.node_type]`.
+        """
+        mask = np.zeros(len(self.node_types), np.bool_)
+        for name in names:
+            code = self.node_type_code(name)
+            if code >= 0:
+                mask[code] = True
+        return mask
 
     def edge_type_code(self, name: str) -> int:
         """The code of an edge type, or -1 when this runtime has no such type."""
