@@ -114,8 +114,8 @@ def test_a_plain_object_built_in_another_module_names_the_function_that_built_it
     headers = [line for line in result.outlines if line.startswith("___")]
     assert any(" login.leak.mjs::requestLogger " in line for line in headers), headers
     assert any(" other/login.leak.mjs::requestLogger " in line for line in headers), headers
-    result.stdout.fnmatch_lines(["*LEAK   login.leak.mjs::requestLogger (node)*",
-                                 "*LEAK   other/login.leak.mjs::requestLogger (node)*"])
+    result.stdout.fnmatch_lines(["*LEAK   login.leak.mjs::requestLogger (node *)*",
+                                 "*LEAK   other/login.leak.mjs::requestLogger (node *)*"])
     # The kept snapshots: `jsleak diff` finds the stacks in S2 (tracked) for the survivors of S3.
     kept = items["login.leak.mjs::requestLogger"]["snapshot_paths"]
     diff = subprocess.run([sys.executable, "-m", "pytest_jsleak", "diff", *kept], capture_output=True, text=True,
