@@ -383,15 +383,17 @@ class _Judgement:
         # The snapshot the grown objects' node indices refer to (S4 after an extra round); the
         # survivors' examples always refer to S3, `self.final`.
         self.grown_graph = self.final
-        renumbered: dict[str, int] = {}
+        net_b: dict[str, int] | None = None
         if stable_ids:
             result.method = "ids"
             diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, self.final)
             if result.runtime == "deno":
-                # Deno re-ids ~10k strings and numbers in every snapshot: they would swell round B.
-                renumbered = heap.renumbered_census(
-                    graphs[0].snapshot.node_id, graphs[1], self.final.snapshot.node_id
-                )
+                # Deno re-ids ~10k strings and numbers in every snapshot: by id they would all look
+                # allocated in round B, and how many of them were re-ided varies. A class's count
+                # does not change with ids: its net growth over round B stands for round B there.
+                census2, census3 = heap.class_census(graphs[1].snapshot), heap.class_census(self.final.snapshot)
+                net_b = {row.class_name: max(0, census3.count(row.class_name) - census2.count(row.class_name))
+                         for row in diff}
         else:
             # Bun renumbers every object in every snapshot: per-class count growth in each round
             # stands in for survival by id (research/runtimes.md §4).
@@ -413,7 +415,7 @@ class _Judgement:
             verdict_mod.ClassGrowth(
                 class_name=row.class_name,
                 round_a=row.survivors,
-                round_b=max(0, row.fresh - renumbered.get(row.class_name, 0)),
+                round_b=row.fresh if net_b is None else min(row.fresh, net_b[row.class_name]),
                 bytes_a=row.survivor_bytes,
                 bytes_b=row.fresh_bytes,
                 retained_bytes=row.retained_bytes,
