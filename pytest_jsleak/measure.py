@@ -255,12 +255,6 @@ def run_plan(
             # over, and only a scenario already suspicious gets here. It starts before S1, so that
             # the tracker's own objects are not among round A's survivors.
             tracked = options.allocation_sites == "on" and driver.track_allocations(True)
-            if tracked:
-                # The tracker (an inspector session, recompiled code) raises every later sample.
-                result.notes.append(
-                    "allocation tracking was on in round A (for the allocation sites): its own memory "
-                    f"raises the samples from iteration {offset} on"
-                )
             driver.snapshot(snapshots[0])
             if not driver.stable_ids:
                 # Without ids (Bun) the snapshots show less (no array storage) and the GC'd memory
@@ -297,6 +291,12 @@ def run_plan(
                     driver.snapshot(extra)
                     snapshots.append(extra)
                     judgement.add_round(extra, calls)
+                if tracked and result.verdict == "leak":
+                    # The tracker (an inspector session, recompiled code) raises every later sample.
+                    result.notes.append(
+                        "allocation tracking was on in round A (for the allocation sites): its own memory "
+                        f"raises the samples from iteration {confirm_from} on"
+                    )
             except SnapshotFormatError as exc:
                 result.verdict = "error"
                 result.error = str(exc)
