@@ -60,6 +60,9 @@ COUNTS_MIN_ROUND_CALLS = 1000
 ONE_ROUND_BYTES = 1024
 #: Growth per round that no snapshot object shows (Bun) must exceed this to count.
 UNEXPLAINED_ROUND_BYTES = 8 * 1024
+#: External memory per round that no snapshot object shows (Bun) must exceed this to count: its
+#: account of extra memory creeps by tens of KB over thousands of calls of clean code.
+UNEXPLAINED_EXTERNAL_BYTES = 64 * 1024
 #: The extra round is at most this many times `iterations` calls.
 EXTRA_ROUND_MAX = 8
 
@@ -473,11 +476,11 @@ class _Judgement:
             self.result.suspects = []
         self.decide()
 
-    def round_growth(self) -> list[int]:
-        """Growth of the JS heap within each confirming round, from its own samples.
+    def round_growth(self, part: str = "heap") -> list[int]:
+        """Growth of the JS heap (or of `external`) within each confirming round, from its own samples.
 
-        The heap alone: Bun's account of external memory creeps up by tens of KB over a few
-        thousand calls of clean code (extra memory it releases lazily).
+        Apart: Bun's account of external memory creeps up by tens of KB over a few thousand calls of
+        clean code (extra memory it releases lazily), so it is judged with a floor of its own.
         """
         bounds = [self.confirm_from + self.round_calls, self.confirm_from + 2 * self.round_calls]
         rounds: list[list[MemorySample]] = [[], [], []]
@@ -486,7 +489,7 @@ class _Judgement:
                 continue
             position = 0 if sample.iteration <= bounds[0] else 1 if sample.iteration <= bounds[1] else 2
             rounds[position].append(sample)
-        return [r[-1].heap - r[0].heap for r in rounds if len(r) >= 2]
+        return [getattr(r[-1], part) - getattr(r[0], part) for r in rounds if len(r) >= 2]
 
     def rounds_rise_steadily(self) -> bool:
         """Whether the JS heap rose at most sample steps of every confirming round (a leak's pace;
@@ -564,6 +567,13 @@ class _Judgement:
                 heap_slope = rate_c
             else:
                 grew_all = len(rounds) >= 2 and all(g > floor for g in rounds) and self.rounds_rise_steadily()
+                # Backing stores that no snapshot object shows (a Buffer reallocated larger): well
+                # above the creep of Bun's external account, in every round.
+                external = self.round_growth("external")
+                ext_floor = max(UNEXPLAINED_EXTERNAL_BYTES, options.max_growth_per_iteration * self.round_calls)
+                if not grew_all and len(external) >= 2 and all(g > ext_floor for g in external):
+                    grew_all = True
+                    heap_slope = min(external) / max(1, self.round_calls)
             if grew_all and heap_slope > options.max_growth_per_iteration:
                 decision.verdict = "leak"
                 decision.growth_per_iteration = max(measured, heap_slope)
