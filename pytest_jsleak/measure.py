@@ -569,11 +569,11 @@ class _Judgement:
                 grew_all = len(rounds) >= 2 and all(g > floor for g in rounds) and self.rounds_rise_steadily()
                 # Backing stores that no snapshot object shows (a Buffer reallocated larger): well
                 # above the creep of Bun's external account, in every round.
-                external = self.round_growth("external")
+                external_rounds = self.round_growth("external")
                 ext_floor = max(UNEXPLAINED_EXTERNAL_BYTES, options.max_growth_per_iteration * self.round_calls)
-                if not grew_all and len(external) >= 2 and all(g > ext_floor for g in external):
+                if not grew_all and len(external_rounds) >= 2 and all(g > ext_floor for g in external_rounds):
                     grew_all = True
-                    heap_slope = min(external) / max(1, self.round_calls)
+                    heap_slope = min(external_rounds) / max(1, self.round_calls)
             if grew_all and heap_slope > options.max_growth_per_iteration:
                 decision.verdict = "leak"
                 decision.growth_per_iteration = max(measured, heap_slope)
