@@ -309,31 +309,6 @@ def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | Heap
     return Candidates(np.flatnonzero(survivor_mask), np.flatnonzero(fresh_mask))
 
 
-def renumbered_census(ids1: np.ndarray, snapshot2: HeapGraph | HeapSnapshot, ids3: np.ndarray) -> dict[str, int]:
-    """Per class key: the nodes of S2 that are new since S1 and gone from S3, by id.
-
-    Deno (V8 15) gives ~17k strings and heap numbers a fresh id in every snapshot
-    (research/runtimes.md §4): each such node is new in S2, gone from S3 and back in S3 under
-    another id, where it looks allocated in round B. These counts are what to take off round B's
-    "fresh" objects, class by class, so that a class that leaks strings still keeps pace with the
-    calls. (Objects of round A that round B let go of are counted too; on V8 runtimes that keep
-    every id, do not use it.)
-    """
-    graph2 = snapshot2 if isinstance(snapshot2, HeapGraph) else HeapGraph(snapshot2)
-    snapshot2 = graph2.snapshot
-    ids2 = snapshot2.node_id
-    mask = (ids2 & 1) == 1
-    mask &= ~noise_nodes(snapshot2)
-    mask &= ~contains(_odd_sorted(ids1), ids2)
-    mask &= ~contains(_odd_sorted(ids3), ids2)
-    nodes = np.flatnonzero(mask)
-    if not nodes.size:
-        return {}
-    codes, names = graph2.class_keys(nodes)
-    counts = np.bincount(codes, minlength=len(names))
-    return {name: int(count) for name, count in zip(names, counts, strict=True) if count}
-
-
 def three_snapshot_diff(
     ids1: np.ndarray,
     ids2: np.ndarray,

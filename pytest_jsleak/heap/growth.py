@@ -234,8 +234,12 @@ def _harness_names(graph: HeapGraph) -> list[int]:
     return graph.snapshot.strings.indices_with_prefix(HARNESS_PREFIX)
 
 
-def harness_scopes(graph: HeapGraph) -> np.ndarray:
-    """Node indices of the harness's own module scope(s): those with a `__jsleak…` variable."""
+def harness_module_scopes(graph: HeapGraph) -> np.ndarray:
+    """Node indices of the harness's own module scope(s): those with a `__jsleak…` variable.
+
+    On every runtime, for what the harness owns (`harness_owned`). Not `paths.harness_scopes`,
+    which also takes the contexts nested in it, on V8 only, for the retainer path search.
+    """
     snap = graph.snapshot
     marker = _harness_names(graph)
     if not marker:
@@ -277,7 +281,7 @@ def harness_owned(graph: HeapGraph) -> np.ndarray:
     leaves that scope through one of its own variables (`commandStream`, `HANDLERS`); the path
     through `__jsleakExports` leads to the target's module and stays the target's.
     """
-    scopes = harness_scopes(graph)
+    scopes = harness_module_scopes(graph)
     owned = dominated_by(graph, scopes)
     if not scopes.size:
         return owned
@@ -443,8 +447,8 @@ __all__ = [
     "grew_again",
     "grown_in_place",
     "grown_in_place_from",
+    "harness_module_scopes",
     "harness_owned",
-    "harness_scopes",
     "identity_keys",
     "keyed_sizes",
     "structural_keys",
