@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="jsleak_report",
         default=None,
         metavar="PATH",
-        help="write the run's results as one JSON document (schema 1) to PATH.",
+        help="write the run's results as one JSON document (schema 2) to PATH.",
     )
     group.addoption(
         "--jsleak-html",

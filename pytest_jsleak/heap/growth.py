@@ -28,7 +28,7 @@ from pytest_jsleak.heap.diff import NOISE_CLASS_NAMES
 from pytest_jsleak.heap.dom import automation_owned
 from pytest_jsleak.heap.dominators import level_runs, retained_sizes_from
 from pytest_jsleak.heap.graph import HeapGraph
-from pytest_jsleak.heap.paths import followed_edge_filter
+from pytest_jsleak.heap.paths import ShortestPathTree, followed_edge_filter, shortest_path_tree
 
 #: Node types that can be "the object that grows": JS objects the user's code can name.
 #: Internal arrays, strings, code, shapes and hidden/system nodes are storage or the runtime's own.
@@ -90,15 +90,35 @@ class InPlaceFindings:
     (`grew_again`)."""
 
 
+#: Node types whose outgoing edges come and go with the JIT: compiled code embeds the objects it
+#: was specialised on and structures point at prototypes, so a shortest path through them changes
+#: between snapshots as functions tier up (Bun: `(GC roots) → (compiled code) → leaky() → scope →
+#: arena` in S1, `(GC roots) → (compiled code) → WebAssembly.Memory` in S2).
+UNSTABLE_ROUTE_TYPES = ("code", "object shape")
+
+
 def structural_keys(graph: HeapGraph) -> np.ndarray:
-    """A 64-bit key per node from its shortest path: edge names (or element indices) and class keys.
+    """A 64-bit key per node from its place in the heap: edge names (or element indices) and class
+    keys along a shortest path from the GC roots.
 
     The same object in two snapshots of the same program gets the same key while it stays at the
-    same place (`(GC roots) → … → latencies → Array`), whatever its id. Unreachable nodes get 0.
+    same place (`(GC roots) → … → latencies → Array`), whatever its id. The path avoids going
+    through compiled code and structures (`UNSTABLE_ROUTE_TYPES`) where another one exists; nodes
+    reachable only through them are keyed by the plain shortest path. Unreachable nodes get 0.
     Callers must treat keys that occur more than once in a snapshot as unknown.
     """
     snap = graph.snapshot
-    tree = graph.shortest_paths
+    unstable = np.flatnonzero(snap.meta.node_type_mask(UNSTABLE_ROUTE_TYPES)[snap.node_type])
+    plain = _keys_along(graph, graph.shortest_paths)
+    if not unstable.size:
+        return plain
+    stable = _keys_along(graph, shortest_path_tree(graph, unstable))
+    return np.where(stable != 0, stable, plain)
+
+
+def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
+    """`structural_keys` along the paths of one BFS tree (0 for the nodes it does not reach)."""
+    snap = graph.snapshot
     count = graph.node_count
     keys = np.zeros(count, np.uint64)
     if count == 0:

@@ -28,13 +28,15 @@ def program(
     renumber: int = 0,
     harness_buffer: int = 64,
     table: int = 0,
+    jit_shortcut: bool = False,
 ) -> SnapshotBuilder:
     """A module scope holding `latencies` (an Array whose elements store is `elements` bytes, a new
     node each time as V8 reallocates it), `window` (an Array of fixed storage), a function whose
     compiled code is `code` bytes, and the harness's scope with its command stream.
 
     `renumber` shifts every id (Bun renumbers objects in every snapshot); `table` adds a Set whose
-    table grows by that many bytes.
+    table grows by that many bytes; `jit_shortcut` adds compiled code, right under the root, that
+    embeds `latencies` (as JSC's optimised code does once `handle` tiers up).
     """
     b = SnapshotBuilder()
 
@@ -58,6 +60,10 @@ def program(
     b.edge(scope, handler, "handle", "context")
     compiled = add("code", "(code)", code, 3001 + code * 2)
     b.edge(handler, compiled, "code", "internal")
+    if jit_shortcut:
+        optimised = add("code", "(compiled code)", 64, 9001)
+        b.edge(0, optimised, 2, "element")
+        b.edge(optimised, latencies, "constant", "internal")
     if table:
         seen = add("object", "Set", 32, 15)
         b.edge(scope, seen, "seen", "context")
@@ -110,6 +116,18 @@ def test_structural_keys_match_renumbered_objects(tmp_path) -> None:
     assert (keys_a != 0).all() and (keys_a == keys_b).all()
     # Ids tell nothing here; places do.
     assert (identity_keys(first, stable_ids=True) != identity_keys(second, stable_ids=True)).any()
+
+
+def test_structural_keys_do_not_follow_the_jit_shortcuts(tmp_path) -> None:
+    # Bun, wasm-memory example: S1 reaches the arena through its module scope, S2 and S3 through the
+    # optimised code that embeds it. Keyed by the shortest path, the arena was three objects.
+    snaps = graphs(tmp_path, [
+        program(800 + 1600 * i, renumber=10_000 * i, jit_shortcut=i > 0) for i in range(3)
+    ])
+    shortest = heap.retainer_path(snaps[1], snaps[1].find_by_id(10_007))
+    assert [step.class_name for step in shortest.steps][-2] == "(compiled code)"  # the trap is set
+    found = grown_in_place(snaps, stable_ids=False)
+    assert [(g.class_name, g.sizes) for g in found.grown] == [("Array", (832, 2432, 4032))]
 
 
 def test_the_harness_owns_its_scope_but_not_the_targets_exports(tmp_path) -> None:
