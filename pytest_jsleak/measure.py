@@ -14,6 +14,7 @@ The plan, for `iterations` = N:
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shutil
 import time
@@ -226,11 +227,9 @@ def run_plan(
             again = verdict_mod.sample_trend(more, tolerated_per_iteration=options.max_growth_per_iteration)
             result.samples += more
             grew_again = more[-1].retained - more[0].retained
-            trend = replace(
-                again,
-                suspicious=again.suspicious or again.inconclusive
-                or grew_again > max(verdict_mod.FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * len(more)),
-            )
+            # (`max_growth_per_iteration` over the round's calls, not over its samples.)
+            tolerated = max(verdict_mod.FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * options.iterations)
+            trend = replace(again, suspicious=again.suspicious or again.inconclusive or grew_again > tolerated)
             timings["sampling"] += time.perf_counter() - mark
             if trend.suspicious:
                 # Jumps that recur: storage that grows by a factor (an array by half, a hash table
@@ -476,33 +475,36 @@ class _Judgement:
             self.result.suspects = []
         self.decide()
 
+    def round_samples(self) -> list[list[MemorySample]]:
+        """The samples of each confirming round (A, B, and the extra round if any).
+
+        A round runs from the sample taken where it starts (the previous round's last, or the
+        sampling round's last, before S1) to its own last: a jump that falls between a round's
+        start and its first sample is that round's growth (smart-buffer's Buffer, reallocated 1.5x
+        larger, was missed on Bun when it was not).
+        """
+        starts = [self.confirm_from + k * self.round_calls for k in range(3)]
+        ends = [*starts[1:], math.inf]
+        rounds: list[list[MemorySample]] = [[], [], []]
+        for sample in self.result.samples:
+            for position, (start, end) in enumerate(zip(starts, ends, strict=True)):
+                if start <= sample.iteration <= end:
+                    rounds[position].append(sample)
+        return rounds
+
     def round_growth(self, part: str = "heap") -> list[int]:
         """Growth of the JS heap (or of `external`) within each confirming round, from its own samples.
 
         Apart: Bun's account of external memory creeps up by tens of KB over a few thousand calls of
         clean code (extra memory it releases lazily), so it is judged with a floor of its own.
         """
-        bounds = [self.confirm_from + self.round_calls, self.confirm_from + 2 * self.round_calls]
-        rounds: list[list[MemorySample]] = [[], [], []]
-        for sample in self.result.samples:
-            if sample.iteration <= self.confirm_from:
-                continue
-            position = 0 if sample.iteration <= bounds[0] else 1 if sample.iteration <= bounds[1] else 2
-            rounds[position].append(sample)
-        return [getattr(r[-1], part) - getattr(r[0], part) for r in rounds if len(r) >= 2]
+        return [getattr(r[-1], part) - getattr(r[0], part) for r in self.round_samples() if len(r) >= 2]
 
     def rounds_rise_steadily(self) -> bool:
         """Whether the JS heap rose at most sample steps of every confirming round (a leak's pace;
         Bun's wandering heap jumps up and down)."""
-        bounds = [self.confirm_from + self.round_calls, self.confirm_from + 2 * self.round_calls]
-        rounds: list[list[int]] = [[], [], []]
-        for sample in self.result.samples:
-            if sample.iteration > self.confirm_from:
-                rounds[0 if sample.iteration <= bounds[0] else 1 if sample.iteration <= bounds[1] else 2].append(
-                    sample.heap
-                )
-        for heaps in (r for r in rounds if len(r) >= 3):
-            steps = [after - before for before, after in itertools.pairwise(heaps)]
+        for samples in (r for r in self.round_samples() if len(r) >= 3):
+            steps = [after.heap - before.heap for before, after in itertools.pairwise(samples)]
             if sum(step > 0 for step in steps) < verdict_mod.MIN_RISING_SHARE * len(steps):
                 return False
         return True

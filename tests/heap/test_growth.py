@@ -29,6 +29,8 @@ def program(
     harness_buffer: int = 64,
     table: int = 0,
     jit_shortcut: bool = False,
+    table_type: str = "array",
+    runtime_cell: int = 0,
 ) -> SnapshotBuilder:
     """A module scope holding `latencies` (an Array whose elements store is `elements` bytes, a new
     node each time as V8 reallocates it), `window` (an Array of fixed storage), a function whose
@@ -36,7 +38,9 @@ def program(
 
     `renumber` shifts every id (Bun renumbers objects in every snapshot); `table` adds a Set whose
     table grows by that many bytes; `jit_shortcut` adds compiled code, right under the root, that
-    embeds `latencies` (as JSC's optimised code does once `handle` tiers up).
+    embeds `latencies` (as JSC's optimised code does once `handle` tiers up). `table_type="hidden"`
+    stores the Set's table as JSC does, in a `(system)` cell; `runtime_cell` hangs a `(system)` cell
+    of that many bytes off `handle` (the runtime's, never the program's data).
     """
     b = SnapshotBuilder()
 
@@ -60,6 +64,9 @@ def program(
     b.edge(scope, handler, "handle", "context")
     compiled = add("code", "(code)", code, 3001 + code * 2)
     b.edge(handler, compiled, "code", "internal")
+    if runtime_cell:
+        cell = add("hidden", "", runtime_cell, 6001 + runtime_cell * 2)
+        b.edge(handler, cell, "cell", "internal")
     if jit_shortcut:
         optimised = add("code", "(compiled code)", 64, 9001)
         b.edge(0, optimised, 2, "element")
@@ -67,7 +74,7 @@ def program(
     if table:
         seen = add("object", "Set", 32, 15)
         b.edge(scope, seen, "seen", "context")
-        storage = add("array", "", table, 5001 + table * 2)
+        storage = add(table_type, "", table, 5001 + table * 2)
         b.edge(seen, storage, "table", "internal")
     harness = add("object", "system / Context", 40, 17)
     b.edge(roots, harness, 2, "element")
@@ -150,6 +157,17 @@ def test_a_table_that_doubles_once_needs_another_round(tmp_path) -> None:
     # A cache that filled once stays the same size: no growth again.
     (still,) = graphs(new_folder(tmp_path, "s5"), [program(800, table=8192)])
     assert grew_again(snaps[2], still, found.one_round, stable_ids=True) == []
+
+
+def test_a_set_table_in_a_system_cell_is_the_programs_data(tmp_path) -> None:
+    # Bun keeps a Set's table in a `(system)` cell only the Set holds: its growth is the program's.
+    # A `(system)` cell under a function is the runtime's and weighs nothing however it grows.
+    snaps = graphs(tmp_path, [
+        program(800, table=4096 * 2**i, table_type="hidden", runtime_cell=1000 + 4000 * i, renumber=10_000 * i)
+        for i in range(3)
+    ])
+    found = grown_in_place(snaps, stable_ids=False)
+    assert [(g.class_name, g.sizes) for g in found.grown] == [("Set", (4128, 8224, 16416))]
 
 
 def test_growth_explained_by_survivors_is_not_reported_twice(tmp_path) -> None:
