@@ -55,8 +55,11 @@ TOP_SUSPECTS = 3
 SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
 #: The snapshot after the extra round that objects which grew in one round only get.
 EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
-#: Confirming rounds without object ids (Bun) are at least this many calls (within EXTRA_ROUND_MAX).
+#: Rounds without object ids (Bun) are at least this many calls (within the round cap, `_round_cap`).
 COUNTS_MIN_ROUND_CALLS = 1000
+#: Without ids (Bun) a round may take up to this many calls, as many as fit in ROUND_SECONDS.
+COUNTS_MAX_ROUND_CALLS = 8000
+ROUND_SECONDS = 1.0
 #: A jump of at least this many bytes in one round, or a creep in both, earns a longer round.
 ONE_ROUND_BYTES = 1024
 #: Growth per round that no snapshot object shows (Bun) must exceed this to count.
@@ -64,6 +67,8 @@ UNEXPLAINED_ROUND_BYTES = 8 * 1024
 #: External memory per round that no snapshot object shows (Bun) must exceed this to count: its
 #: account of extra memory creeps by tens of KB over thousands of calls of clean code.
 UNEXPLAINED_EXTERNAL_BYTES = 64 * 1024
+#: Growth by jumps counts (Bun) only while the heap gives back at most this share of what it rose by.
+KEPT_JUMPS_FALL_SHARE = 0.1
 #: The extra round is at most this many times `iterations` calls.
 EXTRA_ROUND_MAX = 8
 
@@ -209,26 +214,35 @@ def run_plan(
             base = driver.sample()
         timings["warmup"] = time.perf_counter() - mark
 
+        round_cap = _round_cap(driver, options, timings.get("warmup", 0.0), result.warmup_calls)
         mark = time.perf_counter()
-        step = max(1, options.iterations // SAMPLES_PER_ROUND)
-        round_samples = driver.run(options.iterations, sample_every=step, start=0, phase="measured")
+        sampling_calls = options.iterations
+        if not driver.stable_ids:
+            # Bun: storage that grows by a factor (an array by half, a Buffer reallocated larger)
+            # stays flat for hundreds of calls at a time, and its snapshots cannot size it: a round
+            # of 200 calls often sees no step of it. Bun's calls cost microseconds.
+            sampling_calls = max(sampling_calls, min(COUNTS_MIN_ROUND_CALLS, round_cap))
+        step = max(1, sampling_calls // SAMPLES_PER_ROUND)
+        round_samples = driver.run(sampling_calls, sample_every=step, start=0, phase="measured")
         result.samples = [base, *round_samples]
         timings["sampling"] = time.perf_counter() - mark
 
-        trend = verdict_mod.sample_trend(result.samples, tolerated_per_iteration=options.max_growth_per_iteration)
-        offset = options.iterations
-        round_calls = options.iterations
+        trend = verdict_mod.sample_trend(result.samples, tolerated_per_iteration=options.max_growth_per_iteration,
+                                         jumps_inconclusive=not driver.stable_ids)
+        offset = sampling_calls
+        round_calls = sampling_calls
         if trend.inconclusive:
             # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
             # sampling round tells them apart: the JIT settles, a growing collection resizes again.
             mark = time.perf_counter()
-            more = driver.run(options.iterations, sample_every=step, start=offset, phase="measured")
-            offset += options.iterations
-            again = verdict_mod.sample_trend(more, tolerated_per_iteration=options.max_growth_per_iteration)
+            more = driver.run(sampling_calls, sample_every=step, start=offset, phase="measured")
+            offset += sampling_calls
+            again = verdict_mod.sample_trend(more, tolerated_per_iteration=options.max_growth_per_iteration,
+                                             jumps_inconclusive=not driver.stable_ids)
             result.samples += more
             grew_again = more[-1].retained - more[0].retained
             # (`max_growth_per_iteration` over the round's calls, not over its samples.)
-            tolerated = max(verdict_mod.FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * options.iterations)
+            tolerated = max(verdict_mod.FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * sampling_calls)
             trend = replace(again, suspicious=again.suspicious or again.inconclusive or grew_again > tolerated)
             timings["sampling"] += time.perf_counter() - mark
             if trend.suspicious:
@@ -236,15 +250,11 @@ def run_plan(
                 # doubling) grows again only after as many calls again as made so far, so the
                 # confirming rounds must be that long to see it in both.
                 calls_so_far = result.warmup_calls + offset
-                round_calls = min(max(options.iterations, calls_so_far), EXTRA_ROUND_MAX * options.iterations)
+                round_calls = min(max(sampling_calls, calls_so_far), round_cap)
         # A heap that does not rise consistently grew by nothing; jitter is not growth.
         result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
         result.total_growth = trend.total_growth
-        if trend.plateaued:
-            result.notes.append(
-                f"memory grew by {format_bytes(trend.early_growth)} early in the round, then stayed flat: "
-                "not a leak (a cache filling up, lazy set-up)"
-            )
+        plateaued = trend.plateaued
         if not trend.suspicious and options.snapshots != "always":
             result.method = "samples"
             driver.teardown()
@@ -262,7 +272,7 @@ def run_plan(
                 # Without ids (Bun) the snapshots show less (no array storage) and the GC'd memory
                 # wanders by a few KB: longer rounds lift a leak of a few bytes per call above that,
                 # and let storage that grows by a factor grow again. Bun's calls cost microseconds.
-                round_calls = max(round_calls, min(COUNTS_MIN_ROUND_CALLS, EXTRA_ROUND_MAX * options.iterations))
+                round_calls = max(round_calls, min(COUNTS_MIN_ROUND_CALLS, round_cap))
             result.round_iterations = round_calls
             round_step = max(1, round_calls // SAMPLES_PER_ROUND)
             for round_index in (1, 2):
@@ -284,7 +294,7 @@ def run_plan(
                     # doubles, or a cache that filled once. A longer round tells which: as long as
                     # all the calls so far, by which a collection filled from empty doubles again.
                     calls_so_far = result.warmup_calls + offset
-                    calls = min(max(2 * round_calls, calls_so_far), EXTRA_ROUND_MAX * options.iterations)
+                    calls = min(max(2 * round_calls, calls_so_far), round_cap)
                     extra = folder / EXTRA_SNAPSHOT_NAME
                     more = driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=offset,
                                       phase="measured")
@@ -309,9 +319,25 @@ def run_plan(
         _keep_or_drop_snapshots(result, snapshots, folder, options, failed=True)
         raise
 
+    if plateaued and result.verdict != "leak":
+        # Only beside a clean verdict: a leak found by the rounds after it would contradict it.
+        result.notes.insert(0, f"memory grew by {format_bytes(trend.early_growth)} early in the sampling round, "
+                               "then stayed flat: not a leak (a cache filling up, lazy set-up)")
     _keep_or_drop_snapshots(result, snapshots, folder, options)
     timings["plan"] = time.perf_counter() - started
     return result
+
+
+def _round_cap(driver: Driver, options: Options, warmup_seconds: float, warmup_calls: int) -> int:
+    """The most calls one round may take: `EXTRA_ROUND_MAX` × `iterations`; without ids (Bun), as
+    many as fit in `ROUND_SECONDS` at the warm-up's pace (samples included), up to
+    `COUNTS_MAX_ROUND_CALLS`, when that is more. Storage that grows by half grows again only
+    after half as many calls again as made so far: thousands, after a few thousand calls."""
+    cap = EXTRA_ROUND_MAX * options.iterations
+    if driver.stable_ids or warmup_calls <= 0 or warmup_seconds <= 0:
+        return cap
+    fit = int(ROUND_SECONDS * warmup_calls / warmup_seconds)
+    return max(cap, min(COUNTS_MAX_ROUND_CALLS, fit))
 
 
 def _warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
@@ -501,11 +527,17 @@ class _Judgement:
         return [getattr(r[-1], part) - getattr(r[0], part) for r in self.round_samples() if len(r) >= 2]
 
     def rounds_rise_steadily(self) -> bool:
-        """Whether the JS heap rose at most sample steps of every confirming round (a leak's pace;
-        Bun's wandering heap jumps up and down)."""
-        for samples in (r for r in self.round_samples() if len(r) >= 3):
+        """Whether the JS heap of every confirming round rose like a leak: at most sample steps, or
+        in jumps that nothing takes back (an array's storage growing by half; Bun's wandering
+        heap jumps up and down). From each round's first sample on: the step from its start goes
+        across a snapshot, which Bun's heap comes back from a few KB lower."""
+        for samples in (r[1:] for r in self.round_samples() if len(r) >= 4):
             steps = [after.heap - before.heap for before, after in itertools.pairwise(samples)]
-            if sum(step > 0 for step in steps) < verdict_mod.MIN_RISING_SHARE * len(steps):
+            if sum(step > 0 for step in steps) >= verdict_mod.MIN_RISING_SHARE * len(steps):
+                continue
+            rises = sum(step for step in steps if step > 0)
+            falls = -sum(step for step in steps if step < 0)
+            if falls > KEPT_JUMPS_FALL_SHARE * rises:
                 return False
         return True
 

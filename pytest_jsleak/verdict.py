@@ -32,6 +32,9 @@ MIN_RISING_SHARE = 0.5
 STEADY_RISING_SHARE = 0.8
 # Share of the first half's growth that one step must hold to look like a resize, not a filling cache.
 RESIZE_SHARE = 0.6
+# Or (Bun) its few largest steps carry most of it: JUMP_STEPS steps, JUMPS_SHARE of the growth.
+JUMP_STEPS = 3
+JUMPS_SHARE = 0.9
 # Growth over the second half that is suspicious however it is spread.
 LARGE_GROWTH_BYTES = 16 * 1024
 
@@ -90,8 +93,14 @@ class SampleTrend:
     round of samples tells them apart (the JIT settles, a growing array resizes again)."""
 
 
-def sample_trend(samples: Sequence[MemorySample], *, tolerated_per_iteration: int) -> SampleTrend:
-    """Judge a round of samples: is the retained memory (heap + external) still rising over its second half?"""
+def sample_trend(
+    samples: Sequence[MemorySample], *, tolerated_per_iteration: int, jumps_inconclusive: bool = False
+) -> SampleTrend:
+    """Judge a round of samples: is the retained memory (heap + external) still rising over its second half?
+
+    `jumps_inconclusive`: a first half that rose in a few jumps and stopped is inconclusive, not a
+    cache filling (for runtimes whose snapshots cannot size a collection's storage: Bun).
+    """
     values = [s.retained for s in samples]
     iterations = [s.iteration for s in samples]
     if len(values) < 2:
@@ -120,10 +129,16 @@ def sample_trend(samples: Sequence[MemorySample], *, tolerated_per_iteration: in
     # at all, or a first half that rose in one jump and then stopped, is inconclusive. Growth
     # spread over the first half that stops is a cache filling.
     jumped = late_growth > FLAT_TOLERANCE_BYTES
+    big_steps = sorted((step for step in early_steps if step > 0), reverse=True)[:JUMP_STEPS]
     resized = (
         early > FLAT_TOLERANCE_BYTES
         and late_growth <= FLAT_TOLERANCE_BYTES
-        and max(early_steps, default=0) >= RESIZE_SHARE * early
+        and (
+            max(early_steps, default=0) >= RESIZE_SHARE * early
+            # Storage that grows by a factor rose in a few jumps, each larger than the last
+            # (smart-buffer's Buffer: +13, +77, +115 KB); a cache fills call by call.
+            or (jumps_inconclusive and sum(big_steps) >= JUMPS_SHARE * early)
+        )
     )
     early_per_call = early / max(1, iterations[mid] - iterations[0])
     suspicious = rising and per_call > tolerated_per_iteration

@@ -20,13 +20,7 @@ CORPUS = Path(__file__).resolve().parent
 TRUTH = json.loads((CORPUS / "ground_truth.json").read_text())
 # Leaks the plugin is known not to see with default options on a runtime, each with the reason (README,
 # "What it does not see"). Only a leak may be listed, never a clean twin: a false alarm is never known.
-KNOWN_GAPS: dict[str, dict[str, str]] = {
-    "bun": {
-        "mitt-handlers.leak.mjs::leaky": "one array slot per call (~10 B): bun's snapshots leave out array "
-        "storage and its GC'd heap wanders by about what a round adds",
-        "axios-interceptors.leak.mjs::leaky": "one null array slot per call (~10 B), as mitt: seen in some runs",
-    },
-}
+KNOWN_GAPS: dict[str, dict[str, str]] = {}
 EXPORT = re.compile(r"^export (?:async )?function (\w+)", re.MULTILINE)
 
 

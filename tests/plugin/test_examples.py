@@ -42,9 +42,11 @@ IN_PLACE = {
     "wasm-memory.leak.mjs::leaky": {"arena"},
     "body-copy.leak.mjs::leaky": {"connection", "body"},
 }
-# Bun's snapshots leave out an array's elements and its Set tables grow by x4: numbers pushed into
-# an array and ids added to a Set stay below its GC'd heap's jitter (README, "What it does not see").
-NOT_SEEN_ON_BUN = {"numbers-array.leak.mjs::leaky", "seen-ids.leak.mjs::leaky"}
+# Bun's Set tables grow by 4x: after the ~1,000 calls of the sampling round the next step is ~3,000
+# calls away, beyond the confirming rounds (README, "What it does not see").
+NOT_SEEN_ON_BUN = {"seen-ids.leak.mjs::leaky"}
+# Bun's snapshots size no array storage: numbers pushed into one are caught by the GC'd heap alone.
+SAMPLES_ONLY_ON_BUN = {"numbers-array.leak.mjs::leaky"}
 # Deno (README, "What it does not see"): Deno.memoryUsage().external leaves out WebAssembly.Memory;
 # the GC'd heap stays flat through the sampling round while numbers are pushed into one array, and
 # drops by ~0.5 MB of Deno's own memory in the middle of the Set's round. Left to the verdict's owner.
@@ -140,6 +142,10 @@ def test_examples_verdicts_classes_and_holders(
             assert (frame["function"], frame["file"]) == (function, file), f"{nodeid}: {sites[0]}"
     for nodeid, holders in IN_PLACE.items():
         if nodeid in unseen:
+            continue
+        if runtime == "bun" and nodeid in SAMPLES_ONLY_ON_BUN:
+            notes = items[nodeid]["notes"]
+            assert any("no object in the snapshots accounts for it" in n for n in notes), notes
             continue
         grown = items[nodeid]["grown_in_place"]
         assert grown, f"{nodeid}: nothing grew in place: {items[nodeid]}"

@@ -173,6 +173,19 @@ def test_a_resize_early_in_the_round_is_inconclusive_a_gradual_fill_is_a_plateau
     assert trend.plateaued and not trend.inconclusive and not trend.suspicious
 
 
+def test_jumps_that_grow_are_inconclusive_where_snapshots_cannot_size_storage():
+    # smart-buffer on Bun: its Buffer reallocated 1.5x larger three times in the first half, then
+    # flat. Where the snapshots can size storage (V8) that is left to them; on Bun it is another round.
+    jumps = [0] * 2 + [13_000] * 2 + [17_000] * 3 + [94_000] * 3 + [212_000] * 11
+    values = [4_000_000 + v for v in jumps]
+    assert sample_trend(heap_samples(values), tolerated_per_iteration=0).plateaued
+    trend = sample_trend(heap_samples(values), tolerated_per_iteration=0, jumps_inconclusive=True)
+    assert trend.inconclusive
+    # A cache that fills call by call stays a plateau either way.
+    filling = [4_000_000 + min(i, 8) * 1_000 for i in range(21)]
+    assert sample_trend(heap_samples(filling), tolerated_per_iteration=0, jumps_inconclusive=True).plateaued
+
+
 def test_external_memory_counts_in_the_trend():
     samples = [MemorySample(i * 10, 4_000_000, 1_000_000 + 655_360 * i) for i in range(21)]  # 64 KB per call
     trend = sample_trend(samples, tolerated_per_iteration=1024)
