@@ -548,21 +548,7 @@ function onLine(line) {
 
 function listen() {
   let pending = "";
-  // Node: a net.Socket reads the pipe on the event loop. An fs stream would park a libuv pool
-  // thread in read(): one thread less for the target's fs/dns/zlib work, and process.exit() waits
-  // for that read to return. Bun: a net.Socket on the fd stays silent; its fs stream works.
-  // Deno: the inherited fd is read through /dev/fd, as the event pipe is written (above).
-  let stream;
-  if (IS_DENO) {
-    stream = fs.createReadStream(`/dev/fd/${CMD_FD}`, { encoding: "utf8" });
-  } else if (IS_BUN) {
-    stream = fs.createReadStream(null, { fd: CMD_FD, autoClose: false, encoding: "utf8" });
-  } else {
-    stream = new net.Socket({ fd: CMD_FD, readable: true, writable: false });
-    stream.setEncoding("utf8");
-  }
-  __jsleakCommandStream = stream;
-  stream.on("data", (chunk) => {
+  const onText = (chunk) => {
     pending += chunk;
     let nl;
     while ((nl = pending.indexOf("\n")) >= 0) {
@@ -570,10 +556,69 @@ function listen() {
       pending = pending.slice(nl + 1);
       onLine(line);
     }
-  });
+  };
+  if (IS_DENO) {
+    __jsleakCommandStream = readDenoChannel(onText);
+    return;
+  }
+  // Node: a net.Socket reads the pipe on the event loop. An fs stream would park a libuv pool
+  // thread in read(): one thread less for the target's fs/dns/zlib work, and process.exit() waits
+  // for that read to return. Bun: a net.Socket on the fd stays silent; its fs stream works.
+  let stream;
+  if (IS_BUN) {
+    stream = fs.createReadStream(null, { fd: CMD_FD, autoClose: false, encoding: "utf8" });
+  } else {
+    stream = new net.Socket({ fd: CMD_FD, readable: true, writable: false });
+    stream.setEncoding("utf8");
+  }
+  __jsleakCommandStream = stream;
+  stream.on("data", onText);
   // Python closed the channel (or died): nothing more will come.
   stream.on("end", () => shutdown());
   stream.on("error", () => exit(71));
+}
+
+// Deno: the inherited fd is read through /dev/fd, as the event pipe is written (above), with its
+// own reads into one buffer allocated once. Its node:fs stream allocates a fresh 64 KB Buffer for
+// every read, alive at the first sample of each run: external memory that came and went by 64 KB,
+// so the settling warm-up never saw memory flat and always ran to its bound.
+function readDenoChannel(onText) {
+  let file;
+  try {
+    file = Deno.openSync(`/dev/fd/${CMD_FD}`, { read: true });
+  } catch (err) {
+    process.stderr.write(`pytest-jsleak harness: cannot open the channel /dev/fd/${CMD_FD}: ${err}\n`);
+    exit(71);
+  }
+  const buffer = new Uint8Array(64 * 1024);
+  const decoder = new TextDecoder();
+  const channel = {
+    closed: false,
+    destroy() {
+      if (this.closed) return;
+      this.closed = true;
+      try {
+        file.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+  (async () => {
+    for (;;) {
+      let count;
+      try {
+        count = await file.read(buffer);
+      } catch {
+        if (!channel.closed) exit(71);
+        return;
+      }
+      // Python closed the channel (or died): nothing more will come.
+      if (count === null) return shutdown();
+      onText(decoder.decode(buffer.subarray(0, count), { stream: true }));
+    }
+  })();
+  return channel;
 }
 
 // Errors the target raises outside a call (a timer callback, a forgotten rejected promise) would

@@ -47,11 +47,7 @@ IN_PLACE = {
 NOT_SEEN_ON_BUN = {"seen-ids.leak.mjs::leaky"}
 # Bun's snapshots size no array storage: numbers pushed into one are caught by the GC'd heap alone.
 SAMPLES_ONLY_ON_BUN = {"numbers-array.leak.mjs::leaky"}
-# Deno (README, "What it does not see"): Deno.memoryUsage().external leaves out WebAssembly.Memory;
-# the GC'd heap stays flat through the sampling round while numbers are pushed into one array, and
-# drops by ~0.5 MB of Deno's own memory in the middle of the Set's round. Left to the verdict's owner.
-NOT_SEEN_ON_DENO = {"numbers-array.leak.mjs::leaky", "seen-ids.leak.mjs::leaky", "wasm-memory.leak.mjs::leaky"}
-NOT_SEEN = {"bun": NOT_SEEN_ON_BUN, "deno": NOT_SEEN_ON_DENO}
+NOT_SEEN = {"bun": NOT_SEEN_ON_BUN}
 # Bun's snapshots carry no edges into Map storage: the report must say so instead of a path.
 NO_PATH_ON_BUN = {"unbounded-cache.leak.mjs::leaky", "buffer-cache.leak.mjs::leaky"}
 CLEAN = [
