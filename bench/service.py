@@ -71,7 +71,9 @@ def get(url: str) -> bytes:
 
 
 def phases(result: LeakResult) -> str:
-    return " / ".join(f"{result.timings.get(name, 0.0):.2f}" for name in PHASES)
+    calls = max((sample.iteration for sample in result.samples), default=0)
+    return (" / ".join(f"{result.timings.get(name, 0.0):.2f}" for name in PHASES)
+            + f" ({result.warmup_calls} warm-up calls, {calls} measured, rounds of {result.round_iterations or '-'})")
 
 
 def bench_check(runs: int) -> None:
