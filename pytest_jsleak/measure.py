@@ -8,6 +8,10 @@ The plan, for `iterations` = N:
 3. otherwise the confirming rounds: snapshot S1, N calls (round A), S2, N calls (round B), S3;
 4. the verdict from what survived (see `verdict.py`), retainer paths from S3.
 
+Memory that rose by jumps (storage that grows by a factor, or the JIT) gets a second sampling round
+and confirming rounds as long as all the calls so far; on Bun, whose calls cost microseconds and
+whose snapshots size less, every round is at least 1,000 calls (`run_plan`, `_round_cap`).
+
 `snapshots="always"` takes the confirming rounds even for a flat heap, so there is something to keep.
 """
 
