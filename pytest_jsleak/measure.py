@@ -71,6 +71,8 @@ UNEXPLAINED_ROUND_BYTES = 8 * 1024
 #: External memory per round that no snapshot object shows (Bun) must exceed this to count: its
 #: account of extra memory creeps by tens of KB over thousands of calls of clean code.
 UNEXPLAINED_EXTERNAL_BYTES = 64 * 1024
+#: A jump of the sampling rounds (Bun) this large, with rounds A and B flat, earns a longer round.
+SAMPLING_JUMP_BYTES = 16 * 1024
 #: Growth by jumps counts (Bun) only while the heap gives back at most this share of what it rose by.
 KEPT_JUMPS_FALL_SHARE = 0.1
 #: The extra round is at most this many times `iterations` calls.
@@ -259,6 +261,11 @@ def run_plan(
         result.growth_per_iteration = max(0.0, trend.growth_per_iteration) if trend.rising else 0.0
         result.total_growth = trend.total_growth
         plateaued = trend.plateaued
+        # The sampling rounds' largest step, when it holds most of their rise (a table resized,
+        # not a creep): what an extra round may look for (`_Judgement.needs_round`).
+        steps = [after.retained - before.retained for before, after in itertools.pairwise(result.samples)]
+        largest = max(steps, default=0)
+        sampling_jump = largest if largest >= 0.5 * sum(step for step in steps if step > 0) else 0
         if not trend.suspicious and options.snapshots != "always":
             result.method = "samples"
             driver.teardown()
@@ -291,7 +298,7 @@ def run_plan(
             try:
                 judgement = _Judgement(result, snapshots, options, stable_ids=driver.stable_ids,
                                        confirm_from=confirm_from, round_calls=round_calls, tracked=tracked,
-                                       root=root)
+                                       root=root, sampling_jump=sampling_jump)
                 judgement.decide()
                 if judgement.needs_round:
                     # Something grew by a jump in one round only: a Set or array whose storage
@@ -400,6 +407,7 @@ class _Judgement:
         round_calls: int,
         tracked: bool = False,
         root: Path | None = None,
+        sampling_jump: int = 0,
     ) -> None:
         from pytest_jsleak import heap
         from pytest_jsleak.heap.allocations import AllocationTraces
@@ -410,6 +418,10 @@ class _Judgement:
         self.stable_ids = stable_ids
         self.confirm_from = confirm_from
         self.round_calls = round_calls
+        #: The largest step of the sampling rounds, when they rose by jumps (0 otherwise).
+        self.sampling_jump = sampling_jump
+        #: The extra round looks for what grew since the sampling rounds' jump, not in round A or B.
+        self.after_sampling_jump = False
         graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots]
         self.final = graphs[2]
         # The snapshot the grown objects' node indices refer to (S4 after an extra round); the
@@ -487,10 +499,17 @@ class _Judgement:
     def add_round(self, snapshot: Path, calls: int) -> None:
         """Another round of `calls` calls ended in `snapshot`: objects that grew again grow in place."""
         from pytest_jsleak import heap
-        from pytest_jsleak.heap.growth import grew_again
+        from pytest_jsleak.heap.growth import deepest, grew_again, large_objects
 
         after = heap.HeapGraph(heap.read_snapshot(snapshot))
-        again = grew_again(self.final, after, self.one_round, stable_ids=self.stable_ids)
+        if self.after_sampling_jump:
+            # What could have made that jump: objects at least half its size. A table that grows
+            # by a factor grows again by more than the jump did; a cache that filled once does not.
+            candidates = large_objects(self.final, min_bytes=self.sampling_jump // 2, stable_ids=self.stable_ids)
+            again = deepest(after, grew_again(self.final, after, candidates, stable_ids=self.stable_ids,
+                                              min_bytes=self.sampling_jump))
+        else:
+            again = grew_again(self.final, after, self.one_round, stable_ids=self.stable_ids)
         self.calls += calls
         self.extra_rounds += 1
         self.extra_calls = calls
@@ -553,11 +572,20 @@ class _Judgement:
         if self.one_round:
             return True
         rounds = self.round_growth()
+        if (not self.stable_ids and self.sampling_jump >= SAMPLING_JUMP_BYTES and not self.grown
+                and all(g <= UNEXPLAINED_ROUND_BYTES for g in rounds)):
+            # Bun: the sampling rounds rose by a jump, rounds A and B by no more than its jitter. JSC's Set and
+            # Map tables grow by 4x: after ~1,000 calls the next step is ~3,000 calls away.
+            self.after_sampling_jump = True
+            return True
         grew = [g > UNEXPLAINED_ROUND_BYTES for g in rounds]
         # Or the heap rose in both rounds, by less than its jitter: a longer round shows a few bytes
         # per call (a list that grows by one slot per call) above it.
         creeping = len(rounds) == 2 and all(ONE_ROUND_BYTES < g <= UNEXPLAINED_ROUND_BYTES for g in rounds)
-        return self.internal_quiet and (sum(grew) == 1 or creeping)
+        # Or a backing store that grows by a factor (a Buffer reallocated 1.5x larger) jumped in one
+        # round only: its next step may be just past the other round's end.
+        external_grew = [g > UNEXPLAINED_EXTERNAL_BYTES for g in self.round_growth("external")]
+        return self.internal_quiet and (sum(grew) == 1 or creeping or sum(external_grew) == 1)
 
     def decide(self) -> None:
         result, options = self.result, self.options
@@ -603,6 +631,13 @@ class _Judgement:
                 rate_ab = (rounds[0] + rounds[1]) / (2 * self.round_calls)
                 grew_all = rounds[2] > floor_c and rate_ab > 0.25 * rate_c
                 heap_slope = rate_c
+                external_rounds = self.round_growth("external")
+                ext_floor_c = max(UNEXPLAINED_EXTERNAL_BYTES, options.max_growth_per_iteration * self.extra_calls)
+                if not grew_all and len(external_rounds) == 3 and external_rounds[2] > ext_floor_c:
+                    ext_rate_c = external_rounds[2] / self.extra_calls
+                    ext_rate_ab = (external_rounds[0] + external_rounds[1]) / (2 * self.round_calls)
+                    if ext_rate_ab > 0.25 * ext_rate_c:
+                        grew_all, heap_slope = True, ext_rate_c
             else:
                 grew_all = len(rounds) >= 2 and all(g > floor for g in rounds) and self.rounds_rise_steadily()
                 # Backing stores that no snapshot object shows (a Buffer reallocated larger): well

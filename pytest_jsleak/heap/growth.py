@@ -95,6 +95,7 @@ class InPlaceFindings:
 #: between snapshots as functions tier up (Bun: `(GC roots) → (compiled code) → leaky() → scope →
 #: arena` in S1, `(GC roots) → (compiled code) → WebAssembly.Memory` in S2).
 UNSTABLE_ROUTE_TYPES = ("code", "object shape")
+GC_ROOTS_NAME = "(GC roots)"
 
 
 def structural_keys(graph: HeapGraph) -> np.ndarray:
@@ -108,7 +109,11 @@ def structural_keys(graph: HeapGraph) -> np.ndarray:
     Callers must treat keys that occur more than once in a snapshot as unknown.
     """
     snap = graph.snapshot
-    unstable = np.flatnonzero(snap.meta.node_type_mask(UNSTABLE_ROUTE_TYPES)[snap.node_type])
+    unstable = snap.meta.node_type_mask(UNSTABLE_ROUTE_TYPES)[snap.node_type]
+    # And the GC roots' own edges: JSC's conservative scan roots whatever the stack held at the
+    # snapshot (the `seen` Set one time, `Set.prototype` the next), all by unnamed edges.
+    unstable |= np.isin(snap.node_name, snap.strings.indices_of(GC_ROOTS_NAME))
+    unstable = np.flatnonzero(unstable)
     plain = _keys_along(graph, graph.shortest_paths)
     if not unstable.size:
         return plain
@@ -385,7 +390,7 @@ def grown_in_place_from(
                         (int(s1[p]), int(s2[p]), int(s3[p])), int(common[p]))
             for p in picked
         ]
-        return _deepest(final, found)
+        return deepest(final, found)
 
     return InPlaceFindings(objects(both), objects(once))
 
@@ -434,7 +439,7 @@ def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndar
     return keys[nodes][order], nodes[order], data_retained(graph)
 
 
-def _deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
+def deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
     """Drop the objects whose growth a dominated one explains (the module scope of a growing array)."""
     growth = {g.node: g.sizes[-1] - g.sizes[0] for g in found}
     idom = graph.dominators.idom
@@ -447,6 +452,20 @@ def _deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
                 dropped.add(up)
             up = int(idom[up])
     return [g for g in found if g.node not in dropped]
+
+
+def large_objects(graph: HeapGraph, *, min_bytes: int, stable_ids: bool) -> list[GrownObject]:
+    """The program's identifiable objects whose data retained size is at least `min_bytes`, as
+    `GrownObject`s with one size (for `grew_again`, then `deepest`), largest first."""
+    keys, nodes, retained = keyed_sizes(graph, stable_ids)
+    sizes = retained[nodes]
+    keep = sizes >= min_bytes
+    keep &= ~harness_owned(graph)[nodes] & ~automation_owned(graph)[nodes]
+    picked = np.flatnonzero(keep)
+    picked = picked[np.argsort(-sizes[picked], kind="stable")][:MAX_CANDIDATES]
+    found = [GrownObject(int(nodes[p]), int(graph.snapshot.node_id[nodes[p]]), graph.class_name(int(nodes[p])),
+                         (int(sizes[p]),), int(keys[p])) for p in picked]
+    return found
 
 
 def grew_again(
@@ -474,6 +493,7 @@ def grew_again(
 __all__ = [
     "GrownObject",
     "InPlaceFindings",
+    "deepest",
     "dominated_ancestors",
     "dominated_by",
     "grew_again",
@@ -483,5 +503,6 @@ __all__ = [
     "harness_owned",
     "identity_keys",
     "keyed_sizes",
+    "large_objects",
     "structural_keys",
 ]

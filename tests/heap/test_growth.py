@@ -31,6 +31,8 @@ def program(
     jit_shortcut: bool = False,
     table_type: str = "array",
     runtime_cell: int = 0,
+    global_route: bool = False,
+    stack_roots: bool = False,
 ) -> SnapshotBuilder:
     """A module scope holding `latencies` (an Array whose elements store is `elements` bytes, a new
     node each time as V8 reallocates it), `window` (an Array of fixed storage), a function whose
@@ -40,7 +42,9 @@ def program(
     table grows by that many bytes; `jit_shortcut` adds compiled code, right under the root, that
     embeds `latencies` (as JSC's optimised code does once `handle` tiers up). `table_type="hidden"`
     stores the Set's table as JSC does, in a `(system)` cell; `runtime_cell` hangs a `(system)` cell
-    of that many bytes off `handle` (the runtime's, never the program's data).
+    of that many bytes off `handle` (the runtime's, never the program's data). `global_route`: the
+    module scope is also reached from a global object under the root (as JSC's module registry);
+    `stack_roots`: the GC roots hold `latencies` and `window` directly (JSC's conservative scan).
     """
     b = SnapshotBuilder()
 
@@ -64,6 +68,13 @@ def program(
     b.edge(scope, handler, "handle", "context")
     compiled = add("code", "(code)", code, 3001 + code * 2)
     b.edge(handler, compiled, "code", "internal")
+    if global_route:
+        global_object = add("object", "GlobalObject", 64, 23)
+        b.edge(0, global_object, 3, "element")
+        b.edge(global_object, scope, "module", "internal")
+    if stack_roots:
+        b.edge(roots, latencies, 3, "element")
+        b.edge(roots, window, 4, "element")
     if runtime_cell:
         cell = add("hidden", "", runtime_cell, 6001 + runtime_cell * 2)
         b.edge(handler, cell, "cell", "internal")
@@ -129,10 +140,21 @@ def test_structural_keys_do_not_follow_the_jit_shortcuts(tmp_path) -> None:
     # Bun, wasm-memory example: S1 reaches the arena through its module scope, S2 and S3 through the
     # optimised code that embeds it. Keyed by the shortest path, the arena was three objects.
     snaps = graphs(tmp_path, [
-        program(800 + 1600 * i, renumber=10_000 * i, jit_shortcut=i > 0) for i in range(3)
+        program(800 + 1600 * i, renumber=10_000 * i, jit_shortcut=i > 0, global_route=True)
+        for i in range(3)
     ])
     shortest = heap.retainer_path(snaps[1], snaps[1].find_by_id(10_007))
     assert [step.class_name for step in shortest.steps][-2] == "(compiled code)"  # the trap is set
+    found = grown_in_place(snaps, stable_ids=False)
+    assert [(g.class_name, g.sizes) for g in found.grown] == [("Array", (832, 2432, 4032))]
+
+
+def test_structural_keys_do_not_follow_the_conservative_stack_roots(tmp_path) -> None:
+    # Bun, seen-ids example: the GC roots held the `seen` Set in one snapshot, by an unnamed edge,
+    # beside another object of its class: both got the same key, so neither had one.
+    snaps = graphs(tmp_path, [
+        program(800 + 1600 * i, renumber=10_000 * i, global_route=True, stack_roots=i == 2) for i in range(3)
+    ])
     found = grown_in_place(snaps, stable_ids=False)
     assert [(g.class_name, g.sizes) for g in found.grown] == [("Array", (832, 2432, 4032))]
 

@@ -42,8 +42,8 @@ IN_PLACE = {
     "wasm-memory.leak.mjs::leaky": {"arena"},
     "body-copy.leak.mjs::leaky": {"connection", "body"},
 }
-# Bun's Set tables grow by 4x: after the ~1,000 calls of the sampling round the next step is ~3,000
-# calls away, beyond the confirming rounds (README, "What it does not see").
+# Bun's Set tables grow by 4x: caught when the sampling round saw a step (then one long extra round
+# sees the next), passed when it saw none (README, "What it does not see").
 NOT_SEEN_ON_BUN = {"seen-ids.leak.mjs::leaky"}
 # Bun's snapshots size no array storage: numbers pushed into one are caught by the GC'd heap alone.
 SAMPLES_ONLY_ON_BUN = {"numbers-array.leak.mjs::leaky"}
