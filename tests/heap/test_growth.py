@@ -9,11 +9,13 @@ import pytest
 
 from pytest_jsleak import heap
 from pytest_jsleak.heap.growth import (
+    deepest,
     dominated_ancestors,
     grew_again,
     grown_in_place,
     harness_owned,
     identity_keys,
+    large_objects,
     structural_keys,
 )
 
@@ -190,6 +192,18 @@ def test_a_set_table_in_a_system_cell_is_the_programs_data(tmp_path) -> None:
     ])
     found = grown_in_place(snaps, stable_ids=False)
     assert [(g.class_name, g.sizes) for g in found.grown] == [("Set", (4128, 8224, 16416))]
+
+
+def test_a_table_that_jumped_before_the_rounds_is_found_by_its_size_in_a_long_extra_round(tmp_path) -> None:
+    # Bun's seen-ids: the Set's table jumped 4x in the sampling round, stayed put through rounds A
+    # and B, and jumps again in a long extra round. The candidates are the large objects of S3 (the
+    # harness's command stream is never one); the deepest that grew by the jump again is the Set.
+    s3, s4 = graphs(tmp_path, [program(800, table=t, harness_buffer=70_000, renumber=10_000 * i, table_type="hidden")
+                               for i, t in enumerate((131_072, 524_288))])
+    candidates = large_objects(s3, min_bytes=49_152, stable_ids=False)
+    assert "ReadStream" not in [c.class_name for c in candidates]
+    again = deepest(s4, grew_again(s3, s4, candidates, stable_ids=False, min_bytes=98_304))
+    assert [(g.class_name, g.sizes) for g in again] == [("Set", (131_104, 524_320))]
 
 
 def test_growth_explained_by_survivors_is_not_reported_twice(tmp_path) -> None:
