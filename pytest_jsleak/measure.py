@@ -420,8 +420,6 @@ class _Judgement:
         self.round_calls = round_calls
         #: The largest step of the sampling rounds, when they rose by jumps (0 otherwise).
         self.sampling_jump = sampling_jump
-        #: The extra round looks for what grew since the sampling rounds' jump, not in round A or B.
-        self.after_sampling_jump = False
         graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots]
         self.final = graphs[2]
         # The snapshot the grown objects' node indices refer to (S4 after an extra round); the
@@ -502,7 +500,7 @@ class _Judgement:
         from pytest_jsleak.heap.growth import deepest, grew_again, large_objects
 
         after = heap.HeapGraph(heap.read_snapshot(snapshot))
-        if self.after_sampling_jump:
+        if not self.one_round and self.sampling_jump_unrepeated:
             # What could have made that jump: objects at least half its size. A table that grows
             # by a factor grows again by more than the jump did; a cache that filled once does not.
             candidates = large_objects(self.final, min_bytes=self.sampling_jump // 2, stable_ids=self.stable_ids)
@@ -565,19 +563,27 @@ class _Judgement:
         return True
 
     @property
+    def sampling_jump_unrepeated(self) -> bool:
+        """Bun: the sampling rounds rose by a jump, rounds A and B by no more than the heap's jitter,
+        and nothing grew in place. JSC's Set and Map tables grow by 4x: after a step at ~1,000 calls
+        the next is ~3,000 calls away, so one long round looks for what makes it again."""
+        return (
+            not self.stable_ids
+            and self.sampling_jump >= SAMPLING_JUMP_BYTES
+            and not self.grown
+            and all(g <= UNEXPLAINED_ROUND_BYTES for g in self.round_growth()[:2])
+        )
+
+    @property
     def needs_round(self) -> bool:
         """Whether one more, longer round would settle it (something grew by a jump in one round only)."""
         if self.result.verdict != "clean" or self.extra_rounds:
             return False
         if self.one_round:
             return True
-        rounds = self.round_growth()
-        if (not self.stable_ids and self.sampling_jump >= SAMPLING_JUMP_BYTES and not self.grown
-                and all(g <= UNEXPLAINED_ROUND_BYTES for g in rounds)):
-            # Bun: the sampling rounds rose by a jump, rounds A and B by no more than its jitter. JSC's Set and
-            # Map tables grow by 4x: after ~1,000 calls the next step is ~3,000 calls away.
-            self.after_sampling_jump = True
+        if self.sampling_jump_unrepeated:
             return True
+        rounds = self.round_growth()
         grew = [g > UNEXPLAINED_ROUND_BYTES for g in rounds]
         # Or the heap rose in both rounds, by less than its jitter: a longer round shows a few bytes
         # per call (a list that grows by one slot per call) above it.
