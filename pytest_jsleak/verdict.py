@@ -135,8 +135,8 @@ def sample_trend(
         and late_growth <= FLAT_TOLERANCE_BYTES
         and (
             max(early_steps, default=0) >= RESIZE_SHARE * early
-            # Storage that grows by a factor rose in a few jumps, each larger than the last
-            # (smart-buffer's Buffer: +13, +77, +115 KB); a cache fills call by call.
+            # Storage that grows by a factor rose in a few jumps (smart-buffer's Buffer:
+            # +13, +77, +115 KB); a cache fills call by call.
             or (jumps_inconclusive and sum(big_steps) >= JUMPS_SHARE * early)
         )
     )

@@ -104,8 +104,9 @@ def structural_keys(graph: HeapGraph) -> np.ndarray:
 
     The same object in two snapshots of the same program gets the same key while it stays at the
     same place (`(GC roots) → … → latencies → Array`), whatever its id. The path avoids going
-    through compiled code and structures (`UNSTABLE_ROUTE_TYPES`) where another one exists; nodes
-    reachable only through them are keyed by the plain shortest path. Unreachable nodes get 0.
+    through compiled code, structures (`UNSTABLE_ROUTE_TYPES`) and the GC roots' own edges where
+    another one exists; nodes reachable only through them are keyed by the plain shortest path.
+    Unreachable nodes get 0.
     Callers must treat keys that occur more than once in a snapshot as unknown.
     """
     snap = graph.snapshot
