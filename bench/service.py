@@ -28,10 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_jsleak.measure import CheckRequest, run_check, run_driver_check  # noqa: E402
+from pytest_jsleak.check import CheckRequest, run_check, run_driver_check  # noqa: E402
+from pytest_jsleak.drivers.inspector import InspectorDriver  # noqa: E402
 from pytest_jsleak.model import LeakResult  # noqa: E402
 from pytest_jsleak.options import resolve  # noqa: E402
-from pytest_jsleak.runtime.service import InspectorDriver, ServiceProcess  # noqa: E402
+from pytest_jsleak.runtime.service import ServiceProcess  # noqa: E402
 
 WORK = """
 class RequestRecord { constructor(url) { this.url = url; this.at = Date.now(); } }
@@ -92,12 +93,11 @@ def bench_check(runs: int) -> None:
             module_wall = time.perf_counter() - started
             started = time.perf_counter()
             with ServiceProcess(["node", "server.mjs"], cwd=scratch) as svc:
-                driver = InspectorDriver(svc, lambda: get(svc.url + route), timeout=options.timeout)  # noqa: B023
                 result = LeakResult(target="node server.mjs", scenario=route, runtime="node", verdict="clean")
-                try:
-                    service = run_driver_check(driver, options, scratch / f"s{run}{scenario}", result)
-                finally:
-                    driver.close()
+                service = run_driver_check(
+                    lambda: InspectorDriver(svc, lambda: get(svc.url + route), timeout=options.timeout),  # noqa: B023
+                    options, scratch / f"s{run}{scenario}", result,
+                )
             service_wall = time.perf_counter() - started
             rows.setdefault(f"module {scenario}", []).append(
                 (module.duration, module_wall, module.verdict, phases(module)))

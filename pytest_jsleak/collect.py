@@ -28,7 +28,7 @@ class JsLeakFile(pytest.File):
     """A JS leak target: loading it lists its scenarios and its `jsleak` options export."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_jsleak.measure import file_options
+        from pytest_jsleak.options import file_options
         from pytest_jsleak.runtime import find_runtime, list_scenarios
         from pytest_jsleak.session import JsLeakSession
 

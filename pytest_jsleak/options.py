@@ -227,6 +227,13 @@ def resolve(*layers: Mapping[str, Any]) -> Options:
     return replace(DEFAULTS, **merged)
 
 
+
+def file_options(raw: Any, target: object) -> dict[str, Any]:
+    """The validated `export const jsleak = {...}` of a target (camelCase keys accepted)."""
+    if raw is None:
+        return {}
+    return parse_layer(raw, source=f"export const jsleak in {target}", camel_case=True)
+
 __all__ = [
     "DEFAULTS",
     "OPTION_HELP",
@@ -234,6 +241,7 @@ __all__ = [
     "RUNTIMES",
     "SNAPSHOT_POLICIES",
     "Options",
+    "file_options",
     "option_name",
     "parse_layer",
     "parse_option",

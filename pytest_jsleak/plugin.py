@@ -342,7 +342,7 @@ class PageChecker:
         a click costs milliseconds). Fails the test with the leak report when the page keeps what
         the action leaves behind; returns the result otherwise.
         """
-        from pytest_jsleak.browser import action_name
+        from pytest_jsleak.drivers.page import action_name
         from pytest_jsleak.report.text import render
 
         checker = self._checker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -11,12 +12,19 @@ from typing import Any
 
 import pytest
 
+from pytest_jsleak.check import CheckRequest, run_check, run_driver_check
 from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, resolve
 from pytest_jsleak.runtime.runtimes import find_runtime, is_typescript
 
 results_key = pytest.StashKey[list[LeakResult]]()
+
+
+def artefact_folder_name(text: str) -> str:
+    """A folder name for a node id: readable, one level, safe on every file system."""
+    name = re.sub(r"[^\w.\-]+", "_", text.replace("::", "__")).strip("_.")
+    return name[:150] or "check"
 
 
 class JsLeakSession:
@@ -64,6 +72,11 @@ class JsLeakSession:
         """The name of the runtime `listing_options` lists `path` under."""
         return self.listing_options(path).runtime
 
+    def folder_for(self, item: pytest.Item, suffix: str | None = None) -> Path:
+        """The artefact folder of one check of a test: `.jsleak/<node id>[/<suffix>]`."""
+        folder = self.artefact_root / artefact_folder_name(item.nodeid)
+        return folder / artefact_folder_name(suffix) if suffix else folder
+
     def run(
         self,
         item: pytest.Item,
@@ -74,15 +87,10 @@ class JsLeakSession:
         file_layer: Mapping[str, Any] | None = None,
         folder_suffix: str | None = None,
     ) -> LeakResult:
-        from pytest_jsleak.measure import CheckRequest, artefact_folder_name, run_check
-
-        folder = self.artefact_root / artefact_folder_name(item.nodeid)
-        if folder_suffix:
-            folder = folder / artefact_folder_name(folder_suffix)
         request = CheckRequest(
             target=target,
             scenario=scenario,
-            artefact_dir=folder,
+            artefact_dir=self.folder_for(item, folder_suffix),
             cwd=self.rootpath,
             base_layers=self.base_layers,
             override_layers=override_layers,
@@ -101,14 +109,14 @@ class JsLeakSession:
         folder_suffix: str | None = None,
     ) -> LeakResult:
         """Check a Playwright page (DESIGN §12): page defaults under ini, CLI, marker and keywords."""
-        from pytest_jsleak.browser import page_options, run_page_check
-        from pytest_jsleak.measure import artefact_folder_name
+        from pytest_jsleak.drivers.page import PageDriver, action_name, page_options
 
-        folder = self.artefact_root / artefact_folder_name(item.nodeid)
-        if folder_suffix:
-            folder = folder / artefact_folder_name(folder_suffix)
         options = page_options(*self.base_layers, *override_layers)
-        return run_page_check(page, action, options, folder)
+        result = LeakResult(target=str(page.url), scenario=action_name(action), runtime="chromium", verdict="clean")
+        return run_driver_check(
+            lambda: PageDriver(page, action, timeout=options.timeout), options,
+            self.folder_for(item, folder_suffix), result,
+        )
 
     def run_service_check(
         self,
@@ -121,11 +129,8 @@ class JsLeakSession:
         folder_suffix: str,
     ) -> LeakResult:
         """One `svc.check(action)`: the same plan and verdict as a module scenario, over the inspector."""
-        from pytest_jsleak.errors import JsLeakError
-        from pytest_jsleak.measure import artefact_folder_name, error_kind, run_driver_check
-        from pytest_jsleak.runtime.service import InspectorDriver
+        from pytest_jsleak.drivers.inspector import InspectorDriver
 
-        folder = self.artefact_root / artefact_folder_name(item.nodeid) / artefact_folder_name(folder_suffix)
         options = resolve(*self.base_layers, *override_layers)
         result = LeakResult(
             target=service.command,
@@ -134,15 +139,10 @@ class JsLeakSession:
             verdict="clean",
             runtime_version=service.runtime_version,
         )
-        try:
-            driver = InspectorDriver(service, action, timeout=options.timeout)
-        except JsLeakError as exc:
-            result.verdict, result.error, result.error_kind = "error", str(exc), error_kind(exc)
-            return result
-        try:
-            return run_driver_check(driver, options, folder, result, root=self.rootpath)
-        finally:
-            driver.close()
+        return run_driver_check(
+            lambda: InspectorDriver(service, action, timeout=options.timeout), options,
+            self.folder_for(item, folder_suffix), result, root=self.rootpath,
+        )
 
     def attach(self, item: pytest.Item, result: LeakResult) -> None:
         item.stash.setdefault(results_key, []).append(result)

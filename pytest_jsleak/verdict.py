@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.model import MemorySample
+from pytest_jsleak.options import Options
+from pytest_jsleak.profiles import NODE, RuntimeProfile
 
 # A class needs at least this many survivors per round: one or two objects are what a runtime
 # or a one-time cache leaves behind (interned strings, a feedback cell, the last result).
@@ -54,23 +57,6 @@ BUILTIN_CLASSES = frozenset(
 def is_user_class(name: str) -> bool:
     """A constructor name the target's code probably defined: `RequestRecord`, not `Array` or `(string)`."""
     return name[:1].isalpha() and name.isidentifier() and name not in BUILTIN_CLASSES
-
-
-@dataclass(frozen=True, slots=True)
-class ClassGrowth:
-    """How one class grew over the two confirming rounds."""
-
-    class_name: str
-    round_a: int
-    """Objects allocated in round A still alive at the end (by id), or the count growth S1→S2."""
-    round_b: int
-    """Objects allocated in round B alive at the end, or the count growth S2→S3."""
-    bytes_a: int
-    """Shallow bytes of `round_a`'s objects (or the size growth S1→S2)."""
-    bytes_b: int = 0
-    retained_bytes: int = 0
-    examples: tuple[int, ...] = ()
-    """Node indices in the final snapshot of objects that survived (for retainer paths)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +137,34 @@ def sample_trend(
     return SampleTrend(suspicious, rising, per_call, total, plateaued, early, inconclusive)
 
 
+def second_sampling_trend(
+    samples: Sequence[MemorySample], calls: int, *, profile: RuntimeProfile, options: Options
+) -> SampleTrend:
+    """The second sampling round, after a first one that rose by a jump: suspicious when it is, when it
+    jumped again, or when it grew by more than the tolerance over its calls (a JIT settles; a
+    collection that grows by a factor resizes again)."""
+    again = sample_trend(samples, tolerated_per_iteration=options.max_growth_per_iteration,
+                         jumps_inconclusive=profile.jumps_inconclusive)
+    grew_again = samples[-1].retained - samples[0].retained
+    # `max_growth_per_iteration` over the round's calls, not over its samples.
+    tolerated = max(FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * calls)
+    return replace(again, suspicious=again.suspicious or again.inconclusive or grew_again > tolerated)
+
+
 # Classes of the runtime's own machinery: compiled code, shapes (V8 maps, JSC structures), system
 # cells. A JIT that tiers hot functions up and a cache of compiled `new Function` code add a few of
 # them per round for thousands of calls; they may stand beside a leak, never decide one alone.
 RUNTIME_INTERNAL_CLASSES = frozenset({"(compiled code)", "(object shape)", "(system)", "(code)", "(hidden)"})
-# Without ids (Bun), a class must grow by at least this many objects per call in both rounds: a
-# rate, not a constant handful per round (a JIT's code blocks, a cache being pruned).
-MIN_COUNT_RATE = 0.05
+# A rise of both confirming rounds above this, though below the profile's unexplained-growth floor,
+# is a creep that a longer round lifts above the heap's jitter (a list growing one slot per call).
+CREEP_ROUND_BYTES = 1024
+# After the extra round, rounds A and B together must have kept at least this share of its rate:
+# a leak keeps its pace, a warm-up slows down.
+KEPT_PACE_SHARE = 0.25
+# A leak's external share is worth a note when it is at least this many bytes per call, and this
+# share of the growth.
+EXTERNAL_NOTE_BYTES = 64.0
+EXTERNAL_NOTE_SHARE = 0.25
 
 
 def is_runtime_internal(name: str) -> bool:
@@ -166,46 +173,41 @@ def is_runtime_internal(name: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class GrowthInPlace:
-    """A long-lived object whose retained size grew with the calls (see heap/growth.py)."""
-
-    class_name: str
-    per_iteration: float
-    """Its growth per measured call."""
-    node: int = -1
-    """Its node index in the last snapshot (for its retainer path)."""
-    node_id: int = 0
-    sizes: tuple[int, ...] = ()
-    """Its retained size in each snapshot compared."""
-
-
-@dataclass(slots=True)
 class Decision:
     verdict: str
     growth_per_iteration: float
     """What was compared with the threshold: all the memory the calls keep, per call."""
-    leaking: list[ClassGrowth] = field(default_factory=list)
+    leaking: tuple[ClassGrowth, ...] = ()
     """Leaking classes: the user's own classes first, then by retained bytes."""
-    tolerated: list[ClassGrowth] = field(default_factory=list)
+    tolerated: tuple[ClassGrowth, ...] = ()
     """Classes that grew with the calls but were dropped by `ignore`."""
-    grown: list[GrowthInPlace] = field(default_factory=list)
+    grown: tuple[GrowthInPlace, ...] = ()
     """Long-lived objects that grew in place (not explained by survivors)."""
     internal_only: bool = False
     """Only runtime-internal classes grew: not a leak on their own."""
     attributed_per_iteration: float = 0.0
     """Bytes per call the snapshots tie to objects: survivors and growth in place."""
+    measured_per_iteration: float = 0.0
+    """Slope of heap + external memory over the confirming rounds (round B alone when A was tracked)."""
+    external_per_iteration: float = 0.0
+    """The same slope of the memory outside the JS heap alone."""
+    counts_gated: bool = False
+    """Per-class counts grew, but the GC'd memory did not rise: the counts were set aside."""
+    unexplained: bool = False
+    """The leak rests on growth of the GC'd memory that no snapshot object shows (profiles whose
+    snapshots leave storage out)."""
 
 
-def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, by_counts: bool = False) -> bool:
+def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
     """Whether a class kept pace with the calls in both rounds.
 
-    By ids (V8): at least two survivors per round, the rounds within a factor of two. By counts
-    (Bun): also a rate of at least `MIN_COUNT_RATE` objects per call.
+    At least two survivors per round, the rounds within a factor of two; by counts (Bun), also a
+    rate of at least `profile.min_count_rate` objects per call.
     """
     a, b = growth.round_a, growth.round_b
     floor = MIN_SURVIVORS_PER_ROUND
-    if by_counts:
-        floor = max(floor, math.ceil(MIN_COUNT_RATE * iterations))
+    if profile.min_count_rate:
+        floor = max(floor, math.ceil(profile.min_count_rate * iterations))
     if a < floor or b < floor:
         return False
     return min(a, b) >= MIN_ROUND_RATIO * max(a, b)
@@ -219,7 +221,7 @@ def decide(
     ignore: Iterable[str] = (),
     grown: Iterable[GrowthInPlace] = (),
     measured_per_iteration: float | None = None,
-    by_counts: bool = False,
+    profile: RuntimeProfile = NODE,
 ) -> Decision:
     """Leak when something kept pace with the calls and all the memory kept per call exceeds the limit.
 
@@ -233,23 +235,27 @@ def decide(
     leaking: list[ClassGrowth] = []
     tolerated: list[ClassGrowth] = []
     for growth in classes:
-        if not is_leaking_class(growth, iterations=iterations, by_counts=by_counts):
+        if not is_leaking_class(growth, iterations=iterations, profile=profile):
             continue
         (tolerated if growth.class_name in ignored else leaking).append(growth)
-    grown = [g for g in grown if g.class_name not in ignored]
+    kept = [g for g in grown if g.class_name not in ignored]
     leaking.sort(key=lambda g: (is_user_class(g.class_name), g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
-    internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not grown
+    internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not kept
     calls = max(1, iterations)
     survivors = sum(g.bytes_a for g in leaking) / calls
-    in_place = sum(g.per_iteration for g in grown)
+    in_place = sum(g.per_iteration for g in kept)
     attributed = survivors + in_place
     # By ids the snapshots size what survived; the measured slope also sees memory they do not
     # show. By counts (Bun) the per-class sizes miss strings, closures and storage: only the slope.
     measured = measured_per_iteration or 0.0
-    per_iteration = measured if by_counts and measured_per_iteration is not None else max(attributed, measured)
-    evidence = (bool(leaking) and not internal_only) or bool(grown)
+    by_slope = profile.sized_by_samples and measured_per_iteration is not None
+    per_iteration = measured if by_slope else max(attributed, measured)
+    evidence = (bool(leaking) and not internal_only) or bool(kept)
     verdict = "leak" if evidence and per_iteration > max_growth_per_iteration else "clean"
-    return Decision(verdict, per_iteration if evidence else 0.0, leaking, tolerated, grown, internal_only, attributed)
+    return Decision(
+        verdict, per_iteration if evidence else 0.0, tuple(leaking), tuple(tolerated), tuple(kept), internal_only,
+        attributed,
+    )
 
 
 def confirming_slope(samples: Sequence[MemorySample], after_iteration: int) -> tuple[float, float]:
@@ -271,16 +277,193 @@ def confirming_slope(samples: Sequence[MemorySample], after_iteration: int) -> t
     return slope([float(s.retained) for s in points]), slope([float(s.external) for s in points])
 
 
+# --- the confirming rounds ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """Where the confirming rounds lie in the samples: A and B of `round_calls` each from
+    `confirm_from`, then the extra round of `extra_calls` (0: none)."""
+
+    samples: tuple[MemorySample, ...]
+    confirm_from: int
+    round_calls: int
+    extra_calls: int = 0
+    tracked: bool = False
+    """Allocation tracking ran through round A: its own memory raises round A's samples."""
+
+    def split(self) -> list[list[MemorySample]]:
+        """The samples of each confirming round (A, B, and the extra round if any).
+
+        A round runs from the sample taken where it starts (the previous round's last, or the
+        sampling round's last, before S1) to its own last: a jump that falls between a round's start
+        and its first sample is that round's growth (a Buffer reallocated 1.5x larger there).
+        """
+        starts = [self.confirm_from + k * self.round_calls for k in range(3)]
+        ends = [*starts[1:], math.inf]
+        rounds: list[list[MemorySample]] = [[], [], []]
+        for sample in self.samples:
+            for position, (start, end) in enumerate(zip(starts, ends, strict=True)):
+                if start <= sample.iteration <= end:
+                    rounds[position].append(sample)
+        return rounds
+
+    def growth(self, part: str = "heap") -> list[int]:
+        """Growth of the JS heap (or of `external`) within each confirming round, from its own samples."""
+        return [getattr(r[-1], part) - getattr(r[0], part) for r in self.split() if len(r) >= 2]
+
+    def rise_steadily(self, profile: RuntimeProfile) -> bool:
+        """Whether the JS heap of every confirming round rose like a leak: at most sample steps, or in
+        jumps that nothing takes back (an array's storage growing by half; Bun's wandering heap jumps
+        up and down). From each round's first sample on: the step from its start goes across a
+        snapshot, which Bun's heap comes back from a few KB lower."""
+        for samples in (r[1:] for r in self.split() if len(r) >= 4):
+            steps = [after.heap - before.heap for before, after in pairwise(samples)]
+            if sum(step > 0 for step in steps) >= MIN_RISING_SHARE * len(steps):
+                continue
+            rises = sum(step for step in steps if step > 0)
+            falls = -sum(step for step in steps if step < 0)
+            if falls > profile.kept_jumps_fall_share * rises:
+                return False
+        return True
+
+
+def internal_quiet(evidence: Evidence, rounds: Rounds, profile: RuntimeProfile) -> bool:
+    """Whether growth no snapshot object shows may count: only where the snapshots leave storage out,
+    and only while the runtime's own classes (its JIT, its cache of compiled code), which would
+    explain such growth too, grew by no more than a handful per round."""
+    return not profile.snapshots_show_storage and not any(
+        is_runtime_internal(g.class_name) and max(g.round_a, g.round_b) >= profile.min_count_rate * rounds.round_calls
+        for g in evidence.classes
+    )
+
+
+def sampling_jump_unrepeated(evidence: Evidence, rounds: Rounds, sampling_jump: int, profile: RuntimeProfile) -> bool:
+    """The sampling rounds rose by a jump, rounds A and B by no more than the heap's jitter, and nothing
+    grew in place (profiles with a `sampling_jump_bytes`: JSC's Set and Map tables grow by 4x, so after
+    a step at ~1,000 calls the next is ~3,000 calls away, and one long round looks for what makes it)."""
+    if profile.sampling_jump_bytes is None or profile.unexplained_round_bytes is None:
+        return False
+    return (
+        sampling_jump >= profile.sampling_jump_bytes
+        and not evidence.grown
+        and all(g <= profile.unexplained_round_bytes for g in rounds.growth()[:2])
+    )
+
+
+def judge(
+    evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options
+) -> Decision:
+    """The verdict from the snapshots' evidence and the confirming rounds' samples (DESIGN §5)."""
+    # Allocation tracking's own memory raises round A's samples: with it on, round B alone measures.
+    slope_from = rounds.confirm_from + (rounds.round_calls if rounds.tracked else 0)
+    measured, external = confirming_slope(rounds.samples, slope_from)
+    confirming = [s for s in rounds.samples if s.iteration > rounds.confirm_from]
+    trend = sample_trend(confirming, tolerated_per_iteration=options.max_growth_per_iteration)
+    classes: Sequence[ClassGrowth] = evidence.classes
+    grown: Sequence[GrowthInPlace] = evidence.grown
+    counts_gated = False
+    if profile.counts_need_rise and not trend.rising and measured <= options.max_growth_per_iteration:
+        # Counts alone are noisy where a conservative stack scan keeps a few dead objects alive, now in
+        # one class, now in another: a leak also raises the GC'd memory.
+        counts_gated = any(is_leaking_class(g, iterations=rounds.round_calls, profile=profile) for g in classes)
+        classes, grown = [], []
+    decision = decide(
+        classes,
+        iterations=rounds.round_calls,
+        max_growth_per_iteration=options.max_growth_per_iteration,
+        ignore=options.ignore,
+        grown=grown,
+        measured_per_iteration=measured,
+        profile=profile,
+    )
+    decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,
+                       counts_gated=counts_gated)
+    if decision.verdict == "clean" and not decision.leaking and not decision.grown:
+        growth = unexplained_growth(evidence, rounds, profile=profile, options=options)
+        if growth is not None and growth > options.max_growth_per_iteration:
+            decision = replace(decision, verdict="leak", growth_per_iteration=max(measured, growth), unexplained=True)
+    return decision
+
+
+def unexplained_growth(
+    evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options
+) -> float | None:
+    """Growth per call of the GC'd memory that no snapshot object shows, where the profile lets it
+    count (its snapshots leave storage out) and it rose like a leak: above the heap's jitter in every
+    round, steadily; or, after the extra round, above it there with rounds A and B keeping pace.
+    None when it does not count."""
+    floor_bytes = profile.unexplained_round_bytes
+    ext_floor_bytes = profile.unexplained_external_bytes
+    if floor_bytes is None or ext_floor_bytes is None or not internal_quiet(evidence, rounds, profile):
+        return None
+    calls = max(1, rounds.round_calls)
+    tolerated = options.max_growth_per_iteration
+    heap_rounds = rounds.growth()
+    external_rounds = rounds.growth("external")
+    if len(heap_rounds) == 3 and rounds.extra_calls:
+        extra = rounds.extra_calls
+        for part_rounds, floor in ((heap_rounds, floor_bytes), (external_rounds, ext_floor_bytes)):
+            if len(part_rounds) < 3 or part_rounds[2] <= max(floor, tolerated * extra):
+                continue
+            rate_extra = part_rounds[2] / extra
+            rate_ab = (part_rounds[0] + part_rounds[1]) / (2 * calls)
+            if rate_ab > KEPT_PACE_SHARE * rate_extra:
+                return rate_extra
+        return None
+    floor = max(floor_bytes, tolerated * calls)
+    if len(heap_rounds) >= 2 and all(g > floor for g in heap_rounds) and rounds.rise_steadily(profile):
+        return min(heap_rounds) / calls
+    # Backing stores that no snapshot object shows (a Buffer reallocated larger): well above the creep
+    # of the runtime's external account, in every round.
+    ext_floor = max(ext_floor_bytes, tolerated * calls)
+    if len(external_rounds) >= 2 and all(g > ext_floor for g in external_rounds):
+        return min(external_rounds) / calls
+    return None
+
+
+def needs_extra_round(
+    decision: Decision, evidence: Evidence, rounds: Rounds, *, sampling_jump: int, profile: RuntimeProfile
+) -> bool:
+    """Whether one more, longer round would settle it: something grew by a jump in one round only (a
+    Set or array whose storage doubles, or a cache that filled once), or the sampling rounds' jump
+    was not repeated, or memory no object shows crept or jumped in one round only."""
+    if decision.verdict != "clean" or evidence.extra_rounds:
+        return False
+    if evidence.one_round:
+        return True
+    if sampling_jump_unrepeated(evidence, rounds, sampling_jump, profile):
+        return True
+    floor, ext_floor = profile.unexplained_round_bytes, profile.unexplained_external_bytes
+    if floor is None or ext_floor is None or not internal_quiet(evidence, rounds, profile):
+        return False
+    heap_rounds = rounds.growth()
+    grew = [g > floor for g in heap_rounds]
+    # Or the heap rose in both rounds, by less than its jitter: a longer round shows a few bytes per
+    # call (a list that grows by one slot per call) above it.
+    creeping = len(heap_rounds) == 2 and all(CREEP_ROUND_BYTES < g <= floor for g in heap_rounds)
+    # Or a backing store that grows by a factor (a Buffer reallocated 1.5x larger) jumped in one round
+    # only: its next step may be just past the other round's end.
+    external_grew = [g > ext_floor for g in rounds.growth("external")]
+    return sum(grew) == 1 or creeping or sum(external_grew) == 1
+
+
 __all__ = [
     "RUNTIME_INTERNAL_CLASSES",
     "ClassGrowth",
     "Decision",
     "GrowthInPlace",
+    "Rounds",
     "SampleTrend",
     "confirming_slope",
     "decide",
+    "internal_quiet",
     "is_leaking_class",
     "is_runtime_internal",
     "is_user_class",
+    "judge",
+    "needs_extra_round",
     "sample_trend",
+    "second_sampling_trend",
+    "unexplained_growth",
 ]

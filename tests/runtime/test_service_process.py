@@ -15,7 +15,7 @@ import psutil
 import pytest
 from conftest import TARGETS, assert_all_gone
 
-from pytest_jsleak.drive import Driver
+from pytest_jsleak.drivers.inspector import InspectorDriver
 from pytest_jsleak.errors import (
     ActionError,
     InspectorError,
@@ -24,7 +24,7 @@ from pytest_jsleak.errors import (
     ScenarioTimeoutError,
     ServiceStartError,
 )
-from pytest_jsleak.runtime.service import InspectorDriver, ServiceProcess, service_command
+from pytest_jsleak.runtime.service import ServiceProcess, service_command
 
 FAULTS = TARGETS / "service_faults.mjs"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "service"
@@ -149,7 +149,7 @@ def driver(svc: ServiceProcess, route: str, timeout: float = 30) -> InspectorDri
 def test_samples_follow_a_leaking_route() -> None:
     with faults_service() as svc:
         leaky = driver(svc, "/leak")
-        assert isinstance(leaky, Driver)  # the measurement's one interface
+        assert leaky.profile.name == "node"  # the interface itself: tests/unit/test_drivers.py
         samples = leaky.run(60, sample_every=20, start=0, phase="measured")
         leaky.close()
         assert [s.iteration for s in samples] == [20, 40, 60]
@@ -300,16 +300,14 @@ def test_example_servers_start_under_both_runtimes(runtime: str) -> None:
 
 def test_a_route_that_logs_every_request_is_clean(tmp_path: Path) -> None:
     # V8 keeps console messages (and their strings) for a connected inspector session.
-    from pytest_jsleak.measure import run_driver_check
+    from pytest_jsleak.check import run_driver_check
     from pytest_jsleak.model import LeakResult
     from pytest_jsleak.options import resolve
 
     with faults_service() as svc:
-        drive = driver(svc, "/log")
         result = LeakResult(target="faults", scenario="/log", runtime="node", verdict="clean")
         options = resolve({"iterations": 60, "warmup": 10, "snapshots": "always"})
-        run_driver_check(drive, options, tmp_path / "log", result)
-        drive.close()
+        run_driver_check(lambda: driver(svc, "/log"), options, tmp_path / "log", result)
     assert result.method == "ids" and result.verdict == "clean", [s.class_name for s in result.suspects]
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_jsleak.browser import PAGE_DEFAULTS, action_name, page_options
+from pytest_jsleak.drivers.page import action_name, page_options
 from pytest_jsleak.options import DEFAULTS
+from pytest_jsleak.profiles import CHROMIUM
 from pytest_jsleak.runtime.page import PageError, check_page
 
 
 def test_page_defaults_are_shorter_than_module_defaults():
     options = page_options()
-    assert (options.iterations, options.warmup) == (PAGE_DEFAULTS["iterations"], PAGE_DEFAULTS["warmup"])
+    assert (options.iterations, options.warmup) == (CHROMIUM.defaults["iterations"], CHROMIUM.defaults["warmup"])
     assert options.iterations < DEFAULTS.iterations
     assert options.snapshots == DEFAULTS.snapshots
 

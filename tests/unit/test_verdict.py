@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_jsleak.model import MemorySample
+from pytest_jsleak.profiles import BUN
 from pytest_jsleak.verdict import ClassGrowth, GrowthInPlace, confirming_slope, decide, sample_trend
 
 
@@ -113,13 +114,13 @@ def test_occasional_small_steps_are_not_steady():
 def test_by_counts_a_constant_handful_per_round_is_not_a_leak():
     # The JIT tiering hot code up: a few code blocks and shapes per round, whatever the calls.
     rows = [growth("Object", 6, 5, 300), growth("(compiled code)", 8, 8, 9000)]
-    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=40.0, by_counts=True)
-    assert decision.verdict == "clean" and decision.leaking == []
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=40.0, profile=BUN)
+    assert decision.verdict == "clean" and decision.leaking == ()
 
 
 def test_by_counts_a_rate_per_call_is_a_leak_sized_by_the_measured_heap():
     rows = [growth("Order", 200, 198, 200 * 24)]
-    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=2300.0, by_counts=True)
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=2300.0, profile=BUN)
     assert decision.verdict == "leak"
     # Per-class shallow sizes miss strings, closures and storage: the GC'd heap's slope is the size.
     assert decision.growth_per_iteration == 2300.0
@@ -127,17 +128,17 @@ def test_by_counts_a_rate_per_call_is_a_leak_sized_by_the_measured_heap():
 
 def test_runtime_internal_classes_never_decide_alone():
     rows = [growth("(compiled code)", 240, 240, 240 * 300), growth("(object shape)", 60, 61, 60 * 112)]
-    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=500.0, by_counts=True)
+    decision = decide(rows, iterations=200, max_growth_per_iteration=0, measured_per_iteration=500.0, profile=BUN)
     assert decision.verdict == "clean" and decision.internal_only
     # Beside a class of the program they stand, and the leak is the program's.
     rows.append(growth("Subscription", 200, 200, 200 * 40))
-    assert decide(rows, iterations=200, max_growth_per_iteration=0, by_counts=True).verdict == "leak"
+    assert decide(rows, iterations=200, max_growth_per_iteration=0, profile=BUN).verdict == "leak"
 
 
 def test_a_cache_that_fills_then_is_pruned_is_not_a_leak():
     # Round A fills the cache (+2000 entries), round B prunes it: not keeping pace with the calls.
     rows = [growth("(compiled code)", 2000, 0, 2000 * 400), growth("Function", 400, 0, 400 * 32)]
-    assert decide(rows, iterations=200, max_growth_per_iteration=0, by_counts=True).verdict == "clean"
+    assert decide(rows, iterations=200, max_growth_per_iteration=0, profile=BUN).verdict == "clean"
 
 
 def test_growth_in_place_is_a_leak_counted_in_the_total():

@@ -1,0 +1,162 @@
+"""The explanation: a decision and its evidence → what the report shows (suspects, paths, sites, notes).
+
+Every sentence a check adds to its report is written here, from the fields of the decision, the
+evidence and the measurement: the verdict decides, this module says why in words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_jsleak import heap
+from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
+from pytest_jsleak.heap.allocations import allocation_sites
+from pytest_jsleak.heap.holders import start_at_module, with_named_holder
+from pytest_jsleak.model import AllocationSite, InPlaceGrowth, RetainerPath, Suspect
+from pytest_jsleak.options import Options
+from pytest_jsleak.plan import Measurement
+from pytest_jsleak.profiles import RuntimeProfile
+from pytest_jsleak.units import format_bytes
+from pytest_jsleak.verdict import Decision, is_runtime_internal
+
+#: Suspects (and objects grown in place) that get a retainer path and allocation sites.
+TOP_SUSPECTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What the report shows beside the verdict."""
+
+    suspects: tuple[Suspect, ...]
+    grown_in_place: tuple[InPlaceGrowth, ...]
+    notes: tuple[str, ...]
+
+
+def explain(
+    decision: Decision | None,
+    evidence: Evidence | None,
+    m: Measurement,
+    *,
+    profile: RuntimeProfile,
+    options: Options,
+    root: Path | None = None,
+) -> Explanation:
+    """Suspects with their paths and allocation sites, objects grown in place, and the notes."""
+    notes: list[str] = []
+    suspects: list[Suspect] = []
+    grown: list[InPlaceGrowth] = []
+    leak = decision is not None and decision.verdict == "leak"
+    if evidence is not None and evidence.method == "counts" and "counts" in profile.notes:
+        notes.append(profile.notes["counts"])
+    if evidence is not None and evidence.regrown:
+        notes.append(
+            f"{', '.join(evidence.regrown)} grew by jumps (storage that doubles): seen over "
+            f"{evidence.calls} calls, one more round than usual"
+        )
+    if decision is not None and evidence is not None:
+        notes += _decision_notes(decision, profile, options)
+        if not decision.internal_only:
+            # The runtime's own classes stand beside a leak in the decision, but explain nothing.
+            shown = [g for g in decision.leaking if not is_runtime_internal(g.class_name)]
+            suspects = [
+                _suspect(evidence, growth, m.round_calls, top=rank < TOP_SUSPECTS, root=root)
+                for rank, growth in enumerate(shown)
+            ]
+            grown = [_grown(evidence.grown_graph, g, root) for g in decision.grown[:TOP_SUSPECTS]]
+            unreachable = [s.class_name for s in suspects[:TOP_SUSPECTS] if s.path is None]
+            if unreachable:
+                if "no-path" in profile.notes:
+                    notes.append(f"no path could be tied to the growth of {', '.join(unreachable)}: "
+                                 + profile.notes["no-path"])
+                else:
+                    notes.append(
+                        f"no retainer path from the GC roots to {', '.join(unreachable)}: they are held only by "
+                        "edges a retainer path does not follow (weak or internal)"
+                    )
+    if m.tracked and leak:
+        # The tracker (an inspector session, recompiled code) raises every later sample.
+        notes.append(
+            "allocation tracking was on in round A (for the allocation sites): its own memory "
+            f"raises the samples from iteration {m.confirm_from} on"
+        )
+    if m.trend is not None and m.trend.plateaued and not leak:
+        # Only beside a clean verdict: a leak found by the rounds after it would contradict it.
+        notes.insert(0, f"memory grew by {format_bytes(m.trend.early_growth)} early in the sampling round, "
+                        "then stayed flat: not a leak (a cache filling up, lazy set-up)")
+    return Explanation(tuple(suspects), tuple(grown), tuple(notes))
+
+
+def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Options) -> list[str]:
+    notes: list[str] = []
+    if decision.counts_gated:
+        notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")
+    if decision.unexplained:
+        notes.append(
+            f"memory rose by {format_bytes(decision.measured_per_iteration)} per iteration in every confirming "
+            "round while the runtime's own classes stayed put, and no object in the snapshots accounts for it"
+            + (f": {profile.notes['unexplained']}" if "unexplained" in profile.notes else "")
+        )
+    if decision.tolerated:
+        notes.append(f"ignored by the `ignore` option: {', '.join(g.class_name for g in decision.tolerated)}")
+    if decision.internal_only:
+        names = ", ".join(g.class_name for g in decision.leaking)
+        notes.append(f"only the runtime's own {names} grew (compiled code, shapes: a JIT settling): not a leak")
+    if decision.verdict == "clean" and (decision.grown or (decision.leaking and not decision.internal_only)):
+        notes.append(
+            f"{format_bytes(decision.growth_per_iteration)} per iteration kept, within "
+            f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
+        )
+    external = decision.external_per_iteration
+    if decision.verdict == "leak" and external > max(64.0, 0.25 * decision.growth_per_iteration):
+        notes.append(
+            f"{format_bytes(external)} per iteration of it is outside the JS heap "
+            "(ArrayBuffer/Buffer backing stores, WebAssembly.Memory, external strings)"
+        )
+    return notes
+
+
+def holder_path(graph: heap.HeapGraph, path: RetainerPath, root: Path | None) -> RetainerPath:
+    """A retainer path as the report shows it: through the variable that holds it, from its module."""
+    return start_at_module(graph, with_named_holder(graph, path), str(root) if root else None)
+
+
+def _grown(graph: heap.HeapGraph, growth: GrowthInPlace, root: Path | None) -> InPlaceGrowth:
+    path = heap.retainer_path(graph, growth.node)
+    return InPlaceGrowth(
+        class_name=growth.class_name,
+        node_id=growth.node_id,
+        sizes=growth.sizes,
+        per_iteration=growth.per_iteration,
+        path=holder_path(graph, path, root) if path is not None else None,
+    )
+
+
+def _suspect(evidence: Evidence, growth: ClassGrowth, iterations: int, *, top: bool, root: Path | None) -> Suspect:
+    path = None
+    example = None
+    if top and growth.examples:
+        path, example = heap.representative_path(evidence.final, growth.examples)
+        if path is not None:
+            path = holder_path(evidence.final, path, root)
+    return Suspect(
+        class_name=growth.class_name,
+        new_alive=growth.round_a,
+        per_iteration=growth.round_a / max(1, iterations),
+        self_bytes=growth.bytes_a,
+        retained_bytes=growth.retained_bytes or growth.bytes_a,
+        path=path,
+        example_node_id=example,
+        allocation_sites=_sites(evidence, growth.class_name, root) if top else (),
+    )
+
+
+def _sites(evidence: Evidence, class_name: str, root: Path | None) -> tuple[AllocationSite, ...]:
+    """Where round A's surviving objects of a class were allocated (empty without tracking)."""
+    if evidence.traces is None or class_name not in evidence.survivors:
+        return ()
+    ids, sizes = evidence.survivors[class_name]
+    return tuple(allocation_sites(evidence.traces, ids, sizes, root=root))
+
+
+__all__ = ["TOP_SUSPECTS", "Explanation", "explain", "holder_path"]

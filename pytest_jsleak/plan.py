@@ -1,0 +1,245 @@
+"""The plan: how a driver is run to measure one check (warm-up, rounds, samples, snapshots).
+
+For `iterations` = N:
+
+1. warm-up: `warmup` calls, then chunks of at least 50 calls until memory stops moving (the JIT and
+   lazy caches settle), within a bound of calls and seconds (`warm_up`);
+2. the sampling round: N calls with a sample (full GC, heap + external + RSS) every N/20 calls;
+   a heap flat over its second half is clean with no snapshot at all (the fast path). A round that
+   rose by a jump (the JIT, or a long-lived table resizing) gets a second sampling round;
+3. otherwise the confirming rounds: snapshot S1, N calls (round A), S2, N calls (round B), S3,
+   with allocation tracking through round A where the profile can;
+4. when the verdict asks for it (something grew by a jump in one round only), one extra, longer
+   round and snapshot S4 (`extra_round`).
+
+Rounds grow where jumps recur (storage that grows by a factor grows again only after as many calls
+again as made so far) and where the profile asks for longer ones (Bun: at least 1,000 calls).
+The plan records what it measured in a `Measurement`; it judges nothing itself but whether the
+samples are worth snapshots (`verdict.sample_trend`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pytest_jsleak import verdict
+from pytest_jsleak.drivers.base import Driver
+from pytest_jsleak.model import MemorySample
+from pytest_jsleak.options import Options
+from pytest_jsleak.profiles import RuntimeProfile
+
+SAMPLES_PER_ROUND = 20
+#: Samples during the warm-up: the harness's own GC-and-sample path settles only after some twenty
+#: rounds of it, and would otherwise add kilobytes to the measured round.
+WARMUP_SAMPLES = 25
+#: Settling after the warm-up: calls per chunk (at least), samples per chunk, and the bounds
+#: (`SETTLE_ROUNDS` x iterations calls, `SETTLE_SECONDS`): a leak never settles, and is measured all the same.
+SETTLE_CHUNK = 50
+SETTLE_SAMPLES = 4
+SETTLE_ROUNDS = 4
+SETTLE_SECONDS = 1.5
+#: A round takes at most this many times `iterations` calls (the profile may allow more by time).
+ROUND_CAP_FACTOR = 8
+SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
+#: The snapshot after the extra round that objects which grew in one round only get.
+EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
+
+
+@dataclass(slots=True)
+class Measurement:
+    """What the plan measured: the plan's output, read by the analysis, the verdict and the report."""
+
+    warmup_calls: int = 0
+    """Calls before measuring: `warmup`, and more while memory was still settling."""
+    samples: list[MemorySample] = field(default_factory=list)
+    """Every sample from the end of the warm-up on (the first one is iteration 0)."""
+    sampling_calls: int = 0
+    """Calls per sampling round."""
+    trend: verdict.SampleTrend | None = None
+    """What the sampling round(s) said."""
+    sampling_jump: int = 0
+    """The sampling rounds' largest step when it holds most of their rise (a table resized): what
+    an extra round may look for; 0 otherwise."""
+    calls: int = 0
+    """Measured calls so far (the iteration number of the last call)."""
+    round_cap: int = 0
+    """The most calls one round may take."""
+    confirm_from: int = 0
+    """The iteration after which the confirming rounds start (S1 is taken there)."""
+    round_calls: int = 0
+    """Calls per confirming round (0: no confirming rounds)."""
+    snapshots: list[Path] = field(default_factory=list)
+    """S1, S2, S3 (and S4 after an extra round), as written."""
+    tracked: bool = False
+    """Allocation stacks were recorded through round A (S2 carries them)."""
+    extra_calls: int = 0
+    """Calls of the extra round (0: none)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the confirming rounds ran (there are snapshots to analyse)."""
+        return self.round_calls > 0
+
+
+def measure(driver: Driver, options: Options, artefact_dir: Path, m: Measurement | None = None) -> Measurement:
+    """Warm-up, the sampling round(s), and the confirming rounds when the samples warrant them.
+
+    Fills in `m` as it goes (a new one by default), so that what was measured before an error of
+    the driven process (`JsLeakError`, which propagates) is still there; the snapshots written so
+    far are in `artefact_dir` for the caller's retention policy.
+    """
+    profile = driver.profile
+    m = Measurement() if m is None else m
+    mark = time.perf_counter()
+    if options.warmup:
+        base, m.warmup_calls = warm_up(driver, options)
+    else:
+        base = driver.sample()
+    m.timings["warmup"] = time.perf_counter() - mark
+    m.round_cap = round_cap(profile, options, m.timings["warmup"], m.warmup_calls)
+
+    mark = time.perf_counter()
+    m.sampling_calls = max(options.iterations, min(profile.min_round_calls, m.round_cap))
+    step = max(1, m.sampling_calls // SAMPLES_PER_ROUND)
+    m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
+    m.calls = m.sampling_calls
+    trend = verdict.sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
+                                 jumps_inconclusive=profile.jumps_inconclusive)
+    round_calls = m.sampling_calls
+    if trend.inconclusive:
+        # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
+        # sampling round tells them apart: the JIT settles, a growing collection resizes again.
+        more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
+        m.calls += m.sampling_calls
+        m.samples += more
+        trend = verdict.second_sampling_trend(more, m.sampling_calls, profile=profile, options=options)
+        if trend.suspicious:
+            # Jumps that recur: storage that grows by a factor (an array by half, a hash table
+            # doubling) grows again only after as many calls again as made so far, so the
+            # confirming rounds must be that long to see it in both.
+            round_calls = min(max(m.sampling_calls, m.warmup_calls + m.calls), m.round_cap)
+    m.trend = trend
+    m.sampling_jump = largest_jump(m.samples)
+    m.timings["sampling"] = time.perf_counter() - mark
+    if trend.suspicious or options.snapshots == "always":
+        confirming_rounds(driver, m, options, artefact_dir, max(round_calls, min(profile.min_round_calls, m.round_cap)))
+    return m
+
+
+def confirming_rounds(driver: Driver, m: Measurement, options: Options, folder: Path, round_calls: int) -> None:
+    """S1, round A, S2, round B, S3; allocation stacks recorded through round A where possible."""
+    mark = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    snapshots = [folder / name for name in SNAPSHOT_NAMES]
+    m.confirm_from = m.calls
+    m.round_calls = round_calls
+    # Allocation stacks of round A (S2 carries them). Tracking slows allocation many times over,
+    # and only a scenario already suspicious gets here. It starts before S1, so that the tracker's
+    # own objects are not among round A's survivors.
+    m.tracked = (
+        options.allocation_sites == "on" and driver.profile.can_track_allocations and driver.track_allocations(True)
+    )
+    driver.snapshot(snapshots[0])
+    m.snapshots.append(snapshots[0])
+    step = max(1, round_calls // SAMPLES_PER_ROUND)
+    for index in (1, 2):
+        m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
+        m.calls += round_calls
+        driver.snapshot(snapshots[index])
+        m.snapshots.append(snapshots[index])
+        if m.tracked and index == 1:
+            driver.track_allocations(False)
+    m.timings["snapshots"] = time.perf_counter() - mark
+
+
+def extra_round_calls(m: Measurement) -> int:
+    """How long the extra round is: as long as all the calls so far (by which a collection filled
+    from empty doubles again), at least two confirming rounds, within the round cap."""
+    return min(max(2 * m.round_calls, m.warmup_calls + m.calls), m.round_cap)
+
+
+def extra_round(driver: Driver, m: Measurement, folder: Path) -> Path:
+    """One more, longer round after S3, and S4 at its end."""
+    mark = time.perf_counter()
+    calls = extra_round_calls(m)
+    m.samples += driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=m.calls, phase="measured")
+    m.calls += calls
+    m.extra_calls = calls
+    path = folder / EXTRA_SNAPSHOT_NAME
+    driver.snapshot(path)
+    m.snapshots.append(path)
+    m.timings["snapshots"] = m.timings.get("snapshots", 0.0) + time.perf_counter() - mark
+    return path
+
+
+def round_cap(profile: RuntimeProfile, options: Options, warmup_seconds: float, warmup_calls: int) -> int:
+    """The most calls one round may take: `ROUND_CAP_FACTOR` x `iterations`; where the profile widens
+    rounds by time (Bun), as many as fit in `profile.round_seconds` at the warm-up's pace, up to
+    `profile.max_round_calls`, when that is more. Storage that grows by half grows again only after
+    half as many calls again as made so far: thousands, after a few thousand calls."""
+    cap = ROUND_CAP_FACTOR * options.iterations
+    if not profile.max_round_calls or warmup_calls <= 0 or warmup_seconds <= 0:
+        return cap
+    fit = int(profile.round_seconds * warmup_calls / warmup_seconds)
+    return max(cap, min(profile.max_round_calls, fit))
+
+
+def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
+    """`warmup` calls, then more until memory stops moving, within a bound; the last sample and the calls made.
+
+    The JIT tiers hot code up for a few hundred calls (V8) to a few thousand (JSC, and its cache of
+    compiled `new Function` code), and lazy caches fill: each adds memory that is not a leak. Calls
+    go on in chunks until a chunk leaves heap + external memory flat, or `SETTLE_ROUNDS x iterations`
+    calls or `SETTLE_SECONDS` have gone by.
+    """
+    step = max(1, options.warmup // WARMUP_SAMPLES)
+    warm = driver.run(options.warmup, sample_every=step, start=0, phase="warmup")
+    last = warm[-1] if warm else driver.sample()
+    done = options.warmup
+    chunk = max(options.warmup, SETTLE_CHUNK)
+    budget = SETTLE_ROUNDS * options.iterations
+    started = time.perf_counter()
+    while done - options.warmup < budget and time.perf_counter() - started < SETTLE_SECONDS:
+        more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES), start=done, phase="warmup")
+        done += chunk
+        if not more:
+            break
+        values = [last.retained, *(sample.retained for sample in more)]
+        last = more[-1]
+        if max(values) - min(values) <= verdict.FLAT_TOLERANCE_BYTES:
+            break
+    return replace(last, iteration=0), done
+
+
+def largest_jump(samples: list[MemorySample]) -> int:
+    """The largest step between samples when it holds at least half of their rise (a resize, not a creep)."""
+    steps = [after.retained - before.retained for before, after in itertools.pairwise(samples)]
+    largest = max(steps, default=0)
+    return largest if largest >= 0.5 * sum(step for step in steps if step > 0) else 0
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a check's artefact folder before it starts (snapshots of an earlier run are not this run's)."""
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+__all__ = [
+    "EXTRA_SNAPSHOT_NAME",
+    "SAMPLES_PER_ROUND",
+    "SNAPSHOT_NAMES",
+    "Measurement",
+    "clear_folder",
+    "confirming_rounds",
+    "extra_round",
+    "extra_round_calls",
+    "largest_jump",
+    "measure",
+    "round_cap",
+    "warm_up",
+]

@@ -1,0 +1,137 @@
+"""The runtime as a value: what the plan, the analysis and the verdict know about each runtime.
+
+One frozen `RuntimeProfile` per runtime a check can run on (Node, Deno, Bun; Chromium for pages).
+Every fact that differs between them lives here, each with its reason, so the stages ask named
+questions (`profile.survivors == "counts"`, `profile.unexplained_round_bytes is not None`) instead of
+testing a runtime's name. A new runtime, or a newer Bun that keeps object ids, is a new profile.
+
+Launch flags (`--expose-gc`, Deno's permissions) are not here: they are how a process is started
+(`runtime/runtimes.py`), not how it is measured or judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+SurvivorMethod = Literal["ids", "ids+net-counts", "counts"]
+"""How the objects that survived a round are found in the snapshots:
+
+- `ids`: V8 keeps an object's id across snapshots while the heap profiler is on: survivors of round A
+  are the ids new in S2 still in S3;
+- `ids+net-counts`: ids, but round B's count per class is its net count growth S2→S3 (Deno re-ids
+  some ten thousand strings and numbers in every snapshot, so by id they would all look new);
+- `counts`: no stable ids (Bun/JSC renumbers every object): per-class count growth in each round."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeProfile:
+    """Facts about one runtime, read by the plan, the analysis and the verdict. Data, not code."""
+
+    name: str
+    """`node`, `deno`, `bun`, `chromium`: names the runtime in reports."""
+    survivors: SurvivorMethod
+    snapshots_show_storage: bool
+    """Whether the snapshots show an array's elements and a Set's or Map's table. Bun's do not: growth
+    there shows only in the GC'd memory (the unexplained-growth rule of the verdict)."""
+    can_track_allocations: bool
+    """Whether the runtime records allocation stacks (V8's heap profiler; Bun's inspector has none)."""
+    jumps_inconclusive: bool = False
+    """A sampling round whose first half rose in a few jumps is inconclusive, not a cache filling: the
+    snapshots cannot size a collection's storage, and storage that grows by a factor rises in jumps."""
+    min_round_calls: int = 0
+    """Rounds are at least this many calls (within the round cap). Bun: storage that grows by a factor
+    stays flat for hundreds of calls, its snapshots cannot size it, and its calls cost microseconds."""
+    max_round_calls: int = 0
+    """A round may take up to this many calls where they fit in `round_seconds` (0: no such widening)."""
+    round_seconds: float = 0.0
+    """How long a widened round may take at the warm-up's pace."""
+    min_count_rate: float = 0.0
+    """By counts, a class must grow by at least this many objects per call in both rounds: a rate, not
+    the constant handful per round a JIT's code blocks or a pruned cache leave (Bun 0.05)."""
+    counts_need_rise: bool = False
+    """Per-class count growth counts only when the GC'd memory rose too: JSC's conservative stack scan
+    keeps a few dead objects alive, now in one class, now in another."""
+    unexplained_round_bytes: int | None = None
+    """Growth per round that no snapshot object shows must exceed this to count (None: never counts).
+    Bun's GC'd memory wanders by a few KB, its bookkeeping of external memory too."""
+    unexplained_external_bytes: int | None = None
+    """The same for external memory: Bun's account of it creeps by tens of KB over thousands of calls."""
+    sampling_jump_bytes: int | None = None
+    """A jump of the sampling rounds this large, with rounds A and B flat, earns a long extra round
+    (JSC's Set and Map tables grow by 4x: after a step at ~1,000 calls the next is ~3,000 away)."""
+    kept_jumps_fall_share: float = 0.1
+    """Growth by jumps is a steady rise while the heap gives back at most this share of what it rose by."""
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Option defaults of this driver, just above the built-in ones (a page click costs milliseconds)."""
+    notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Fixed remarks for the report, by occasion (`counts`: why survivors are counted by class)."""
+
+    @property
+    def matches_by_id(self) -> bool:
+        """Whether a long-lived object is found again in a later snapshot by its id (else by its place)."""
+        return self.survivors != "counts"
+
+    @property
+    def sized_by_samples(self) -> bool:
+        """Whether growth per call is the GC'd memory's slope alone: without ids the per-class sizes miss
+        strings, closures and storage, so the snapshots cannot size what survived."""
+        return self.survivors == "counts"
+
+
+NODE = RuntimeProfile("node", survivors="ids", snapshots_show_storage=True, can_track_allocations=True)
+
+DENO = replace(NODE, name="deno", survivors="ids+net-counts")
+
+BUN = RuntimeProfile(
+    "bun",
+    survivors="counts",
+    snapshots_show_storage=False,
+    can_track_allocations=False,
+    jumps_inconclusive=True,
+    min_round_calls=1000,
+    max_round_calls=8000,
+    round_seconds=1.0,
+    min_count_rate=0.05,
+    counts_need_rise=True,
+    unexplained_round_bytes=8 * 1024,
+    unexplained_external_bytes=64 * 1024,
+    sampling_jump_bytes=16 * 1024,
+    notes=MappingProxyType({
+        "counts": (
+            "bun renumbers objects in every snapshot: survivors are judged by per-class counts and "
+            "sized by the GC'd heap, and bun's snapshots carry no closure source locations"
+        ),
+        "no-path": (
+            "bun renumbers objects, so only an instance piled in one holder that grew about as much can be "
+            "shown, and bun's snapshots carry no edges into the storage of Map and Set, among others"
+        ),
+        "unexplained": (
+            "bun's snapshots leave out array storage and what only it holds, and some hash tables "
+            "(strings or numbers pushed into an array, ids added to a Set)"
+        ),
+    }),
+)
+
+CHROMIUM = replace(
+    NODE,
+    name="chromium",
+    # One Playwright click costs ~30 ms: 40 two-click iterations per round keep a page check near 20 s,
+    # and 10 warm-up calls plus the settle loop's chunks make ~60 before the sampling round.
+    defaults=MappingProxyType({"iterations": 40, "warmup": 10, "timeout": 120.0}),
+)
+
+PROFILES: Mapping[str, RuntimeProfile] = MappingProxyType({p.name: p for p in (NODE, DENO, BUN, CHROMIUM)})
+
+
+def profile_for(runtime: str) -> RuntimeProfile:
+    """The profile of a runtime by name (`node`, `deno`, `bun`, `chromium`)."""
+    try:
+        return PROFILES[runtime]
+    except KeyError:
+        raise ValueError(f"no runtime profile for {runtime!r}; known: {', '.join(PROFILES)}") from None
+
+
+__all__ = ["BUN", "CHROMIUM", "DENO", "NODE", "PROFILES", "RuntimeProfile", "SurvivorMethod", "profile_for"]
