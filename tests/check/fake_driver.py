@@ -1,0 +1,133 @@
+"""A scripted target for the plan and the verdict: memory after GC and the heap it would show, per call.
+
+`FakeDriver` is a `drivers.base.Driver` with no process behind it. A `Program` says, for the number of
+calls made so far, how much memory a full GC leaves (heap and external) and how many objects of one
+class a module-level array keeps; `snapshot()` writes that heap as a small V8-format snapshot (with
+`tests/heap/snapshot_builder.py`), so the real analysis, verdict and explanation run on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from heap.snapshot_builder import SnapshotBuilder
+
+from pytest_jsleak.errors import JsLeakError
+from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.profiles import NODE, RuntimeProfile
+
+BASE_HEAP = 5_000_000
+
+
+@dataclass
+class Program:
+    """What `calls` calls leave behind: kept objects, and memory that no object shows."""
+
+    kept: Callable[[int], int] = lambda calls: 0
+    """Objects of `class_name` alive (in the module's `log` array) after `calls` calls."""
+    object_size: int = 48
+    class_name: str = "RequestRecord"
+    unexplained: Callable[[int], int] = lambda calls: 0
+    """Bytes of heap that no snapshot object shows (Bun's array storage, the JIT) after `calls` calls."""
+    external: Callable[[int], int] = lambda calls: 0
+    """Bytes outside the JS heap (backing stores) after `calls` calls."""
+
+    def memory(self, calls: int) -> MemorySample:
+        heap = BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls)
+        return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000)
+
+
+def leak_per_call(every: int = 1) -> Callable[[int], int]:
+    return lambda calls: calls // every
+
+
+def flat() -> Callable[[int], int]:
+    return lambda calls: 0
+
+
+def filling(limit: int) -> Callable[[int], int]:
+    """A bounded cache: one entry per call up to `limit` entries."""
+    return lambda calls: min(calls, limit)
+
+
+@dataclass
+class FakeDriver:
+    """A `Driver` over a `Program`; records what the plan asked of it."""
+
+    program: Program = field(default_factory=Program)
+    profile: RuntimeProfile = NODE
+    runtime_version: str = "0.0-fake"
+    fail_at: int | None = None
+    """Raise a target error at this call (numbered across the whole check, warm-up included)."""
+    calls: int = 0
+    snapshots: list[Path] = field(default_factory=list)
+    tracking: list[bool] = field(default_factory=list)
+    phases: list[tuple[str, int]] = field(default_factory=list)
+    torn_down: bool = False
+    closed: bool = False
+    annotated: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def run(self, iterations: int, *, sample_every: int, start: int, phase: str) -> list[MemorySample]:
+        assert phase in ("warmup", "measured"), phase
+        self.phases.append((phase, iterations))
+        samples = []
+        for offset in range(1, iterations + 1):
+            self.calls += 1
+            if self.fail_at is not None and self.calls == self.fail_at:
+                raise JsLeakError(f"the scenario threw at call {self.calls} ({phase} phase)")
+            if sample_every and offset % sample_every == 0:
+                samples.append(self._sample(start + offset))
+        return samples
+
+    def sample(self) -> MemorySample:
+        return self._sample(0)
+
+    def _sample(self, iteration: int) -> MemorySample:
+        memory = self.program.memory(self.calls)
+        return MemorySample(iteration, memory.heap, memory.external, memory.rss)
+
+    def snapshot(self, path: Path) -> Path:
+        renumber = 0 if self.profile.matches_by_id else len(self.snapshots)
+        write_heap(path, self.program, self.calls, renumber=renumber)
+        self.snapshots.append(path)
+        return path
+
+    def track_allocations(self, on: bool) -> bool:
+        assert self.profile.can_track_allocations, "the plan asked a runtime that cannot track allocations"
+        self.tracking.append(on)
+        return True
+
+    def teardown(self) -> None:
+        self.torn_down = True
+
+    def annotate(self, result: LeakResult) -> LeakResult:
+        self.annotated = True
+        return result
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -> Path:
+    """The heap after `calls` calls: a module scope whose `log` array keeps the program's objects.
+
+    Ids are stable (as V8's while the profiler is on) and grow with allocation order; `renumber`
+    shifts every id (Bun renumbers objects in every snapshot).
+    """
+    shift = 1_000_000 * renumber
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3 + shift)
+    b.edge(0, roots, 1, "element")
+    scope = b.add("object", "system / Context", self_size=40, id=5 + shift)
+    b.edge(roots, scope, 1, "element")
+    log = b.add("array", "Array", self_size=32, id=7 + shift)
+    b.edge(scope, log, "log", "context")
+    code = b.add("code", "(compiled code)", self_size=400, id=9 + shift)
+    b.edge(scope, code, "code", "internal")
+    for k in range(program.kept(calls)):
+        obj = b.add("object", program.class_name, self_size=program.object_size, id=1001 + 2 * k + shift)
+        b.edge(log, obj, k, "element")
+    return b.write(path)

@@ -1,0 +1,185 @@
+"""The plan, the verdict and the explanation on a fake driver: every stage runs for real, the target
+is a script (`fake_driver.py`), and a check takes milliseconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_driver import FakeDriver, Program, filling, flat, leak_per_call
+
+from pytest_jsleak import plan
+from pytest_jsleak.check import run_driver_check
+from pytest_jsleak.errors import JsLeakError
+from pytest_jsleak.model import LeakResult
+from pytest_jsleak.options import resolve
+from pytest_jsleak.profiles import BUN, DENO, NODE, RuntimeProfile
+
+
+def check(driver: FakeDriver, tmp_path: Path, **options: object) -> LeakResult:
+    result = LeakResult(target="fake.mjs", scenario="scenario", runtime=driver.profile.name, verdict="clean")
+    return run_driver_check(lambda: driver, resolve(options), tmp_path / "check", result)
+
+
+def test_a_flat_heap_is_clean_on_the_fast_path_without_snapshots(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=flat()))
+    result = check(driver, tmp_path)
+    assert (result.verdict, result.method) == ("clean", "samples")
+    assert driver.snapshots == [] and driver.tracking == []
+    assert not (tmp_path / "check").exists()
+    # 50 warm-up calls, one settling chunk of 50 that left memory flat, one sampling round of 200.
+    assert driver.phases == [("warmup", 50), ("warmup", 50), ("measured", 200)]
+    assert result.warmup_calls == 100 and result.samples[0].iteration == 0
+    assert [s.iteration for s in result.samples[1:]] == list(range(10, 201, 10))
+    assert driver.torn_down and driver.closed and not driver.annotated
+
+
+def test_one_object_per_call_is_a_leak_with_its_class_size_and_holder(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=leak_per_call()))
+    result = check(driver, tmp_path)
+    assert (result.verdict, result.method) == ("leak", "ids")
+    assert len(driver.snapshots) == 3
+    assert driver.tracking == [True, False]  # round A only, started before S1
+    top = result.suspects[0]
+    assert (top.class_name, top.new_alive, top.per_iteration) == ("RequestRecord", 200, 1.0)
+    assert result.growth_per_iteration == pytest.approx(48, rel=0.01)
+    assert top.path is not None and "log" in [step.edge_name for step in top.path.steps]
+    # Kept: the policy keeps a failing check's snapshots.
+    assert [Path(p).name for p in result.snapshot_paths] == list(plan.SNAPSHOT_NAMES)
+    assert driver.annotated  # the driver may add what only the live target knows
+    assert any("allocation tracking was on in round A" in note for note in result.notes)
+
+
+def test_one_object_every_fifty_calls_is_caught_once_it_rises_above_the_jitter(tmp_path: Path) -> None:
+    # 400 B every 50 calls rises by jumps: the first sampling round is inconclusive, the second one
+    # jumps again, and the confirming rounds (as long as the calls so far) find the survivors.
+    result = check(FakeDriver(Program(kept=leak_per_call(every=50), object_size=400)), tmp_path)
+    assert result.verdict == "leak"
+    assert result.suspects[0].new_alive == result.round_iterations // 50
+    assert result.round_iterations > 200
+    # 200 B every 50 calls stays within the flat tolerance of a sampling round's half (512 B).
+    small = check(FakeDriver(Program(kept=leak_per_call(every=50), object_size=200)), tmp_path)
+    assert (small.verdict, small.method) == ("clean", "samples")
+
+
+def test_a_tolerated_leak_passes_and_says_what_was_tolerated(tmp_path: Path) -> None:
+    program = Program(kept=leak_per_call())
+    assert check(FakeDriver(program), tmp_path, max_growth_per_iteration=47).verdict == "leak"
+    tolerated = check(FakeDriver(program), tmp_path, max_growth_per_iteration=64)
+    assert (tolerated.verdict, tolerated.method) == ("clean", "samples")  # the samples rise slower than allowed
+    looked = check(FakeDriver(program), tmp_path, max_growth_per_iteration=64, snapshots="always")
+    assert looked.verdict == "clean"
+    assert any("within max_growth_per_iteration=64 B" in note for note in looked.notes), looked.notes
+
+
+def test_ignore_drops_the_class(tmp_path: Path) -> None:
+    result = check(FakeDriver(Program(kept=leak_per_call())), tmp_path, ignore=("RequestRecord",))
+    assert result.verdict == "clean"
+    assert any("ignored by the `ignore` option: RequestRecord" in note for note in result.notes)
+
+
+def test_a_cache_that_fills_during_the_warm_up_is_clean(tmp_path: Path) -> None:
+    result = check(FakeDriver(Program(kept=filling(80))), tmp_path)
+    assert (result.verdict, result.method) == ("clean", "samples")
+
+
+def test_a_cache_that_fills_early_in_the_sampling_round_plateaus(tmp_path: Path) -> None:
+    # The warm-up's settling loop is bounded by calls: with iterations=100, 50 + 4 x 100 warm-up
+    # calls, then the cache fills for the 50 calls of the sampling round's first half and stops.
+    program = Program(kept=filling(500), object_size=400)
+    result = check(FakeDriver(program), tmp_path, iterations=100)
+    assert result.verdict == "clean"
+    assert result.notes and result.notes[0].startswith("memory grew by"), result.notes
+
+
+def test_snapshots_always_takes_the_confirming_rounds_of_a_flat_heap(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=flat()))
+    result = check(driver, tmp_path, snapshots="always")
+    assert (result.verdict, result.method) == ("clean", "ids") and len(result.snapshot_paths) == 3
+
+
+def test_snapshots_never_keeps_nothing_even_for_a_leak(tmp_path: Path) -> None:
+    result = check(FakeDriver(Program(kept=leak_per_call())), tmp_path, snapshots="never")
+    assert result.verdict == "leak" and result.snapshot_paths == []
+    assert not (tmp_path / "check").exists()
+
+
+def test_allocation_sites_off_tracks_nothing(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=leak_per_call()))
+    assert check(driver, tmp_path, allocation_sites="off").verdict == "leak"
+    assert driver.tracking == []
+
+
+def test_an_error_mid_check_is_an_error_result_that_keeps_its_snapshots(tmp_path: Path) -> None:
+    # Warm-up (50 + 4 x 200 calls of a leak that never settles) and the sampling round are 1,050
+    # calls; round A starts at 1,051.
+    driver = FakeDriver(Program(kept=leak_per_call()), fail_at=1_100)
+    result = check(driver, tmp_path)
+    assert result.verdict == "error" and result.error_kind == "internal"
+    assert "threw at call 1100" in (result.error or "")
+    assert [Path(p).name for p in result.snapshot_paths] == [plan.SNAPSHOT_NAMES[0]]
+    assert driver.closed
+
+
+def test_a_driver_that_cannot_open_is_an_error_result(tmp_path: Path) -> None:
+    def broken() -> FakeDriver:
+        raise JsLeakError("no target here")
+
+    result = LeakResult(target="x", scenario="y", runtime="node", verdict="clean")
+    assert run_driver_check(broken, resolve(), tmp_path / "c", result).verdict == "error"
+    assert result.error == "no target here"
+
+
+# --- per profile --------------------------------------------------------------------------------------
+
+
+def test_deno_counts_round_b_by_net_class_growth(tmp_path: Path) -> None:
+    result = check(FakeDriver(Program(kept=leak_per_call()), profile=DENO), tmp_path)
+    assert (result.verdict, result.runtime) == ("leak", "deno")
+    assert result.suspects[0].class_name == "RequestRecord"
+
+
+def test_bun_rounds_are_long_and_survivors_are_counted_by_class(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=leak_per_call()), profile=BUN)
+    result = check(driver, tmp_path)
+    assert (result.verdict, result.method, result.runtime) == ("leak", "counts", "bun")
+    sampling = [calls for phase, calls in driver.phases if phase == "measured"]
+    assert sampling[0] >= BUN.min_round_calls and result.round_iterations >= BUN.min_round_calls
+    assert driver.tracking == []  # Bun's inspector has no heap profiler: never asked
+    assert any("bun renumbers objects" in note for note in result.notes)
+    # Sized by the GC'd memory's slope, not by the per-class sizes.
+    assert result.growth_per_iteration == pytest.approx(48, rel=0.05)
+
+
+def test_bun_counts_without_a_rise_of_memory_are_not_a_leak(tmp_path: Path) -> None:
+    # The class's count grows, but what it keeps weighs nothing the GC'd memory shows (the
+    # conservative stack scan keeping dead objects alive, now here, now there).
+    program = Program(kept=leak_per_call(), object_size=0)
+    result = check(FakeDriver(program, profile=BUN), tmp_path, snapshots="always")
+    assert result.verdict == "clean"
+    assert any("per-class counts grew, but memory did not rise" in note for note in result.notes), result.notes
+
+
+def test_growth_no_object_shows_is_a_leak_only_where_snapshots_leave_storage_out(tmp_path: Path) -> None:
+    # 24 B per call of array storage: Bun's snapshots cannot show it, V8's would (so on Node the
+    # heap rose with nothing to show for it: not evidence of a leak).
+    program = Program(unexplained=lambda calls: 24 * calls)
+    bun = check(FakeDriver(program, profile=BUN), tmp_path)
+    assert bun.verdict == "leak" and bun.growth_per_iteration == pytest.approx(24, rel=0.1)
+    assert any("no object in the snapshots accounts for it" in note for note in bun.notes)
+    node = check(FakeDriver(program, profile=NODE), tmp_path)
+    assert node.verdict == "clean" and node.method == "ids"
+
+
+def test_round_cap_widens_only_where_the_profile_says_by_time() -> None:
+    options = resolve({"iterations": 200})
+    assert plan.round_cap(NODE, options, warmup_seconds=0.1, warmup_calls=10_000) == 1_600
+    assert plan.round_cap(BUN, options, warmup_seconds=0.1, warmup_calls=10_000) == BUN.max_round_calls
+    slow = plan.round_cap(BUN, options, warmup_seconds=10.0, warmup_calls=1_000)
+    assert slow == 1_600  # 100 calls fit in a second: the iterations-based cap stands
+
+
+@pytest.mark.parametrize("profile", [NODE, DENO, BUN], ids=lambda p: p.name)
+def test_every_profile_passes_a_flat_heap_and_catches_a_leak(profile: RuntimeProfile, tmp_path: Path) -> None:
+    assert check(FakeDriver(Program(kept=flat()), profile=profile), tmp_path).verdict == "clean"
+    assert check(FakeDriver(Program(kept=leak_per_call()), profile=profile), tmp_path).verdict == "leak"
