@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from pytest_jsleak import heap
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import AllocationTraces
+from pytest_jsleak.heap.diff import contains
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
@@ -27,8 +29,30 @@ from pytest_jsleak.heap.growth import (
     grown_in_place,
     large_objects,
 )
+from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.profiles import RuntimeProfile
-from pytest_jsleak.verdict import is_leaking_class
+from pytest_jsleak.report.text import HARNESS_PREFIX
+from pytest_jsleak.verdict import KEPT_PACE_SHARE, is_leaking_class
+
+#: Edges that name what holds an object in the program's own terms: a variable, a property, an import.
+PROGRAM_EDGE_TYPES = frozenset({"context", "property", "variable", "import", "shortcut"})
+
+
+def held_by_program(path: RetainerPath) -> bool:
+    """Whether a variable or a property of the program is on the path: something a user can act on.
+
+    A path of the engine's own edges only (`(GC roots) → (Global handles) → Array`: element and internal
+    edges out of synthetic roots) is the runtime's business: its handles, its tables, its caches.
+    """
+    for before, step in pairwise(path.steps):
+        if (
+            step.edge_type in PROGRAM_EDGE_TYPES
+            and before.node_type != "synthetic"
+            and step.edge_name
+            and not step.edge_name.startswith(HARNESS_PREFIX)
+        ):
+            return True
+    return False
 
 
 def analyse(
@@ -74,7 +98,9 @@ def analyse(
         row.survivor_nodes for row, growth in zip(diff, classes, strict=True)
         if row.survivor_nodes.size and is_leaking_class(growth, iterations=round_calls, profile=profile)
     ]
-    explained = dominated_ancestors(final, np.concatenate(held)) if held else None
+    leaking_survivors = np.concatenate(held) if held else np.zeros(0, np.int64)
+    explained = dominated_ancestors(final, leaking_survivors) if held else None
+    holders_growth = held_growth(graphs, leaking_survivors) if profile.matches_by_id and held else 0
     # At least a byte per call in each round: a runtime's own queues and tables (Deno's timer queue
     # under a server that sets a timer per request) wander by a hundred bytes a round.
     findings = grown_in_place(
@@ -82,10 +108,14 @@ def analyse(
         min_round_bytes=max(MIN_ROUND_BYTES, round_calls),
     )
     calls = 2 * round_calls
+    held, unheld = _program_held(final, findings.grown)
     return Evidence(
         method=method,
         classes=classes,
-        grown=tuple(_in_place(g, calls) for g in findings.grown),
+        grown=tuple(_in_place(g, calls) for g in held),
+        grown_objects=tuple(held),
+        unheld=tuple(g.class_name for g in unheld),
+        holders_growth=holders_growth,
         one_round=tuple(findings.one_round),
         calls=calls,
         final=final,
@@ -93,6 +123,64 @@ def analyse(
         traces=traces,
         survivors=survivors,
     )
+
+
+def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> int:
+    """How much the long-lived objects that hold the leaking survivors grew from S1 to S3, bytes.
+
+    A survivor's own size misses what keeping it costs its holder: the slot in an array, the entry
+    of a Map's table, reallocated (a new object, never a survivor) each time it grows. The holder,
+    alive since before S1, grows by all of it. Holders are the nearest dominators of the survivors
+    that S1 already had (the survivors counted once where a holder holds another), sized by their
+    whole retained size: the code of a function the program compiled and keeps (a template cache)
+    is the leak's too. A survivor held only through the engine's synthetic roots counts its own
+    retained size instead.
+    """
+    first, _, final = graphs
+    snap = final.snapshot
+    idom = final.dominators.idom
+    synthetic = snap.meta.node_type_code("synthetic")
+    old = np.sort(first.snapshot.node_id.astype(np.int64))
+    is_survivor = np.zeros(final.node_count, np.bool_)
+    is_survivor[survivors] = True
+    holder = idom[survivors].astype(np.int64)
+    nested = np.zeros(holder.size, np.bool_)
+    settled = np.zeros(holder.size, np.bool_)
+    while True:
+        active = np.flatnonzero(~settled & (holder > 0))
+        if not active.size:
+            break
+        at = holder[active]
+        # Held by another survivor: that one's holder holds both (a chain is walked once, not per link).
+        inner = is_survivor[at]
+        nested[active[inner]] = True
+        found = inner | contains(old, snap.node_id[at].astype(np.int64)) | (snap.node_type[at] == synthetic)
+        settled[active[found]] = True
+        rest = active[~found]
+        holder[rest] = idom[holder[rest]]
+    holder, top = holder[~nested], survivors[~nested]
+    by_self = (holder <= 0) | (snap.node_type[np.maximum(holder, 0)] == synthetic)
+    sizes3 = final.dominators.retained
+    total = int(sizes3[top[by_self]].sum()) if by_self.any() else 0
+    holders = np.unique(holder[~by_self])
+    if holders.size:
+        # Holders held by other holders: the outermost one's growth includes theirs.
+        mark = np.zeros(final.node_count, np.bool_)
+        mark[holders] = True
+        keep = []
+        for node in holders.tolist():
+            up = int(idom[node])
+            while up > 0 and not mark[up]:
+                up = int(idom[up])
+            if up <= 0:
+                keep.append(node)
+        ids = snap.node_id[keep].astype(np.int64)
+        first_ids = first.snapshot.node_id.astype(np.int64)
+        order = np.argsort(first_ids, kind="stable")
+        at = order[np.searchsorted(first_ids[order], ids)]
+        sizes1 = first.dominators.retained
+        total += int(np.maximum(sizes3[keep] - sizes1[at], 0).sum())
+    return total
 
 
 def add_round(
@@ -111,12 +199,47 @@ def add_round(
                                           min_bytes=look_for_jump))
     else:
         again = grew_again(evidence.final, after, list(evidence.one_round), stable_ids=profile.matches_by_id)
+    kept, slowed = _kept_pace(evidence, after, calls, profile)
     total = evidence.calls + calls
-    evidence = replace(evidence, calls=total, extra_rounds=evidence.extra_rounds + 1, grown_graph=after, one_round=())
-    if again:
-        evidence = replace(evidence, grown=tuple(_in_place(g, total) for g in again),
-                           regrown=tuple(g.class_name for g in again))
-    return evidence
+    grown = [*kept, *(g for g in again if g.key not in {k.key for k in kept})]
+    return replace(
+        evidence, calls=total, extra_rounds=evidence.extra_rounds + 1, grown_graph=after, one_round=(),
+        grown=tuple(_in_place(g, total) for g in grown), grown_objects=tuple(grown),
+        regrown=tuple(g.class_name for g in again), slowed=tuple(slowed),
+    )
+
+
+def _kept_pace(
+    evidence: Evidence, after: heap.HeapGraph, calls: int, profile: RuntimeProfile
+) -> tuple[list[GrownObject], list[str]]:
+    """Of the objects that grew in place in rounds A and B, those that grew on over the extra round at
+    `KEPT_PACE_SHARE` of their pace or more (their sizes gain S4's), and the classes of the others."""
+    objects = list(evidence.grown_objects)
+    if not objects:
+        return [], []
+    measured = {g.key: g for g in grew_again(evidence.final, after, objects, stable_ids=profile.matches_by_id,
+                                             min_bytes=0)}
+    kept: list[GrownObject] = []
+    slowed: list[str] = []
+    for obj in objects:
+        later = measured.get(obj.key)
+        pace = (obj.sizes[-1] - obj.sizes[0]) / max(1, evidence.calls)
+        if later is not None and (later.sizes[-1] - obj.sizes[-1]) / max(1, calls) >= KEPT_PACE_SHARE * pace:
+            kept.append(later)
+        else:
+            slowed.append(obj.class_name)
+    return kept, slowed
+
+
+def _program_held(graph: heap.HeapGraph, objects: Sequence[GrownObject]) -> tuple[list[GrownObject], list[GrownObject]]:
+    """Split grown objects into those a program's variable or property holds and those only the engine
+    does (an object with no retainer path at all stays: nothing says it is the engine's)."""
+    held: list[GrownObject] = []
+    unheld: list[GrownObject] = []
+    for obj in objects:
+        path = heap.retainer_path(graph, obj.node)
+        (held if path is None or held_by_program(path) else unheld).append(obj)
+    return held, unheld
 
 
 def _in_place(grown: GrownObject, calls: int) -> GrowthInPlace:
@@ -129,4 +252,4 @@ def _in_place(grown: GrownObject, calls: int) -> GrowthInPlace:
     )
 
 
-__all__ = ["add_round", "analyse"]
+__all__ = ["PROGRAM_EDGE_TYPES", "add_round", "analyse", "held_by_program"]

@@ -86,7 +86,7 @@ def run_check(request: CheckRequest) -> LeakResult:
         with launcher.open() as driver:
             result.timings["start"] = launcher.start_seconds
             result.runtime_executable = launcher.runtime.executable if launcher.runtime else ""
-            run_pipeline(driver, launcher.options, folder, result, root=request.cwd)
+            run_pipeline(driver, launcher.options, folder, result, root=request.cwd, started=launcher.started)
     except JsLeakError as exc:
         if launcher.runtime is not None:  # an error report names the runtime too
             result.runtime_version = result.runtime_version or launcher.runtime.version
@@ -106,6 +106,7 @@ def run_driver_check(
     closed afterwards, whatever happened; errors opening it are an `error` result like any other.
     """
     started = time.perf_counter()
+    began = time.monotonic()
     plan.clear_folder(artefact_dir)
     try:
         driver = open_driver()
@@ -113,7 +114,7 @@ def run_driver_check(
         fail(result, exc, artefact_dir)
         return result
     try:
-        run_pipeline(driver, options, artefact_dir, result, root=root)
+        run_pipeline(driver, options, artefact_dir, result, root=root, started=began)
     except JsLeakError as exc:
         fail(result, exc, artefact_dir)
     finally:
@@ -123,15 +124,18 @@ def run_driver_check(
 
 
 def run_pipeline(
-    driver: Driver, options: Options, artefact_dir: Path, result: LeakResult, *, root: Path | None = None
+    driver: Driver, options: Options, artefact_dir: Path, result: LeakResult, *, root: Path | None = None,
+    started: float | None = None,
 ) -> LeakResult:
     """Plan, analysis, verdict, explanation, for any driver; fills in `result`.
 
     Errors of the driven process (`JsLeakError`) propagate after the snapshots taken so far are
     kept or dropped by the policy. `root`: files in allocation stacks and closure locations are
-    shown relative to it (the rootdir).
+    shown relative to it (the rootdir). `started`: when the check's `timeout` began to run
+    (`time.monotonic()`; now by default), which sizes the rounds that still fit (`plan.Clock`).
     """
-    started = time.perf_counter()
+    clock = plan.Clock.for_timeout(options.timeout, started)
+    began = time.perf_counter()
     profile = driver.profile
     result.runtime = profile.name
     result.runtime_version = driver.runtime_version
@@ -142,11 +146,11 @@ def run_pipeline(
     evidence: Evidence | None = None
     decision: verdict.Decision | None = None
     try:
-        plan.measure(driver, options, artefact_dir, m)
+        plan.measure(driver, options, artefact_dir, m, clock)
         if m.confirmed:
             mark = time.perf_counter()
             try:
-                evidence, decision = _judge(driver, m, options, artefact_dir)
+                evidence, decision = _judge(driver, m, options, artefact_dir, clock)
             except SnapshotFormatError as exc:
                 result.verdict, result.error, result.error_kind = "error", str(exc), "snapshot"
             m.timings["analysis"] = time.perf_counter() - mark
@@ -160,26 +164,32 @@ def run_pipeline(
         # What only the live target can add (a page names the events its listeners listen to).
         result = driver.annotate(result)
     retain_snapshots(result, artefact_dir, options)
-    m.timings["plan"] = time.perf_counter() - started
+    m.timings["plan"] = time.perf_counter() - began
     return result
 
 
-def _judge(driver: Driver, m: Measurement, options: Options, folder: Path) -> tuple[Evidence, verdict.Decision]:
-    """Analyse the confirming rounds, judge, and take the extra round when the verdict asks for it."""
+def _judge(
+    driver: Driver, m: Measurement, options: Options, folder: Path, clock: plan.Clock
+) -> tuple[Evidence, verdict.Decision]:
+    """Analyse the confirming rounds, judge, and take the extra round when the verdict asks for it
+    and the clock allows (without it, a verdict that needed it is `inconclusive`)."""
     profile = driver.profile
     evidence = analysis.analyse(m.snapshots, profile=profile, round_calls=m.round_calls, tracked=m.tracked)
     rounds = _rounds(m)
     decision = verdict.judge(evidence, rounds, profile=profile, options=options)
-    if verdict.needs_extra_round(decision, evidence, rounds, sampling_jump=m.sampling_jump, profile=profile):
-        look_for_jump = (
-            m.sampling_jump
-            if not evidence.one_round and verdict.sampling_jump_unrepeated(evidence, rounds, m.sampling_jump, profile)
-            else 0
-        )
-        snapshot = plan.extra_round(driver, m, folder)
-        evidence = analysis.add_round(evidence, snapshot, m.extra_calls, profile=profile, look_for_jump=look_for_jump)
-        decision = verdict.judge(evidence, _rounds(m), profile=profile, options=options)
-    return evidence, decision
+    if not verdict.needs_extra_round(decision, evidence, rounds, sampling_jump=m.sampling_jump, profile=profile):
+        return evidence, decision
+    if not clock.fits(plan.extra_round_calls(m), snapshots=1):
+        m.cut_short = "extra round"
+        return evidence, verdict.judge(evidence, rounds, profile=profile, options=options, can_extend=False)
+    look_for_jump = (
+        m.sampling_jump
+        if not evidence.one_round and verdict.sampling_jump_unrepeated(evidence, rounds, m.sampling_jump, profile)
+        else 0
+    )
+    snapshot = plan.extra_round(driver, m, folder)
+    evidence = analysis.add_round(evidence, snapshot, m.extra_calls, profile=profile, look_for_jump=look_for_jump)
+    return evidence, verdict.judge(evidence, _rounds(m), profile=profile, options=options)
 
 
 def _rounds(m: Measurement) -> verdict.Rounds:
@@ -199,16 +209,20 @@ def _fill(
         result.growth_per_iteration = max(0.0, m.trend.growth_per_iteration) if m.trend.rising else 0.0
         result.total_growth = m.trend.total_growth
     result.method = "samples" if not m.confirmed else evidence.method if evidence is not None else ""
+    if m.cut_short == "confirming rounds":
+        result.verdict = "inconclusive"
     if decision is not None and evidence is not None:
-        result.verdict = "leak" if decision.verdict == "leak" else "clean"
+        result.verdict = decision.verdict if decision.verdict in ("leak", "inconclusive") else "clean"
         result.growth_per_iteration = decision.growth_per_iteration
         result.total_growth = int(decision.growth_per_iteration * evidence.calls)
         result.measured_growth_per_iteration = decision.measured_per_iteration
+        result.attributed_growth_per_iteration = decision.attributed_per_iteration
         result.external_growth_per_iteration = decision.external_per_iteration
     told = explain(decision, evidence, m, profile=profile, options=options, root=root)
     result.suspects = list(told.suspects)
     result.grown_in_place = list(told.grown_in_place)
     result.notes = list(told.notes)
+    result.reason, result.advice = told.reason, told.advice
 
 
 def retain_snapshots(result: LeakResult, folder: Path, options: Options, *, failed: bool = False) -> None:

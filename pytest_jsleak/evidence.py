@@ -64,9 +64,21 @@ class Evidence:
     """S2's allocation stacks (`heap.allocations.AllocationTraces`) when round A was tracked."""
     survivors: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     """Per class, the ids and shallow sizes of round A's survivors in S3 (for allocation sites)."""
+    holders_growth: int = 0
+    """Bytes the long-lived holders of the leaking survivors grew by over both rounds (the survivors, and
+    the slots and tables that keep them): what the survivors cost, by ids (0 by counts)."""
+    grown_objects: tuple[Any, ...] = ()
+    """`grown` as the heap core found them (`heap.growth.GrownObject`, same order): what an extra round
+    measures again."""
     extra_rounds: int = 0
     regrown: tuple[str, ...] = ()
     """Classes of the objects that grew again in the extra round."""
+    unheld: tuple[str, ...] = ()
+    """Classes of objects that grew in place but that no variable or property of the program holds
+    (the engine's own roots and tables: `(GC roots) → (Global handles) → Array`): set aside."""
+    slowed: tuple[str, ...] = ()
+    """Classes of objects that grew in place in rounds A and B but fell behind over the longer extra
+    round (the JIT, a warm-up still settling): set aside."""
 
 
 __all__ = ["ClassGrowth", "Evidence", "GrowthInPlace"]

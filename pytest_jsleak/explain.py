@@ -31,6 +31,10 @@ class Explanation:
     suspects: tuple[Suspect, ...]
     grown_in_place: tuple[InPlaceGrowth, ...]
     notes: tuple[str, ...]
+    reason: str | None = None
+    """Why the verdict is `inconclusive`."""
+    advice: str | None = None
+    """What to change to settle it."""
 
 
 def explain(
@@ -53,6 +57,16 @@ def explain(
         notes.append(
             f"{', '.join(evidence.regrown)} grew by jumps (storage that doubles): seen over "
             f"{evidence.calls} calls, one more round than usual"
+        )
+    if evidence is not None and evidence.unheld:
+        notes.append(
+            f"{_names(evidence.unheld)} grew in place, but only the runtime's own roots hold it (no variable or "
+            "property of the program is on its path): set aside, not a leak"
+        )
+    if evidence is not None and evidence.slowed:
+        notes.append(
+            f"{_names(evidence.slowed)} grew in place in rounds A and B, then fell behind over a longer round of "
+            f"{m.extra_calls} calls (a warm-up settling, not a leak): set aside"
         )
     if decision is not None and evidence is not None:
         notes += _decision_notes(decision, profile, options)
@@ -84,11 +98,59 @@ def explain(
         # Only beside a clean verdict: a leak found by the rounds after it would contradict it.
         notes.insert(0, f"memory grew by {format_bytes(m.trend.early_growth)} early in the sampling round, "
                         "then stayed flat: not a leak (a cache filling up, lazy set-up)")
-    return Explanation(tuple(suspects), tuple(grown), tuple(notes))
+    reason, advice = _unsettled(decision, m, options)
+    return Explanation(tuple(suspects), tuple(grown), tuple(notes), reason, advice)
+
+
+def _names(classes: tuple[str, ...]) -> str:
+    unique = list(dict.fromkeys(classes))
+    return ", ".join(unique[:4]) + (f" and {len(unique) - 4} more" if len(unique) > 4 else "")
+
+
+def _unsettled(decision: Decision | None, m: Measurement, options: Options) -> tuple[str | None, str | None]:
+    """The reason and the advice of an `inconclusive` verdict (None, None otherwise)."""
+    timeout = f"raise `timeout` (it is {options.timeout:g} s) or lower `iterations` ({options.iterations})"
+    if m.cut_short == "confirming rounds":
+        rate = format_bytes(max(0.0, m.trend.growth_per_iteration)) if m.trend is not None else "memory"
+        return (
+            f"memory rose by {rate} per iteration in the sampling round, and the timeout left no time for the "
+            "snapshots that tell a leak from a warm-up",
+            timeout,
+        )
+    if decision is None or decision.verdict != "inconclusive":
+        return None, None
+    if decision.unsettled == "unexplained-rise":
+        return (
+            f"memory rose by {format_bytes(decision.measured_per_iteration)} per iteration over rounds A and B "
+            f"and kept rising over a longer round of {m.extra_calls} calls, but no object in the snapshots "
+            "accounts for it",
+            f"if the runtime is still warming up, raise `warmup` (it is {options.warmup}; try "
+            f"{max(4 * options.warmup, m.warmup_calls + m.calls)}); memory outside the program's objects "
+            "(a native addon, the runtime's own caches) is not in the snapshots: keep them with "
+            "snapshots='always' and compare them with `jsleak diff`",
+        )
+    if decision.unsettled == "in-place-unconfirmed":
+        names = _names(tuple(g.class_name for g in decision.grown))
+        return (
+            f"{names} grew in place in rounds A and B, and the timeout left no time for the longer round that "
+            "tells a leak from a warm-up",
+            timeout,
+        )
+    return (
+        f"memory rose by {format_bytes(decision.measured_per_iteration)} per iteration with no object in the "
+        "snapshots to show for it, and the timeout left no time for the longer round that tells whether it slows",
+        timeout,
+    )
 
 
 def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Options) -> list[str]:
     notes: list[str] = []
+    if decision.slowed_rise:
+        notes.append(
+            f"memory rose by {format_bytes(decision.measured_per_iteration)} per iteration in rounds A and B with "
+            "no object in the snapshots to show for it, and slowed over a longer round: the runtime settling, "
+            "not a leak"
+        )
     if decision.counts_gated:
         notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")
     if decision.unexplained:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["clean", "leak", "error"]
+Verdict = Literal["clean", "leak", "inconclusive", "error"]
 
 
 # Class keys of the objects that hold a function's or a module's variables (V8; JSC as Bun exports it).
@@ -195,6 +195,8 @@ class LeakResult:
     """Long-lived objects that grew without new survivors (an array's storage, a Set's table)."""
     measured_growth_per_iteration: float = 0.0
     """Slope of heap + external memory over the confirming rounds, bytes per call."""
+    attributed_growth_per_iteration: float = 0.0
+    """Bytes per call the snapshots tie to objects: the survivors of leaking classes and what grew in place."""
     external_growth_per_iteration: float = 0.0
     """Slope of the memory outside the JS heap alone over the confirming rounds, bytes per call."""
     snapshot_paths: list[str] = field(default_factory=list)
@@ -205,6 +207,10 @@ class LeakResult:
     """One-line remarks for the report (what a runtime cannot give, why snapshots were skipped ...)."""
     error: str | None = None
     error_kind: str | None = None
+    reason: str | None = None
+    """Why the verdict is `inconclusive`, in one line."""
+    advice: str | None = None
+    """What to change to settle an `inconclusive` verdict (`warmup`, `iterations`, `timeout`)."""
     duration: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 

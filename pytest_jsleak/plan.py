@@ -47,6 +47,44 @@ ROUND_CAP_FACTOR = 8
 SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
 #: The snapshot after the extra round that objects which grew in one round only get.
 EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
+#: The share of `timeout` the plan may spend driving the target: the rest is for the analysis (seconds
+#: on a large heap), the report and stopping the process, so a slow check ends with a verdict.
+PLAN_SHARE = 0.8
+#: Allocation tracking slows a round down by up to this factor (V8 records a stack per allocation).
+TRACKING_SLOWDOWN = 4.0
+#: What one snapshot is taken to cost until the first one is timed.
+SNAPSHOT_SECONDS = 1.0
+#: Confirming rounds shortened to fit the clock keep at least this share of `iterations`: shorter ones
+#: would not lift a leak of one small object per call above the heap's jitter.
+MIN_ROUND_SHARE = 0.25
+
+
+@dataclass(slots=True)
+class Clock:
+    """The time a check has left, and what calls and snapshots cost so far: rounds are sized by it."""
+
+    deadline: float
+    """`time.monotonic()` by which the plan must be done."""
+    seconds_per_call: float = 0.0
+    seconds_per_snapshot: float = SNAPSHOT_SECONDS
+
+    @classmethod
+    def for_timeout(cls, timeout: float, started: float | None = None) -> Clock:
+        return cls((time.monotonic() if started is None else started) + PLAN_SHARE * timeout)
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def cost(self, calls: int, *, snapshots: int = 0, slowdown: float = 1.0) -> float:
+        return calls * self.seconds_per_call * slowdown + snapshots * self.seconds_per_snapshot
+
+    def fits(self, calls: int, *, snapshots: int = 0, slowdown: float = 1.0) -> bool:
+        return self.cost(calls, snapshots=snapshots, slowdown=slowdown) <= self.left()
+
+    def timed(self, calls: int, seconds: float) -> None:
+        """`calls` calls (with their samples) took `seconds`: the pace of the next rounds."""
+        if calls > 0:
+            self.seconds_per_call = seconds / calls
 
 
 @dataclass(slots=True)
@@ -78,6 +116,9 @@ class Measurement:
     """Allocation stacks were recorded through round A (S2 carries them)."""
     extra_calls: int = 0
     """Calls of the extra round (0: none)."""
+    cut_short: str | None = None
+    """What the plan left out because the timeout was near (`confirming rounds`, `extra round`,
+    `allocation tracking`), or None."""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -86,7 +127,9 @@ class Measurement:
         return self.round_calls > 0
 
 
-def measure(driver: Driver, options: Options, artefact_dir: Path, m: Measurement | None = None) -> Measurement:
+def measure(
+    driver: Driver, options: Options, artefact_dir: Path, m: Measurement | None = None, clock: Clock | None = None
+) -> Measurement:
     """Warm-up, the sampling round(s), and the confirming rounds when the samples warrant them.
 
     Fills in `m` as it goes (a new one by default), so that what was measured before an error of
@@ -95,12 +138,14 @@ def measure(driver: Driver, options: Options, artefact_dir: Path, m: Measurement
     """
     profile = driver.profile
     m = Measurement() if m is None else m
+    clock = Clock.for_timeout(options.timeout) if clock is None else clock
     mark = time.perf_counter()
     if options.warmup:
         base, m.warmup_calls = warm_up(driver, options)
     else:
         base = driver.sample()
     m.timings["warmup"] = time.perf_counter() - mark
+    clock.timed(m.warmup_calls, m.timings["warmup"])
     m.round_cap = round_cap(profile, options, m.timings["warmup"], m.warmup_calls)
 
     mark = time.perf_counter()
@@ -108,10 +153,11 @@ def measure(driver: Driver, options: Options, artefact_dir: Path, m: Measurement
     step = max(1, m.sampling_calls // SAMPLES_PER_ROUND)
     m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
     m.calls = m.sampling_calls
+    clock.timed(m.sampling_calls, time.perf_counter() - mark)
     trend = verdict.sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
                                  jumps_inconclusive=profile.jumps_inconclusive)
     round_calls = m.sampling_calls
-    if trend.inconclusive:
+    if trend.inconclusive and clock.fits(m.sampling_calls):
         # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
         # sampling round tells them apart: the JIT settles, a growing collection resizes again.
         more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
@@ -127,12 +173,25 @@ def measure(driver: Driver, options: Options, artefact_dir: Path, m: Measurement
     m.sampling_jump = largest_jump(m.samples)
     m.timings["sampling"] = time.perf_counter() - mark
     if trend.suspicious or options.snapshots == "always":
-        confirming_rounds(driver, m, options, artefact_dir, max(round_calls, min(profile.min_round_calls, m.round_cap)))
+        round_calls = max(round_calls, min(profile.min_round_calls, m.round_cap))
+        track = options.allocation_sites == "on" and profile.can_track_allocations
+        if track and not clock.fits(2 * round_calls, snapshots=3, slowdown=(1 + TRACKING_SLOWDOWN) / 2):
+            # Where the allocations were made is worth less than a verdict within the timeout.
+            track, m.cut_short = False, "allocation tracking"
+        if not clock.fits(2 * round_calls, snapshots=3):
+            fitting = int((clock.left() - clock.cost(0, snapshots=3)) / max(clock.seconds_per_call, 1e-9) / 2)
+            if fitting < MIN_ROUND_SHARE * options.iterations:
+                m.cut_short = "confirming rounds"
+                return m
+            round_calls = fitting
+        confirming_rounds(driver, m, artefact_dir, round_calls, track=track, clock=clock)
     return m
 
 
-def confirming_rounds(driver: Driver, m: Measurement, options: Options, folder: Path, round_calls: int) -> None:
-    """S1, round A, S2, round B, S3; allocation stacks recorded through round A where possible."""
+def confirming_rounds(
+    driver: Driver, m: Measurement, folder: Path, round_calls: int, *, track: bool, clock: Clock | None = None
+) -> None:
+    """S1, round A, S2, round B, S3; allocation stacks recorded through round A when `track`."""
     mark = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     snapshots = [folder / name for name in SNAPSHOT_NAMES]
@@ -141,14 +200,18 @@ def confirming_rounds(driver: Driver, m: Measurement, options: Options, folder: 
     # Allocation stacks of round A (S2 carries them). Tracking slows allocation many times over,
     # and only a scenario already suspicious gets here. It starts before S1, so that the tracker's
     # own objects are not among round A's survivors.
-    m.tracked = (
-        options.allocation_sites == "on" and driver.profile.can_track_allocations and driver.track_allocations(True)
-    )
+    m.tracked = track and driver.track_allocations(True)
+    taken = time.perf_counter()
     driver.snapshot(snapshots[0])
+    if clock is not None:
+        clock.seconds_per_snapshot = time.perf_counter() - taken
     m.snapshots.append(snapshots[0])
     step = max(1, round_calls // SAMPLES_PER_ROUND)
     for index in (1, 2):
+        began = time.perf_counter()
         m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
+        if clock is not None and index == 2:
+            clock.timed(round_calls, time.perf_counter() - began)  # round B: untracked, after the warm-up
         m.calls += round_calls
         driver.snapshot(snapshots[index])
         m.snapshots.append(snapshots[index])
@@ -231,8 +294,10 @@ def clear_folder(folder: Path) -> None:
 
 __all__ = [
     "EXTRA_SNAPSHOT_NAME",
+    "PLAN_SHARE",
     "SAMPLES_PER_ROUND",
     "SNAPSHOT_NAMES",
+    "Clock",
     "Measurement",
     "clear_folder",
     "confirming_rounds",

@@ -196,6 +196,15 @@ class Decision:
     unexplained: bool = False
     """The leak rests on growth of the GC'd memory that no snapshot object shows (profiles whose
     snapshots leave storage out)."""
+    wants_extra_round: bool = False
+    """The evidence would settle over one longer round: growth in place that must show it keeps pace,
+    or memory that rose with no object to show for it. Provisional until then."""
+    unsettled: str | None = None
+    """Why the verdict is `inconclusive`: `unexplained-rise` (memory kept rising over a longer round and
+    no object accounts for it), `in-place-unconfirmed` (growth in place that no longer round could
+    confirm), `timeout` (the check neared its timeout before the evidence settled)."""
+    slowed_rise: bool = False
+    """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
 
 
 def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
@@ -221,6 +230,7 @@ def decide(
     ignore: Iterable[str] = (),
     grown: Iterable[GrowthInPlace] = (),
     measured_per_iteration: float | None = None,
+    held_per_iteration: float = 0.0,
     profile: RuntimeProfile = NODE,
 ) -> Decision:
     """Leak when something kept pace with the calls and all the memory kept per call exceeds the limit.
@@ -242,14 +252,19 @@ def decide(
     leaking.sort(key=lambda g: (is_user_class(g.class_name), g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
     internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not kept
     calls = max(1, iterations)
-    survivors = sum(g.bytes_a for g in leaking) / calls
+    # What the survivors cost: what their long-lived holders grew by per call (the survivors with all
+    # they retain, and the slots and tables that keep them: within 1.35x of a plain loop's slope on
+    # every leak of the corpus), else their own bytes.
+    own = sum(g.bytes_a for g in leaking) / calls
+    survivors = (held_per_iteration or own) if leaking else 0.0
     in_place = sum(g.per_iteration for g in kept)
     attributed = survivors + in_place
-    # By ids the snapshots size what survived; the measured slope also sees memory they do not
-    # show. By counts (Bun) the per-class sizes miss strings, closures and storage: only the slope.
+    # By ids the snapshots size what survived: the headline is what that evidence accounts for (the
+    # slope is shown beside it, never in its place: it also carries the runtime's own growth). By
+    # counts (Bun) the per-class sizes miss strings, closures and storage: only the slope sizes it.
     measured = measured_per_iteration or 0.0
     by_slope = profile.sized_by_samples and measured_per_iteration is not None
-    per_iteration = measured if by_slope else max(attributed, measured)
+    per_iteration = measured if by_slope else attributed
     evidence = (bool(leaking) and not internal_only) or bool(kept)
     verdict = "leak" if evidence and per_iteration > max_growth_per_iteration else "clean"
     return Decision(
@@ -352,9 +367,14 @@ def sampling_jump_unrepeated(evidence: Evidence, rounds: Rounds, sampling_jump: 
 
 
 def judge(
-    evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options
+    evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options, can_extend: bool = True
 ) -> Decision:
-    """The verdict from the snapshots' evidence and the confirming rounds' samples (DESIGN §5)."""
+    """The verdict from the snapshots' evidence and the confirming rounds' samples (DESIGN §5).
+
+    A decision that `wants_extra_round` is provisional: the check runs one longer round and judges
+    again. `can_extend`: whether there is time for that round; without it, what would have settled the
+    evidence is missing and the verdict is `inconclusive`.
+    """
     # Allocation tracking's own memory raises round A's samples: with it on, round B alone measures.
     slope_from = rounds.confirm_from + (rounds.round_calls if rounds.tracked else 0)
     measured, external = confirming_slope(rounds.samples, slope_from)
@@ -375,6 +395,7 @@ def judge(
         ignore=options.ignore,
         grown=grown,
         measured_per_iteration=measured,
+        held_per_iteration=evidence.holders_growth / max(1, 2 * rounds.round_calls),
         profile=profile,
     )
     decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,
@@ -382,8 +403,47 @@ def judge(
     if decision.verdict == "clean" and not decision.leaking and not decision.grown:
         growth = unexplained_growth(evidence, rounds, profile=profile, options=options)
         if growth is not None and growth > options.max_growth_per_iteration:
-            decision = replace(decision, verdict="leak", growth_per_iteration=max(measured, growth), unexplained=True)
+            return replace(decision, verdict="leak", growth_per_iteration=max(measured, growth), unexplained=True)
+    program_classes = [g for g in decision.leaking if not is_runtime_internal(g.class_name)]
+    if decision.verdict == "leak" and decision.grown and not program_classes and not evidence.extra_rounds:
+        # Growth in place alone: a leak keeps memory in proportion to the calls, a warm-up (the JIT
+        # filling a function's feedback, a framework's scope settling) slows down. One longer round
+        # tells them apart; the objects that kept pace over it are the evidence.
+        if can_extend:
+            return replace(decision, wants_extra_round=True)
+        return replace(decision, verdict="inconclusive", unsettled="in-place-unconfirmed")
+    if decision.verdict == "clean" and not (decision.leaking or decision.grown or decision.tolerated):
+        return _unexplained_rise(decision, evidence, rounds, slope_from, profile=profile, options=options,
+                                 can_extend=can_extend)
     return decision
+
+
+def _unexplained_rise(
+    decision: Decision, evidence: Evidence, rounds: Rounds, slope_from: int, *, profile: RuntimeProfile,
+    options: Options, can_extend: bool,
+) -> Decision:
+    """Memory that kept rising with nothing in the snapshots to show for it, where the snapshots would
+    show the program's storage (V8): not a leak the user can act on, not clean either until a longer
+    round shows whether it slows down (a warm-up) or keeps its pace (then `inconclusive`)."""
+    if not profile.snapshots_show_storage:
+        return decision
+    tolerated = options.max_growth_per_iteration
+    end_ab = rounds.confirm_from + 2 * rounds.round_calls
+    ab = [s for s in rounds.samples if slope_from < s.iteration <= end_ab]
+    rise = sample_trend(ab, tolerated_per_iteration=tolerated)
+    if not (rise.suspicious and rise.rising):
+        return decision
+    if not evidence.extra_rounds:
+        if can_extend:
+            return replace(decision, wants_extra_round=True)
+        return replace(decision, verdict="inconclusive", unsettled="timeout")
+    pace, _ = confirming_slope(ab, slope_from)
+    extra = rounds.growth("retained")
+    grew = extra[2] if len(extra) == 3 else 0
+    rate = grew / max(1, rounds.extra_calls)
+    if grew > FLAT_TOLERANCE_BYTES and rate > tolerated and rate >= KEPT_PACE_SHARE * pace:
+        return replace(decision, verdict="inconclusive", unsettled="unexplained-rise")
+    return replace(decision, slowed_rise=True)
 
 
 def unexplained_growth(
@@ -428,7 +488,11 @@ def needs_extra_round(
     """Whether one more, longer round would settle it: something grew by a jump in one round only (a
     Set or array whose storage doubles, or a cache that filled once), or the sampling rounds' jump
     was not repeated, or memory no object shows crept or jumped in one round only."""
-    if decision.verdict != "clean" or evidence.extra_rounds:
+    if evidence.extra_rounds:
+        return False
+    if decision.wants_extra_round:
+        return True
+    if decision.verdict != "clean":
         return False
     if evidence.one_round:
         return True

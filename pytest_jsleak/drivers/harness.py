@@ -80,6 +80,8 @@ class HarnessLauncher:
         self.with_file_options = with_file_options
         self.runtime: RuntimeInfo | None = None
         self.start_seconds = 0.0
+        self.started: float | None = None
+        """`time.monotonic()` when the process that runs the check was started (its timeout runs from there)."""
 
     @contextmanager
     def open(self) -> Iterator[HarnessDriver]:
@@ -96,6 +98,7 @@ class HarnessLauncher:
             launch = launch_key(self.options)
             self.runtime = find_runtime(self.options.runtime, self.options.runtime_path, cwd=self.cwd)
             self._mark = time.perf_counter()
+            self.started = time.monotonic()
             proc = HarnessProcess(
                 self.runtime,
                 self.target,

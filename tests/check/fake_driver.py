@@ -33,9 +33,14 @@ class Program:
     """Bytes of heap that no snapshot object shows (Bun's array storage, the JIT) after `calls` calls."""
     external: Callable[[int], int] = lambda calls: 0
     """Bytes outside the JS heap (backing stores) after `calls` calls."""
+    in_place: Callable[[int], int] = lambda calls: 0
+    """Bytes of the module's `latencies` array storage (numbers pushed per call: no new object)."""
+    engine_held: Callable[[int], int] = lambda calls: 0
+    """Bytes of an array's storage that only the engine's global handles hold (no variable of the program)."""
 
     def memory(self, calls: int) -> MemorySample:
-        heap = BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls)
+        heap = (BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls) + self.in_place(calls)
+                + self.engine_held(calls))
         return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000)
 
 
@@ -123,10 +128,20 @@ def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -
     b.edge(0, roots, 1, "element")
     scope = b.add("object", "system / Context", self_size=40, id=5 + shift)
     b.edge(roots, scope, 1, "element")
-    log = b.add("array", "Array", self_size=32, id=7 + shift)
+    log = b.add("object", "Array", self_size=32, id=7 + shift)
     b.edge(scope, log, "log", "context")
     code = b.add("code", "(compiled code)", self_size=400, id=9 + shift)
     b.edge(scope, code, "code", "internal")
+    latencies = b.add("object", "Array", self_size=32, id=11 + shift)
+    b.edge(scope, latencies, "latencies", "context")
+    storage = b.add("array", "(object elements)", self_size=16 + program.in_place(calls), id=13 + shift)
+    b.edge(latencies, storage, "elements", "internal")
+    handles = b.add("synthetic", "(Global handles)", self_size=0, id=15 + shift)
+    b.edge(roots, handles, 2, "element")
+    cache = b.add("object", "Array", self_size=32, id=17 + shift)
+    cache_storage = b.add("array", "(object elements)", self_size=16 + program.engine_held(calls), id=19 + shift)
+    b.edge(cache, cache_storage, "elements", "internal")
+    b.edge(handles, cache, 1, "element")
     for k in range(program.kept(calls)):
         obj = b.add("object", program.class_name, self_size=program.object_size, id=1001 + 2 * k + shift)
         b.edge(log, obj, k, "element")
