@@ -154,7 +154,14 @@ def run_pipeline(
             except SnapshotFormatError as exc:
                 result.verdict, result.error, result.error_kind = "error", str(exc), "snapshot"
             m.timings["analysis"] = time.perf_counter() - mark
-        driver.teardown()
+        try:
+            driver.teardown()
+        except ScenarioTimeoutError:
+            if decision is None:
+                raise
+            # The verdict is in; only the target's own clean-up found the timeout passed (the analysis
+            # of a large heap took the rest of it). The process is stopped all the same.
+            m.cut_short = m.cut_short or "teardown"
     except JsLeakError:
         _fill(result, m, evidence, decision, profile, options, root)
         retain_snapshots(result, artefact_dir, options, failed=True)
@@ -179,7 +186,11 @@ def _judge(
     decision = verdict.judge(evidence, rounds, profile=profile, options=options)
     if not verdict.needs_extra_round(decision, evidence, rounds, sampling_jump=m.sampling_jump, profile=profile):
         return evidence, decision
-    if not clock.fits(plan.extra_round_calls(m), snapshots=1):
+    # Only the pace of the growth in question: twice a round. Storage that grows by a factor (found
+    # in one round only) grows again only after as many calls again as made so far.
+    wanted = plan.pace_round_calls(m) if decision.wants_extra_round else plan.extra_round_calls(m)
+    calls = plan.fitting_calls(clock, wanted, at_least=m.round_calls)
+    if not calls:
         m.cut_short = "extra round"
         return evidence, verdict.judge(evidence, rounds, profile=profile, options=options, can_extend=False)
     look_for_jump = (
@@ -187,7 +198,7 @@ def _judge(
         if not evidence.one_round and verdict.sampling_jump_unrepeated(evidence, rounds, m.sampling_jump, profile)
         else 0
     )
-    snapshot = plan.extra_round(driver, m, folder)
+    snapshot = plan.extra_round(driver, m, folder, calls)
     evidence = analysis.add_round(evidence, snapshot, m.extra_calls, profile=profile, look_for_jump=look_for_jump)
     return evidence, verdict.judge(evidence, _rounds(m), profile=profile, options=options)
 

@@ -94,6 +94,13 @@ def explain(
             "allocation tracking was on in round A (for the allocation sites): its own memory "
             f"raises the samples from iteration {m.confirm_from} on"
         )
+    if m.cut_short == "allocation tracking" and leak:
+        notes.append(
+            f"no allocation sites: with allocation tracking on, the calls were too slow for timeout="
+            f"{options.timeout:g} s, and the verdict came first (raise `timeout` to see them)"
+        )
+    if m.cut_short == "teardown":
+        notes.append("the target's `teardown` did not run: the timeout passed while the snapshots were analysed")
     if m.trend is not None and m.trend.plateaued and not leak:
         # Only beside a clean verdict: a leak found by the rounds after it would contradict it.
         notes.insert(0, f"memory grew by {format_bytes(m.trend.early_growth)} early in the sampling round, "

@@ -54,6 +54,8 @@ PLAN_SHARE = 0.8
 TRACKING_SLOWDOWN = 4.0
 #: What one snapshot is taken to cost until the first one is timed.
 SNAPSHOT_SECONDS = 1.0
+#: A tracked round runs in this many chunks, so that tracking can stop when it is too slow for the clock.
+TRACKED_CHUNKS = 4
 #: Confirming rounds shortened to fit the clock keep at least this share of `iterations`: shorter ones
 #: would not lift a leak of one small object per call above the heap's jitter.
 MIN_ROUND_SHARE = 0.25
@@ -113,7 +115,9 @@ class Measurement:
     snapshots: list[Path] = field(default_factory=list)
     """S1, S2, S3 (and S4 after an extra round), as written."""
     tracked: bool = False
-    """Allocation stacks were recorded through round A (S2 carries them)."""
+    """Allocation tracking ran in round A (its own memory raises round A's samples)."""
+    tracked_partly: bool = False
+    """Tracking stopped before round A ended (too slow for the clock): S2 carries no stacks."""
     extra_calls: int = 0
     """Calls of the extra round (0: none)."""
     cut_short: str | None = None
@@ -209,15 +213,37 @@ def confirming_rounds(
     step = max(1, round_calls // SAMPLES_PER_ROUND)
     for index in (1, 2):
         began = time.perf_counter()
-        m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
+        if index == 1 and m.tracked and clock is not None:
+            _tracked_round(driver, m, round_calls, step, clock)
+        else:
+            m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
         if clock is not None and index == 2:
             clock.timed(round_calls, time.perf_counter() - began)  # round B: untracked, after the warm-up
         m.calls += round_calls
         driver.snapshot(snapshots[index])
         m.snapshots.append(snapshots[index])
-        if m.tracked and index == 1:
+        if m.tracked and index == 1 and not m.tracked_partly:
             driver.track_allocations(False)
     m.timings["snapshots"] = time.perf_counter() - mark
+
+
+def _tracked_round(driver: Driver, m: Measurement, round_calls: int, step: int, clock: Clock) -> None:
+    """Round A with allocation tracking on, in chunks: tracking slows some code down tens of times
+    (each allocation records its stack), so when the rest of the plan would no longer fit in the
+    clock at the pace seen, tracking stops there (no allocation sites: the verdict comes first)."""
+    chunk = max(step, (round_calls // TRACKED_CHUNKS) // step * step)
+    done = 0
+    while done < round_calls:
+        calls = min(chunk, round_calls - done)
+        began = time.perf_counter()
+        m.samples += driver.run(calls, sample_every=step, start=m.calls + done, phase="measured")
+        done += calls
+        pace = (time.perf_counter() - began) / calls
+        rest = (round_calls - done) * pace + clock.cost(round_calls, snapshots=2)
+        if m.tracked and done < round_calls and rest > clock.left():
+            driver.track_allocations(False)
+            m.tracked_partly = True
+            m.cut_short = "allocation tracking"
 
 
 def extra_round_calls(m: Measurement) -> int:
@@ -226,10 +252,24 @@ def extra_round_calls(m: Measurement) -> int:
     return min(max(2 * m.round_calls, m.warmup_calls + m.calls), m.round_cap)
 
 
-def extra_round(driver: Driver, m: Measurement, folder: Path) -> Path:
-    """One more, longer round after S3, and S4 at its end."""
+def pace_round_calls(m: Measurement) -> int:
+    """How long the extra round is when it only has to show whether growth keeps its pace: twice a
+    confirming round (a longer round, so a warm-up shows as slowing), within the round cap."""
+    return min(2 * m.round_calls, max(m.round_cap, m.round_calls))
+
+
+def fitting_calls(clock: Clock, calls: int, *, at_least: int) -> int:
+    """`calls`, or as many as the clock still allows with one snapshot, or 0 when under `at_least`."""
+    if clock.fits(calls, snapshots=1):
+        return calls
+    fit = int((clock.left() - clock.cost(0, snapshots=1)) / max(clock.seconds_per_call, 1e-9))
+    return fit if fit >= at_least else 0
+
+
+def extra_round(driver: Driver, m: Measurement, folder: Path, calls: int | None = None) -> Path:
+    """One more, longer round after S3 (`extra_round_calls` by default), and S4 at its end."""
     mark = time.perf_counter()
-    calls = extra_round_calls(m)
+    calls = extra_round_calls(m) if calls is None else calls
     m.samples += driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=m.calls, phase="measured")
     m.calls += calls
     m.extra_calls = calls
@@ -303,8 +343,10 @@ __all__ = [
     "confirming_rounds",
     "extra_round",
     "extra_round_calls",
+    "fitting_calls",
     "largest_jump",
     "measure",
+    "pace_round_calls",
     "round_cap",
     "warm_up",
 ]

@@ -21,6 +21,9 @@ TRUTH = json.loads((CORPUS / "ground_truth.json").read_text())
 # Leaks the plugin is known not to see with default options on a runtime, each with the reason (README,
 # "What it does not see"). Only a leak may be listed, never a clean twin: a false alarm is never known.
 KNOWN_GAPS: dict[str, dict[str, str]] = {}
+#: Leaks of at least this many bytes per call are sized within SIZE_FACTOR of the ground truth.
+SIZED_FROM = 100
+SIZE_FACTOR = 1.5
 EXPORT = re.compile(r"^export (?:async )?function (\w+)", re.MULTILINE)
 
 
@@ -117,3 +120,11 @@ def test_corpus_verdicts_equal_ground_truth(
         f"{len(wrong)} of {len(TRUTH)} corpus verdicts differ from the ground truth under {runtime}:\n  "
         + "\n  ".join(wrong)
     )
+    # The headline is what the evidence accounts for, and it must say how much leaks: within 1.5x of
+    # the plain loop's slope for every leak of at least 100 B per call (smaller ones are within the
+    # round-to-round jitter of a few hundred bytes that a 200-call round cannot resolve).
+    off = [describe(nodeid, items[nodeid], runtime) for nodeid, truth in TRUTH.items()
+           if truth["verdict"] == "leak" and truth[f"{runtime}_bytes_per_call"] >= SIZED_FROM
+           and not (1 / SIZE_FACTOR <= items[nodeid]["growth_per_iteration"] / truth[f"{runtime}_bytes_per_call"]
+                    <= SIZE_FACTOR)]
+    assert not off, f"growth per iteration off by more than {SIZE_FACTOR}x under {runtime}:\n  " + "\n  ".join(off)
