@@ -64,7 +64,8 @@ def analyse(
     net_b: dict[str, int] | None = None
     if profile.survivors == "counts":
         method = "counts"
-        diff = heap.three_snapshot_counts(*(heap.class_census(g.snapshot) for g in graphs), final)
+        census = [heap.class_census(g.snapshot) for g in graphs]
+        diff = heap.three_snapshot_counts(census[0], census[1], census[2], final)
     else:
         method = "ids"
         diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, final)
@@ -94,13 +95,13 @@ def analyse(
         for row in diff
     )
     # Objects that hold leaking survivors grow with them: that growth is the survivors', not theirs.
-    held = [
+    leaking_nodes = [
         row.survivor_nodes for row, growth in zip(diff, classes, strict=True)
         if row.survivor_nodes.size and is_leaking_class(growth, iterations=round_calls, profile=profile)
     ]
-    leaking_survivors = np.concatenate(held) if held else np.zeros(0, np.int64)
-    explained = dominated_ancestors(final, leaking_survivors) if held else None
-    holders_growth = held_growth(graphs, leaking_survivors) if profile.matches_by_id and held else 0
+    leaking_survivors = np.concatenate(leaking_nodes) if leaking_nodes else np.zeros(0, np.int64)
+    explained = dominated_ancestors(final, leaking_survivors) if leaking_nodes else None
+    holders_growth = held_growth(graphs, leaking_survivors) if profile.matches_by_id and leaking_nodes else 0
     # At least a byte per call in each round: a runtime's own queues and tables (Deno's timer queue
     # under a server that sets a timer per request) wander by a hundred bytes a round.
     findings = grown_in_place(

@@ -223,7 +223,8 @@ def _fill(
     if m.cut_short == "confirming rounds":
         result.verdict = "inconclusive"
     if decision is not None and evidence is not None:
-        result.verdict = decision.verdict if decision.verdict in ("leak", "inconclusive") else "clean"
+        result.verdict = "leak" if decision.verdict == "leak" else (
+            "inconclusive" if decision.verdict == "inconclusive" else "clean")
         result.growth_per_iteration = decision.growth_per_iteration
         result.total_growth = int(decision.growth_per_iteration * evidence.calls)
         result.measured_growth_per_iteration = decision.measured_per_iteration

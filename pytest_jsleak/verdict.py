@@ -403,7 +403,14 @@ def judge(
     if decision.verdict == "clean" and not decision.leaking and not decision.grown:
         growth = unexplained_growth(evidence, rounds, profile=profile, options=options)
         if growth is not None and growth > options.max_growth_per_iteration:
-            return replace(decision, verdict="leak", growth_per_iteration=max(measured, growth), unexplained=True)
+            found = replace(decision, verdict="leak", growth_per_iteration=max(measured, growth), unexplained=True)
+            if evidence.extra_rounds:
+                return found
+            # The samples alone are the evidence here: rounds of increasing length must keep the same
+            # per-call slope (memory freed late, as zlib's, rises for a while and comes back down).
+            if can_extend:
+                return replace(found, wants_extra_round=True)
+            return replace(found, verdict="inconclusive", unsettled="timeout", growth_per_iteration=0.0)
     program_classes = [g for g in decision.leaking if not is_runtime_internal(g.class_name)]
     if decision.verdict == "leak" and decision.grown and not program_classes and not evidence.extra_rounds:
         # Growth in place alone: a leak keeps memory in proportion to the calls, a warm-up (the JIT
@@ -468,7 +475,8 @@ def unexplained_growth(
                 continue
             rate_extra = part_rounds[2] / extra
             rate_ab = (part_rounds[0] + part_rounds[1]) / (2 * calls)
-            if rate_ab > KEPT_PACE_SHARE * rate_extra:
+            # The same pace over the longer round as over A and B, within a factor of four either way.
+            if rate_ab > KEPT_PACE_SHARE * rate_extra and rate_extra >= KEPT_PACE_SHARE * rate_ab:
                 return rate_extra
         return None
     floor = max(floor_bytes, tolerated * calls)
