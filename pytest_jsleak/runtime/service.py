@@ -41,9 +41,9 @@ from pytest_jsleak.errors import (
     ServiceStartError,
 )
 from pytest_jsleak.model import MemorySample
-from pytest_jsleak.runtime import cdp
+from pytest_jsleak.runtime import cdp, proctree
 from pytest_jsleak.runtime.output import OutputTail
-from pytest_jsleak.runtime.process import RUN_ID_VAR, _kill_group, _marked_processes, _signal_name
+from pytest_jsleak.runtime.proctree import RUN_ID_VAR
 from pytest_jsleak.runtime.runtimes import NODE_FLAGS
 
 #: The line both Node and Deno print on stderr once the inspector listens.
@@ -268,7 +268,9 @@ class ServiceProcess:
             raise RuntimeNotFoundError(f"jsleak.service(): could not start {self.command!r}: {exc}") from exc
         finally:
             os.close(out_w)
-        self._finalizer = weakref.finalize(self, _kill_group, self._popen)
+        # Killed with us if we die before close(); unwatched by the finalizer once the group is gone.
+        proctree.watch(self._popen.pid, self._run_id)
+        self._finalizer = weakref.finalize(self, proctree.end_group, self._popen, self._run_id)
         self._output = OutputTail(out_r, name="jsleak-service-output", on_chunk=self._watch_output)
 
     def _connect(self, deadline: float) -> None:
@@ -372,7 +374,7 @@ class ServiceProcess:
         if popen is None:
             return
         try:
-            victims = self._descendants() if popen.poll() is None else []
+            victims = proctree.descendants(popen.pid) if popen.poll() is None else []
             if popen.poll() is None:
                 # Servers may clean up on SIGTERM (close sockets, flush logs); the group gets it at once.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -388,22 +390,13 @@ class ServiceProcess:
             return
         victims = list(known)
         if self._popen.poll() is None:
-            victims += self._descendants()
-        victims += _marked_processes(self._run_id)
-        for proc in victims:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
+            victims += proctree.descendants(self._popen.pid)
+        victims += proctree.marked_processes(self._run_id)
+        proctree.kill_all(victims)
         if self._finalizer is not None:
             self._finalizer()
         if self._output is not None:
             self._output.join(1.0)
-
-    def _descendants(self) -> list[psutil.Process]:
-        assert self._popen is not None
-        try:
-            return psutil.Process(self._popen.pid).children(recursive=True)
-        except psutil.Error:
-            return []
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -440,7 +433,7 @@ def _port_in_use(output: str | None) -> bool:
 
 
 def _how_it_ended(code: int) -> str:
-    return f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+    return f"was killed by {proctree.signal_name(-code)}" if code < 0 else f"exited with code {code}"
 
 
 class InspectorDriver:
