@@ -324,10 +324,6 @@ class HarnessProcess:
         self._timed("snapshot", phase="snapshot", path=os.fspath(target))
         return target
 
-    def census(self) -> dict[str, int]:
-        """Live objects per type after a full GC (Bun's `objectTypeCounts`); `{}` on Node."""
-        return dict(self._timed("census", phase="census")["counts"])
-
     def track_allocations(self, on: bool) -> bool:
         """Allocation tracking on or off; False when the runtime cannot track (Bun).
 
