@@ -16,7 +16,7 @@ import contextlib
 import shutil
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,12 +71,11 @@ def scope(config: pytest.Config) -> str:
     return _INI_ON[raw]
 
 
-@dataclass(frozen=True)
-class ControlItem:
-    """What the session's run methods read of a test item, for a control that is no test."""
+class ControlItem(pytest.Item):
+    """The item a control's results belong to (its node id names the artefact folder): never collected."""
 
-    nodeid: str
-    config: pytest.Config
+    def runtest(self) -> None:  # pragma: no cover - never run
+        raise NotImplementedError("a self-check control is not a test")
 
 
 def runtimes_used(js: JsLeakSession, items: Iterable[pytest.Item]) -> list[tuple[str, str | None]]:
@@ -90,16 +89,18 @@ def runtimes_used(js: JsLeakSession, items: Iterable[pytest.Item]) -> list[tuple
 
     found: dict[tuple[str, str | None], None] = {}
     for item in items:
-        is_scenario = isinstance(item, JsLeakItem)
-        if is_scenario and item.load_error is not None:
-            continue
-        if not is_scenario and "jsleak" not in getattr(item, "fixturenames", ()):
+        if isinstance(item, JsLeakItem):
+            if item.load_error is not None:
+                continue
+            file_layer = item.file_layer
+        elif "jsleak" in getattr(item, "fixturenames", ()):
+            file_layer = {}
+        else:
             continue
         try:
             marker: dict[str, Any] = {}
             for mark in reversed(list(item.iter_markers("jsleak"))):
                 marker.update(parse_layer(mark.kwargs, source=f"@pytest.mark.jsleak on {item.nodeid}"))
-            file_layer = item.file_layer if is_scenario else {}
             options = resolve(*js.base_layers, file_layer, marker)
         except OptionError:
             continue
@@ -130,14 +131,14 @@ def run_self_check(session: pytest.Session) -> None:
         say("jsleak self-check: no leak check among the collected tests, nothing to vouch for")
         return
     for runtime, runtime_path in runtimes:
-        say(_check_module_pair(js, config, runtime, runtime_path))
+        say(_check_module_pair(js, session, runtime, runtime_path))
     if wanted == "all":
-        say(_check_service_pair(js, config))
+        say(_check_service_pair(js, session))
 
 
-def _check_module_pair(js: JsLeakSession, config: pytest.Config, runtime: str, runtime_path: str | None) -> str:
+def _check_module_pair(js: JsLeakSession, session: pytest.Session, runtime: str, runtime_path: str | None) -> str:
     started = time.perf_counter()
-    item = ControlItem(f"{NODEID}::{runtime}", config)
+    item = ControlItem.from_parent(session, name=f"{NODEID}::{runtime}")
     layer = {"runtime": runtime, "runtime_path": runtime_path}
     results = {
         scenario: js.run(item, PLANTED, scenario, override_layers=(layer,), file_layer={}, folder_suffix=scenario)
@@ -148,13 +149,13 @@ def _check_module_pair(js: JsLeakSession, config: pytest.Config, runtime: str, r
     return _passed(what, results["leaky"], time.perf_counter() - started)
 
 
-def _check_service_pair(js: JsLeakSession, config: pytest.Config) -> str:
+def _check_service_pair(js: JsLeakSession, session: pytest.Session) -> str:
     import urllib.request
 
     from pytest_jsleak.runtime.service import ServiceProcess
 
     started = time.perf_counter()
-    item = ControlItem(f"{NODEID}::service", config)
+    item = ControlItem.from_parent(session, name=f"{NODEID}::service")
     where = f"the node:http server {PLANTED_SERVER.name} ({PLANTED_SERVER})"
     try:
         service = ServiceProcess(["node", str(PLANTED_SERVER)], ready="/health").start()

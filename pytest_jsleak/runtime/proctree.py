@@ -101,7 +101,10 @@ class _Watchdog:
     """This process's end of the pipe to its watchdog, and what it was told is running."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Re-entrant: `unwatch` also runs from weakref finalizers, which the GC may call from any
+        # allocation, including one inside `send` on the same thread.
+        self.lock = threading.RLock()
+        self.starting = False
         self.fd = -1
         self.owner = 0  # the pid that opened `fd`: a forked child must not use its parent's
         self.watched: dict[str, int] = {}
@@ -109,8 +112,8 @@ class _Watchdog:
 
     def send(self, line: str) -> None:
         with self.lock:
-            if self.failed:
-                return
+            if self.failed or self.starting:
+                return  # while it starts, `watched` is the state: the backlog sends it
             for _attempt in range(2):
                 if self.fd < 0 and not self._start():
                     return
@@ -122,6 +125,13 @@ class _Watchdog:
                     self._close()
 
     def _start(self) -> bool:
+        self.starting = True
+        try:
+            return self._spawn()
+        finally:
+            self.starting = False
+
+    def _spawn(self) -> bool:
         read_end, write_end = os.pipe()  # both non-inheritable: no other child gets the write end
         env = {key: value for key, value in os.environ.items() if key != RUN_ID_VAR}
         try:
@@ -142,7 +152,7 @@ class _Watchdog:
         finally:
             os.close(read_end)
         self.fd, self.owner = write_end, os.getpid()
-        backlog = "".join(f"watch {pid} {run_id}\n" for run_id, pid in self.watched.items())
+        backlog = "".join(f"watch {pid} {run_id}\n" for run_id, pid in self.watched.copy().items())
         if backlog:
             with contextlib.suppress(OSError):
                 os.write(self.fd, backlog.encode())
@@ -156,7 +166,8 @@ class _Watchdog:
 
     def forked(self) -> None:
         # In a child forked without exec: its parent's watchdog guards those processes, not the child.
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.starting = False
         self._close()
         self.watched.clear()
         self.failed = False
@@ -183,7 +194,7 @@ def unwatch(run_id: str) -> None:
 
 def watched() -> dict[str, int]:
     """The groups the watchdog guards now: run id → leader pid."""
-    return dict(_WATCHDOG.watched)
+    return _WATCHDOG.watched.copy()
 
 
 __all__ = [
