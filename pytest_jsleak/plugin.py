@@ -59,6 +59,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write the run's results as one self-contained HTML page to PATH (charts, suspects, paths).",
     )
+    from pytest_jsleak import selfcheck
+
+    group.addoption(
+        "--jsleak-self-check",
+        dest="jsleak_self_check",
+        nargs="?",
+        const="modules",
+        default=None,
+        type=selfcheck.parse_scope,
+        metavar="modules|all|off",
+        help=selfcheck.HELP,
+    )
+    parser.addini("jsleak_self_check", "the --jsleak-self-check scope: modules (or true), all, off.", default=None)
     parser.addini(
         "jsleak_dir", "where heap snapshots are kept (default: .jsleak/ under the rootdir).", default=None
     )
@@ -97,6 +110,15 @@ def _check_configured_runtime(config: pytest.Config, *layers: dict[str, Any]) ->
         find_runtime(options.runtime, options.runtime_path, cwd=config.rootpath)
     except JsLeakError as exc:
         raise pytest.UsageError(f"pytest-jsleak: {exc}") from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    # A wrapper: xdist's controller loop answers first among plain implementations.
+    from pytest_jsleak.selfcheck import run_self_check
+
+    run_self_check(session)  # a pytest.UsageError stops the session before any test
+    return (yield)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -139,10 +139,18 @@ class JsLeakSession:
             verdict="clean",
             runtime_version=service.runtime_version,
         )
-        return run_driver_check(
-            lambda: InspectorDriver(service, action, timeout=options.timeout), options,
-            self.folder_for(item, folder_suffix), result, root=self.rootpath,
-        )
+
+        def open_driver() -> InspectorDriver:
+            # One inspector session per check, closed with it: between checks no session of ours is
+            # open (V8 keeps no console messages for it, and no other local process finds one).
+            service.open_session()
+            return InspectorDriver(service, action, timeout=options.timeout)
+
+        try:
+            return run_driver_check(open_driver, options, self.folder_for(item, folder_suffix), result,
+                                    root=self.rootpath)
+        finally:
+            service.close_session()
 
     def attach(self, item: pytest.Item, result: LeakResult) -> None:
         item.stash.setdefault(results_key, []).append(result)

@@ -389,15 +389,6 @@ async function snapshot(msg) {
   return { path: written };
 }
 
-let __jsleakJsc = null;
-
-async function census() {
-  if (!IS_BUN) return { counts: {} }; // V8 has no cheap per-type census; snapshots do it
-  __jsleakJsc ??= await import("bun:jsc");
-  await macrotask();
-  fullGC();
-  return { counts: __jsleakJsc.heapStats().objectTypeCounts };
-}
 
 // --- allocation tracking (Node) ---------------------------------------------------------------
 
@@ -464,7 +455,6 @@ const __jsleakHandlers = {
     return { heap_used: heap, external, rss };
   },
   snapshot,
-  census,
   track_allocations: trackAllocations,
   exit: () => shutdown(),
 };

@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import select
-import signal
 import subprocess
 import time
 import weakref
@@ -27,13 +26,14 @@ from pytest_jsleak.errors import (
     TargetError,
 )
 from pytest_jsleak.model import MemorySample
+from pytest_jsleak.runtime import proctree
 from pytest_jsleak.runtime.output import OutputTail
 from pytest_jsleak.runtime.protocol import Event, EventDecoder, HarnessProtocolError, encode_command
 from pytest_jsleak.runtime.runtimes import RuntimeInfo, check_target, harness_command
 
 RESERVED = ("setup", "teardown", "jsleak")
 #: Inherited by every process the runtime starts, so that escaped ones can still be found.
-RUN_ID_VAR = "JSLEAK_RUN_ID"
+RUN_ID_VAR = proctree.RUN_ID_VAR
 #: How long a hung harness may take to say where it is before it is killed.
 STATUS_GRACE = 0.3
 #: How long `close()` lets the harness exit on its own before killing it.
@@ -75,19 +75,6 @@ Sample = MemorySample
 
 class _Expired(Exception):
     """A wait for an event reached its deadline."""
-
-
-def _kill_group(popen: subprocess.Popen[bytes]) -> None:
-    # Also the weakref finalizer: it must not refer to the HarnessProcess.
-    # start_new_session made the runtime a process-group leader: one signal reaches every
-    # process it started that did not leave the group, even after the leader died.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
-    try:
-        popen.kill()
-        popen.wait(timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
 
 
 class HarnessProcess:
@@ -152,6 +139,11 @@ class HarnessProcess:
         """The runtime's process id once started."""
         return None if self._popen is None else self._popen.pid
 
+    @property
+    def run_id(self) -> str:
+        """The marker (`JSLEAK_RUN_ID`) the runtime and every process it starts carry."""
+        return self._run_id
+
     def start(self) -> Hello:
         """Spawn the runtime, load the target and return its `Hello`."""
         if self._popen is not None or self._closed:
@@ -196,7 +188,9 @@ class HarnessProcess:
         finally:
             for fd in (cmd_r, evt_w, out_w):
                 os.close(fd)
-        self._finalizer = weakref.finalize(self, _kill_group, self._popen)
+        # Killed with us if we die before close(); unwatched by the finalizer once the group is gone.
+        proctree.watch(self._popen.pid, self._run_id)
+        self._finalizer = weakref.finalize(self, proctree.end_group, self._popen, self._run_id)
         self._output = OutputTail(out_r)
         self._busy = True
         event = self._wait("hello")
@@ -225,7 +219,7 @@ class HarnessProcess:
             if popen.poll() is None:
                 # Listed before the runtime exits: afterwards its children are orphans, found only
                 # through the process group (unless they started a session of their own).
-                self._orphans = self._descendants()
+                self._orphans = proctree.descendants(popen.pid)
                 # A command still running (an interrupted wait) would delay the exit command: kill.
                 if self._gone is None and not self._busy:
                     self._send_quietly("exit")
@@ -243,26 +237,17 @@ class HarnessProcess:
             if self._output is not None:
                 self._output.join(1.0)
 
-    def _descendants(self) -> list[psutil.Process]:
-        assert self._popen is not None
-        try:
-            return psutil.Process(self._popen.pid).children(recursive=True)
-        except psutil.Error:
-            return []
-
     def _kill(self, *, sweep: bool = False) -> None:
         """SIGKILL the runtime, its process group and every descendant we know of."""
         assert self._popen is not None
         victims = self._orphans
         if self._popen.poll() is None:
-            victims = victims + self._descendants()
+            victims = victims + proctree.descendants(self._popen.pid)
         if sweep:
             # The runtime died on its own: its children were re-parented, and those that left
             # the process group are found only by the marker they inherited in their environment.
-            victims = victims + _marked_processes(self._run_id)
-        for proc in victims:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
+            victims = victims + proctree.marked_processes(self._run_id)
+        proctree.kill_all(victims)
         if self._finalizer is not None:
             self._finalizer()
 
@@ -338,10 +323,6 @@ class HarnessProcess:
         target.parent.mkdir(parents=True, exist_ok=True)
         self._timed("snapshot", phase="snapshot", path=os.fspath(target))
         return target
-
-    def census(self) -> dict[str, int]:
-        """Live objects per type after a full GC (Bun's `objectTypeCounts`); `{}` on Node."""
-        return dict(self._timed("census", phase="census")["counts"])
 
     def track_allocations(self, on: bool) -> bool:
         """Allocation tracking on or off; False when the runtime cannot track (Bun).
@@ -518,7 +499,7 @@ class HarnessProcess:
         if code is None:
             how = "closed the harness channel"
         elif code < 0:
-            how = f"was killed by {_signal_name(-code)}"
+            how = f"was killed by {proctree.signal_name(-code)}"
         else:
             how = f"exited with code {code}"
         hint = " (does the target call process.exit()?)" if code is not None and code >= 0 else ""
@@ -560,17 +541,6 @@ class HarnessProcess:
                 self._where = {k: event.get(k) for k in ("phase", "scenario", "iteration")}
 
 
-def _marked_processes(run_id: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get(RUN_ID_VAR) == run_id:
-                found.append(proc)
-        except psutil.Error:
-            continue  # gone, or not ours to read
-    return found
-
-
 _DENO_FLAG_RE = re.compile(r"--allow-[a-z-]+")
 
 
@@ -584,13 +554,6 @@ def _deno_permission_hint(name: str, message: str) -> str:
         f" [deno denied a permission the target needs: grant it with the runtime_args option, "
         f"e.g. --jsleak-runtime-args={flag} or runtime_args=[{flag!r}]]"
     )
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 def _clean_stack(stack: Any) -> str | None:

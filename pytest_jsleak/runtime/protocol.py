@@ -11,7 +11,6 @@ Commands (Python → harness), each answered by one ``result`` or ``error`` even
   external, rss], ...], "call_ms", "sample_ms"}``
 - ``gc_sample`` → ``{"heap_used": int, "external": int, "rss": int}``
 - ``snapshot`` (path) → ``{"path": str}``
-- ``census`` → ``{"counts": {type: count}}`` (Bun only; empty on Node)
 - ``track_allocations`` (on: bool) → ``{"supported": bool, "tracking": bool}``: Node's allocation
   tracking through an in-process inspector session (snapshots taken while it is on carry
   allocation stacks); ``supported`` is false on Bun
@@ -35,7 +34,7 @@ from typing import Any
 from pytest_jsleak.errors import JsLeakError
 
 COMMANDS = frozenset(
-    {"setup", "teardown", "run", "gc_sample", "snapshot", "census", "track_allocations", "exit", "status"}
+    {"setup", "teardown", "run", "gc_sample", "snapshot", "track_allocations", "exit", "status"}
 )
 EVENTS = frozenset({"hello", "result", "error", "progress", "status", "exiting"})
 

@@ -12,6 +12,7 @@ service check runs the same plan and verdict as a module scenario.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import re
@@ -36,9 +37,9 @@ from pytest_jsleak.errors import (
     RuntimeNotFoundError,
     ServiceStartError,
 )
-from pytest_jsleak.runtime import cdp
+from pytest_jsleak.runtime import cdp, proctree
 from pytest_jsleak.runtime.output import OutputTail
-from pytest_jsleak.runtime.process import RUN_ID_VAR, _kill_group, _marked_processes, _signal_name
+from pytest_jsleak.runtime.proctree import RUN_ID_VAR
 from pytest_jsleak.runtime.runtimes import NODE_FLAGS
 
 #: The line both Node and Deno print on stderr once the inspector listens.
@@ -48,6 +49,9 @@ INSPECTOR_LINE = re.compile(rb"Debugger listening on (ws://[^\s]+)")
 EXIT_WAIT_LINE = b"Waiting for the debugger to disconnect"
 #: The inspector listens on loopback only, on a port the system picks (both runtimes print it).
 INSPECT_FLAG = "--inspect=127.0.0.1:0"
+#: The target's id (the secret part of its WebSocket address) goes to stderr only, where we read it,
+#: not to the inspector's HTTP listing (`/json/list`), which any local process may fetch.
+PUBLISH_UID_FLAG = "--inspect-publish-uid=stderr"
 #: How long a server may take to stop after SIGTERM before it is killed.
 TERM_GRACE = 2.0
 #: Pause between two readiness probes.
@@ -97,7 +101,7 @@ def service_command(command: Sequence[str] | str) -> tuple[str, list[str]]:
         )
     if runtime == "node":
         flags = [flag for flag in NODE_FLAGS if flag not in rest]
-        return runtime, [executable, *flags, INSPECT_FLAG, *rest]
+        return runtime, [executable, *flags, INSPECT_FLAG, PUBLISH_UID_FLAG, *rest]
     if not rest or rest[0] not in DENO_SUBCOMMANDS:
         raise OptionError(
             f"jsleak.service(): {shown!r}: give deno's `run` (or `serve`) subcommand, "
@@ -106,7 +110,7 @@ def service_command(command: Sequence[str] | str) -> tuple[str, list[str]]:
     sub, options = rest[0], rest[1:]
     # Right after the subcommand, where no flag of the user's can be waiting for its value; a
     # --v8-flags of the user's gets --expose-gc added instead (deno keeps only one of them).
-    ours = [INSPECT_FLAG]
+    ours = [INSPECT_FLAG, PUBLISH_UID_FLAG] if _deno_publishes_uid(executable) else [INSPECT_FLAG]
     for index, arg in enumerate(_runtime_flags(options, runtime)):
         if arg.startswith("--v8-flags="):
             if "--expose-gc" not in arg.split("=", 1)[1].split(","):
@@ -115,6 +119,16 @@ def service_command(command: Sequence[str] | str) -> tuple[str, list[str]]:
     else:
         ours.append("--v8-flags=--expose-gc")
     return runtime, [executable, sub, *ours, *options]
+
+
+@functools.lru_cache(maxsize=8)
+def _deno_publishes_uid(executable: str) -> bool:
+    """Whether this Deno has `--inspect-publish-uid` (2.9 has; its `run --help` takes ~10 ms)."""
+    try:
+        done = subprocess.run([executable, "run", "--help"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return b"--inspect-publish-uid" in done.stdout + done.stderr
 
 
 #: Flags of the runtimes that take their value as the next argument (so it is not the script).
@@ -263,19 +277,54 @@ class ServiceProcess:
             raise RuntimeNotFoundError(f"jsleak.service(): could not start {self.command!r}: {exc}") from exc
         finally:
             os.close(out_w)
-        self._finalizer = weakref.finalize(self, _kill_group, self._popen)
+        # Killed with us if we die before close(); unwatched by the finalizer once the group is gone.
+        proctree.watch(self._popen.pid, self._run_id)
+        self._finalizer = weakref.finalize(self, proctree.end_group, self._popen, self._run_id)
         self._output = OutputTail(out_r, name="jsleak-service-output", on_chunk=self._watch_output)
 
     def _connect(self, deadline: float) -> None:
         self.inspector_url = self._wait_for_inspector(deadline)
         self._wait_until_ready(deadline)
-        self.client = cdp.CdpClient(self.inspector_url, timeout=max(1.0, deadline - time.monotonic()))
-        self.client.deadline = deadline
-        # No Runtime.enable: it would send every console message of the server our way.
-        self.client.send("HeapProfiler.enable")
+        self.client = self._new_session(deadline)
         self.runtime_version = str(cdp.evaluate(self.client, "globalThis.Deno?.version?.deno ?? process.versions.node"))
         self.idle = cdp.idle_resources(self.client)
         self.client.deadline = None
+
+    def _new_session(self, deadline: float) -> cdp.CdpClient:
+        assert self.inspector_url is not None
+        client = cdp.CdpClient(self.inspector_url, timeout=max(1.0, deadline - time.monotonic()))
+        client.deadline = deadline
+        try:
+            # No Runtime.enable: it would send every console message of the server our way.
+            client.send("HeapProfiler.enable")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def open_session(self, timeout: float = 10.0) -> cdp.CdpClient | None:
+        """The inspector session for a check: the open one, or a new one when the last check closed it.
+
+        None when there is no server to connect to (not started, stopped, exited or exiting): the
+        check then says why. An inspector that refuses a running server is an `InspectorError`.
+        """
+        if self.client is not None and not self.client.closed:
+            return self.client
+        if self._closed or self.inspector_url is None or self.exit_code() is not None or self.exiting.is_set():
+            return None
+        client = self._new_session(time.monotonic() + timeout)
+        client.deadline = None
+        self.client = client
+        return client
+
+    def close_session(self) -> None:
+        """Close the inspector session at the end of a check (idempotent; the server runs on).
+
+        While no check runs, no session of ours is open, and V8 keeps no console message for one.
+        Object ids are stable within one session only, which is all one check needs.
+        """
+        if self.client is not None:
+            self.client.close()
 
     def _discard_attempt(self) -> None:
         """Forget a start that failed, so that the next one begins afresh."""
@@ -367,7 +416,7 @@ class ServiceProcess:
         if popen is None:
             return
         try:
-            victims = self._descendants() if popen.poll() is None else []
+            victims = proctree.descendants(popen.pid) if popen.poll() is None else []
             if popen.poll() is None:
                 # Servers may clean up on SIGTERM (close sockets, flush logs); the group gets it at once.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -383,22 +432,13 @@ class ServiceProcess:
             return
         victims = list(known)
         if self._popen.poll() is None:
-            victims += self._descendants()
-        victims += _marked_processes(self._run_id)
-        for proc in victims:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
+            victims += proctree.descendants(self._popen.pid)
+        victims += proctree.marked_processes(self._run_id)
+        proctree.kill_all(victims)
         if self._finalizer is not None:
             self._finalizer()
         if self._output is not None:
             self._output.join(1.0)
-
-    def _descendants(self) -> list[psutil.Process]:
-        assert self._popen is not None
-        try:
-            return psutil.Process(self._popen.pid).children(recursive=True)
-        except psutil.Error:
-            return []
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -435,7 +475,7 @@ def _port_in_use(output: str | None) -> bool:
 
 
 def _how_it_ended(code: int) -> str:
-    return f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+    return f"was killed by {proctree.signal_name(-code)}" if code < 0 else f"exited with code {code}"
 
 
 __all__ = ["ServiceProcess", "free_port", "service_command"]

@@ -18,9 +18,6 @@ import pytest
 
 CORPUS = Path(__file__).resolve().parent
 TRUTH = json.loads((CORPUS / "ground_truth.json").read_text())
-# Leaks the plugin is known not to see with default options on a runtime, each with the reason (README,
-# "What it does not see"). Only a leak may be listed, never a clean twin: a false alarm is never known.
-KNOWN_GAPS: dict[str, dict[str, str]] = {}
 #: Leaks of at least this many bytes per call are sized within SIZE_FACTOR of the ground truth.
 SIZED_FROM = 100
 SIZE_FACTOR = 1.5
@@ -75,12 +72,6 @@ def test_ground_truth_classification(totals: list[float], external: list[float] 
     assert load_ground_truth_module().classify(readings(totals, external))["verdict"] == verdict
 
 
-def test_known_gaps_are_leaks_only() -> None:
-    for runtime, gaps in KNOWN_GAPS.items():
-        for nodeid in gaps:
-            assert TRUTH[nodeid]["verdict"] == "leak", f"{runtime}: {nodeid} is clean; a false alarm is no known gap"
-
-
 def describe(nodeid: str, item: dict | None, runtime: str) -> str:
     truth = TRUTH[nodeid]
     measured = f"{truth[f'{runtime}_bytes_per_call']} B/call in the ground truth"
@@ -111,9 +102,9 @@ def test_corpus_verdicts_equal_ground_truth(
     )
     assert report.exists(), f"no report written:\n{result.stdout.str()[-5000:]}\n{result.stderr.str()[-3000:]}"
     items = {item["nodeid"]: item for item in json.loads(report.read_text())["items"]}
-    gaps = KNOWN_GAPS.get(runtime, {})
+    # Every verdict must equal the truth: there is no list of tolerated misses.
     wrong = [describe(nodeid, items.get(nodeid), runtime) for nodeid in TRUTH
-             if nodeid not in items or (items[nodeid]["verdict"] != TRUTH[nodeid]["verdict"] and nodeid not in gaps)]
+             if nodeid not in items or items[nodeid]["verdict"] != TRUTH[nodeid]["verdict"]]
     extra = sorted(set(items) - set(TRUTH))
     assert not extra, f"items the ground truth does not know: {extra}"
     assert not wrong, (

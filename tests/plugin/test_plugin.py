@@ -16,7 +16,7 @@ def test_help_lists_the_option_group_and_every_flag(pytester: pytest.Pytester) -
     for flag in ("--jsleak ", "--jsleak-runtime", "--jsleak-runtime-path", "--jsleak-runtime-args",
                  "--jsleak-iterations", "--jsleak-warmup",
                  "--jsleak-max-growth-per-iteration", "--jsleak-ignore", "--jsleak-timeout",
-                 "--jsleak-snapshots", "--jsleak-dir", "--jsleak-report"):
+                 "--jsleak-snapshots", "--jsleak-dir", "--jsleak-report", "--jsleak-self-check"):
         assert flag in result.stdout.str(), flag
     result.stdout.fnmatch_lines(["*jsleak_files*", "*jsleak_iterations*"])
 

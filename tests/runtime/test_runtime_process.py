@@ -128,17 +128,6 @@ def test_snapshot_is_a_v8_heap_snapshot(runtime: RuntimeInfo, targets: Path, tmp
     assert snapshot["snapshot"]["node_count"] * len(meta["node_fields"]) == len(snapshot["nodes"])
 
 
-def test_census(runtime: RuntimeInfo, targets: Path) -> None:
-    with HarnessProcess(runtime, targets / "basic.mjs", timeout=20) as proc:
-        proc.start()
-        counts = proc.census()
-    if runtime.name == "bun":
-        assert counts["Function"] > 100
-        assert all(isinstance(n, int) for n in counts.values())
-    else:
-        assert counts == {}
-
-
 def test_protocol_lookalikes_on_stdout_change_nothing(runtime: RuntimeInfo, targets: Path) -> None:
     with HarnessProcess(runtime, targets / "noisy.mjs", timeout=20) as proc:
         assert proc.start().exports == {"chatty": "function"}

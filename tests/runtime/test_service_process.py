@@ -57,7 +57,7 @@ def test_node_command_gets_gc_and_an_inspector_on_loopback() -> None:
     runtime, argv = service_command(["node", "--enable-source-maps", "server.mjs", "--verbose"])
     assert runtime == "node"
     assert argv[1:] == [
-        "--expose-gc", "--no-concurrent-recompilation", "--inspect=127.0.0.1:0",
+        "--expose-gc", "--no-concurrent-recompilation", "--inspect=127.0.0.1:0", "--inspect-publish-uid=stderr",
         "--enable-source-maps", "server.mjs", "--verbose",
     ]
     assert service_command("node --expose-gc app.mjs")[1].count("--expose-gc") == 1
@@ -66,11 +66,11 @@ def test_node_command_gets_gc_and_an_inspector_on_loopback() -> None:
 def test_deno_command_gets_its_flags_before_the_script() -> None:
     require_runtime("deno")
     _, argv = service_command(["deno", "run", "--config", "deno.json", "--allow-net", "server.ts", "--port-from-env"])
-    assert argv[1:] == ["run", "--inspect=127.0.0.1:0", "--v8-flags=--expose-gc", "--config", "deno.json",
+    ours = ["--inspect=127.0.0.1:0", "--inspect-publish-uid=stderr"]  # deno 2.9 has the flag
+    assert argv[1:] == ["run", *ours, "--v8-flags=--expose-gc", "--config", "deno.json",
                         "--allow-net", "server.ts", "--port-from-env"]
     _, argv = service_command(["deno", "run", "-A", "--v8-flags=--max-old-space-size=512", "server.ts"])
-    assert argv[1:] == ["run", "--inspect=127.0.0.1:0", "-A", "--v8-flags=--max-old-space-size=512,--expose-gc",
-                        "server.ts"]
+    assert argv[1:] == ["run", *ours, "-A", "--v8-flags=--max-old-space-size=512,--expose-gc", "server.ts"]
     # The script's own arguments are the script's, whatever they look like.
     assert service_command(["deno", "run", "server.ts", "--inspect-routes"])[1][-1] == "--inspect-routes"
     assert service_command(["node", "-r", "./tracing.cjs", "server.mjs", "--debug"])[1][-1] == "--debug"
@@ -121,22 +121,84 @@ def test_server_that_exits_at_start_fails_with_its_output() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "waited_for"),
-    [({"NEVER_LISTEN": "1"}, "GET /health answering"), ({"UNHEALTHY": "1"}, "GET /health answering")],
+    ("env", "said"),
+    [
+        ({"NEVER_LISTEN": "1"}, r"(?m)^not listening on purpose$"),
+        ({"UNHEALTHY": "1"}, r"(?m)^listening on \d+$"),  # its own line, not the inspector's "Debugger listening on"
+    ],
 )
-def test_server_that_never_gets_ready_times_out_with_its_output(env: dict[str, str], waited_for: str) -> None:
+def test_server_that_never_gets_ready_times_out_with_its_output(env: dict[str, str], said: str) -> None:
     started = time.monotonic()
     with pytest.raises(ServiceStartError) as info, faults_service(env=env, startup_timeout=1.5):
         pass
     assert time.monotonic() - started < 10
     text = str(info.value)
-    assert "did not start within startup_timeout=1.5 s" in text and waited_for in text
-    assert "listening on" in text or "not listening on purpose" in text  # the output tail
+    assert "did not start within startup_timeout=1.5 s" in text and "GET /health answering" in text
+    assert re.search(said, text), text  # the output tail: what the server itself printed
 
 
 def test_missing_working_directory_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="does not exist"), faults_service(cwd=tmp_path / "nope"):
         pass
+
+
+# --- the inspector ------------------------------------------------------------------------------------
+
+
+def inspector_listing(svc: ServiceProcess) -> tuple[int, str]:
+    """What the inspector's HTTP endpoint lists (`/json/list`): status and body."""
+    import http.client
+
+    assert svc.inspector_url is not None
+    host, port = svc.inspector_url.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
+    assert host == "127.0.0.1"  # loopback only
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/json/list")
+        response = conn.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("runtime", ["node", pytest.param("deno", marks=pytest.mark.deno)])
+def test_the_inspector_does_not_list_its_target_over_http(runtime: str) -> None:
+    require_runtime(runtime)
+    command = (
+        ["node", "server.mjs"]
+        if runtime == "node"
+        else ["deno", "run", "--allow-net=127.0.0.1", "--allow-env=PORT", "server.ts"]
+    )
+    with ServiceProcess(command, ready="/health", cwd=EXAMPLES) as svc:
+        assert svc.inspector_url is not None
+        target_id = svc.inspector_url.rsplit("/", 1)[1]
+        assert re.fullmatch(r"[0-9a-f-]{36}", target_id), svc.inspector_url
+        status, body = inspector_listing(svc)
+        # Node answers 200 with nothing in it, Deno 404: either way no WebSocket address to steal.
+        assert target_id not in body and "webSocketDebuggerUrl" not in body, (status, body)
+        drive = InspectorDriver(svc, lambda: get(svc.url + "/track"), timeout=30)
+        samples = drive.run(4, sample_every=2, start=0, phase="measured")  # the check still works
+        drive.close()
+        assert [s.iteration for s in samples] == [2, 4] and all(s.heap > 1_000_000 for s in samples)
+
+
+def test_a_check_can_close_its_session_and_the_next_one_opens_another() -> None:
+    with faults_service() as svc:
+        first = svc.open_session()
+        assert first is svc.client and first is not None and not first.closed  # start() left it open
+        svc.close_session()
+        assert first.closed
+        with pytest.raises(InspectorError, match="not open"):
+            InspectorDriver(svc, lambda: get(svc.url + "/ok"), timeout=30)  # no session: no check
+        second = svc.open_session()
+        assert second is not None and second is not first and not second.closed
+        assert svc.open_session() is second  # idempotent while open
+        drive = driver(svc, "/leak")
+        samples = drive.run(40, sample_every=20, start=0, phase="measured")
+        drive.close()
+        svc.close_session()
+        assert second.closed and samples[-1].heap - samples[0].heap > 15 * 1000  # 20 Kept, 1 KB each
+    assert svc.open_session() is None  # the server is gone: nothing to connect to
 
 
 # --- the driver ----------------------------------------------------------------------------------------
