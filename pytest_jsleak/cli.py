@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-duplicates", action="store_true",
         help="keep a check found in several inputs once per input (the same tests on several systems)",
     )
+    merge.add_argument(
+        "--update-baseline", default=None, metavar="BASELINE.json",
+        help="also update this baseline from the merged items, as --jsleak-baseline-update does from one run "
+        "(the shards must have run with --jsleak-baseline)",
+    )
     merge.set_defaults(handler=run_merge)
     return parser
 
@@ -100,6 +105,17 @@ def run_merge(args: argparse.Namespace) -> int:
     summary = merged["summary"]
     counts = ", ".join(f"{n} {verdict}" for verdict, n in summary.items() if n)
     print(f"jsleak merge: {len(merged['items'])} items from {len(inputs)} reports ({counts or 'none'}) → {out}")
+    if args.update_baseline:
+        from pytest_jsleak.baseline import Baseline, BaselineError, update
+
+        try:
+            baseline = Baseline.load(Path(args.update_baseline), missing_ok=True)
+        except BaselineError as error:
+            print(f"jsleak merge: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        summary = update(baseline, merged["items"])
+        baseline.write()
+        print(f"jsleak merge: {summary.line(baseline.path)}")
     if args.html_out:
         page_path = Path(args.html_out)
         page = render_page(merged["items"], complete=merged["complete"], duration=merged["duration"],

@@ -325,6 +325,20 @@ def test_merge_of_two_shards_equals_the_serial_run(pytester: pytest.Pytester, ca
     assert all(item["machine"] for item in document["items"])
     assert document["summary"] == json.loads(serial.read_text())["summary"]
     assert "<title>pytest-jsleak: 1 leaked, 0 errors, 1 clean</title>" in page.read_text()
+    # A baseline updated from the merged report, as a final job of a sharded run does it.
+    baseline = baseline_file(pytester)
+    pytester.runpytest_subprocess("--jsleak", *FAST, "-k", "leaky", f"--jsleak-baseline={baseline}",
+                                  "--jsleak-baseline-update")
+    leaks = json.loads(baseline.read_text())["leaks"]
+    leaks["app.leak.mjs::clean"] = leaks["app.leak.mjs::leaky"]  # pretend clean leaked once: now fixed
+    del leaks["app.leak.mjs::leaky"]  # and leaky is new
+    baseline.write_text(json.dumps({"schema": 1, "leaks": leaks}))
+    for shard, selection in ((one, "leaky"), (two, "not leaky")):
+        pytester.runpytest_subprocess("--jsleak", *FAST, "-k", selection, f"--jsleak-baseline={baseline}",
+                                      f"--jsleak-report={shard}")
+    assert jsleak_main(["merge", "--json", str(merged), str(one), str(two), "--update-baseline", str(baseline)]) == 0
+    assert "1 added, 0 updated, 1 removed, 0 kept" in capsys.readouterr().out
+    assert list(json.loads(baseline.read_text())["leaks"]) == ["app.leak.mjs::leaky"]
     # The same shard twice: the shards overlapped.
     assert jsleak_main(["merge", "--json", str(merged), str(one), str(one)]) == 2
     assert "is in both" in capsys.readouterr().err
