@@ -207,6 +207,10 @@ class JsLeakSession:
             if seen[(key, result.runtime)] > 1:
                 key = f"{key} #{seen[(key, result.runtime)]}"
             compare(result, key, self.baseline, options.baseline_tolerance, update=self.baseline_update)
+            if result.verdict == "known" and options.snapshots == "on-failure" and result.snapshot_dir:
+                # A known leak passes: `on-failure` keeps no snapshots of it (`always` does).
+                shutil.rmtree(result.snapshot_dir, ignore_errors=True)
+                result.snapshot_paths, result.snapshot_dir = [], None
         result.outcome = outcome_of(result, options)
         result.source_file, result.source_line = self._source_of(item)
         self.attach(item, result)

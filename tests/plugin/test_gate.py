@@ -288,9 +288,14 @@ def test_a_real_leak_goes_into_the_baseline_and_then_passes_as_known(pytester: p
     pytester.runpytest_subprocess(*args, "--jsleak-baseline-update")
     entry = json.loads(baseline.read_text())["leaks"]["app.leak.mjs::leaky"]["node"]
     assert entry["classes"] == ["Leaked"] and entry["growth_per_iteration"] > 0
-    again = pytester.runpytest_subprocess(*args, "-v")
+    report = pytester.path / "r.json"
+    again = pytester.runpytest_subprocess(*args, "-v", f"--jsleak-report={report}")
     assert again.ret == pytest.ExitCode.OK
     again.stdout.fnmatch_lines(["*app.leak.mjs::clean PASSED*", "*app.leak.mjs::leaky KNOWN LEAK*"])
+    # A known leak passes: snapshots=on-failure keeps none of it.
+    leaky = next(item for item in json.loads(report.read_text())["items"] if item["scenario"] == "leaky")
+    assert leaky["verdict"] == "known" and leaky["snapshot_paths"] == []
+    assert not list((pytester.path / ".jsleak").rglob("*.heapsnapshot"))
 
 
 def test_a_broken_baseline_is_a_usage_error_naming_the_file(pytester: pytest.Pytester) -> None:
