@@ -398,3 +398,15 @@ def test_no_annotations_outside_github_actions(pytester: pytest.Pytester) -> Non
     assert "::error" not in result.stdout.str() and "::warning" not in result.stdout.str()
     forced = pytester.runpytest_subprocess("--jsleak", "--jsleak-annotations=on")
     assert "::error file=app.leak.mjs,line=1," in forced.stdout.str()
+
+
+def test_under_xdist_workers_judge_and_the_controller_writes_the_baseline(pytester: pytest.Pytester) -> None:
+    faked(pytester, fakes=dict(FAKES, unsure=FAKES["leaky"]))
+    baseline = baseline_file(pytester)
+    args = ("--jsleak", "-p", "xdist", "-n", "2", f"--jsleak-baseline={baseline}")
+    created = pytester.runpytest_subprocess(*args, "--jsleak-baseline-update")
+    created.stdout.fnmatch_lines([f"baseline {baseline} written: 2 added, 0 updated, 0 removed, 0 kept"])
+    assert sorted(json.loads(baseline.read_text())["leaks"]) == ["app.leak.mjs::leaky", "app.leak.mjs::unsure"]
+    known = pytester.runpytest_subprocess(*args)
+    assert known.ret == pytest.ExitCode.OK
+    assert known.parseoutcomes().get("known") == 2 and known.parseoutcomes().get("passed") == 1
