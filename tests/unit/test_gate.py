@@ -428,3 +428,13 @@ def test_export_line_finds_each_kind_of_export(tmp_path):
     cjs = tmp_path / "t.leak.cjs"
     cjs.write_text("'use strict';\nexports.leaky = function leaky() {};\n")
     assert export_line(cjs, "leaky") == 2
+
+
+def test_the_page_of_a_merged_report_says_where_each_check_ran():
+    one = entry(result("leak"), machine="shard-1")
+    two = entry(result("clean", scenario="ok"), machine="shard-2")
+    page = render_page([one, two])
+    assert '<span class="muted">shard-1</span>' in page and '<span class="muted">shard-2</span>' in page
+    assert "<dt>machine</dt><dd>shard-2</dd>" in page
+    single = render_page([one, dict(two, machine="shard-1")])
+    assert '<span class="muted">shard-1</span>' not in single  # one machine: the index does not repeat it
