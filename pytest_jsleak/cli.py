@@ -1,4 +1,5 @@
-"""The `jsleak` console script: `jsleak diff A B [C]` over heap snapshot files (DESIGN §8)."""
+"""The `jsleak` console script: `jsleak diff A B [C]` over heap snapshot files (DESIGN §8), and
+`jsleak merge` of the JSON reports of several runs (DESIGN §7)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--timings", action="store_true", help="print where the time went to stderr")
     diff.set_defaults(handler=run_diff)
+    merge = commands.add_parser(
+        "merge",
+        help="merge the JSON reports of several runs (shards, machines) into one report and one page",
+        description=(
+            "Combine the --jsleak-report documents of several runs (CI shards, the machines of a matrix) into "
+            "one document, and optionally one HTML page, each item with the machine it ran on. A check (node "
+            "id, scenario, runtime) found in two inputs is an error unless --allow-duplicates keeps both. "
+            "Exit status: 0 written, 2 unreadable or conflicting input."
+        ),
+    )
+    merge.add_argument("inputs", nargs="+", metavar="IN.json", help="JSON reports written by --jsleak-report")
+    merge.add_argument("--json", dest="json_out", required=True, metavar="OUT.json", help="the merged document")
+    merge.add_argument("--html", dest="html_out", default=None, metavar="OUT.html", help="also the merged page")
+    merge.add_argument(
+        "--allow-duplicates", action="store_true",
+        help="keep a check found in several inputs once per input (the same tests on several systems)",
+    )
+    merge.add_argument(
+        "--update-baseline", default=None, metavar="BASELINE.json",
+        help="also update this baseline from the merged items, as --jsleak-baseline-update does from one run "
+        "(the shards must have run with --jsleak-baseline)",
+    )
+    merge.set_defaults(handler=run_merge)
     return parser
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pytest_jsleak.report.html import render_page
+    from pytest_jsleak.report.json_report import write_text_atomically
+    from pytest_jsleak.report.merge import MergeError, merge_documents, read_report
+
+    try:
+        inputs = [(Path(path), read_report(Path(path))) for path in args.inputs]
+        merged = merge_documents(inputs, allow_duplicates=args.allow_duplicates)
+    except MergeError as error:
+        print(f"jsleak merge: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.json_out)
+    write_text_atomically(out, json.dumps(merged, indent=2, ensure_ascii=False) + "\n", suffix=".json")
+    summary = merged["summary"]
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in summary.items() if n)
+    print(f"jsleak merge: {len(merged['items'])} items from {len(inputs)} reports ({counts or 'none'}) → {out}")
+    if args.update_baseline:
+        from pytest_jsleak.baseline import Baseline, BaselineError, update
+
+        try:
+            baseline = Baseline.load(Path(args.update_baseline), missing_ok=True)
+        except BaselineError as error:
+            print(f"jsleak merge: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        summary = update(baseline, merged["items"])
+        baseline.write()
+        print(f"jsleak merge: {summary.line(baseline.path)}")
+    if args.html_out:
+        page_path = Path(args.html_out)
+        page = render_page(merged["items"], complete=merged["complete"], duration=merged["duration"],
+                           base=page_path.parent.resolve())
+        write_text_atomically(page_path, page, suffix=".html")
+        print(f"jsleak merge: HTML report → {page_path}")
+    return EXIT_OK
 
 
 def _positive_int(text: str) -> int:

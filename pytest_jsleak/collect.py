@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,7 +85,7 @@ class JsLeakItem(pytest.Item):
                 error=str(self.load_error),
                 error_kind="target",
             )
-            session.attach(self, result)
+            session.conclude(self, result)
             raise JsLeakFailure(result)
         marker_layer: dict[str, Any] = {}
         for mark in reversed(list(self.iter_markers("jsleak"))):
@@ -91,8 +93,7 @@ class JsLeakItem(pytest.Item):
         result = session.run(
             self, self.path, self.name, override_layers=(marker_layer,), file_layer=self.file_layer
         )
-        session.attach(self, result)
-        if result.verdict != "clean":
+        if session.conclude(self, result, (self.file_layer, marker_layer)) == "fail":
             raise JsLeakFailure(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -106,3 +107,30 @@ class JsLeakItem(pytest.Item):
         # pytest turns dots of the domain into "::" in verbose lines: the scenario name has none.
         # Line 0, not None: a skip marker on the item reports its location, which needs a line.
         return self.path, 0, self.name
+
+
+def export_line(path: Path, name: str) -> int:
+    """1-based line where the target exports `name` (`export function name`, `export const name =`,
+    `export { name }`, `export default`); 1 when no line says so (a re-export from another module)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 1
+    word = re.escape(name)
+    if name == "default":
+        patterns = [r"^\s*export\s+default\b", r"\bas\s+default\b"]
+    else:
+        patterns = [
+            rf"^\s*export\s+(?:async\s+)?function\s*\*?\s*{word}\b",
+            rf"^\s*export\s+(?:const|let|var|class)\s+{word}\b",
+            rf"^\s*export\s*\{{[^}}]*\b(?:as\s+)?{word}\b",  # export { a, b as name }
+            rf"^\s*(?:module\.)?exports\.{word}\s*=",  # CommonJS
+            rf"^\s*(?:async\s+)?function\s*\*?\s*{word}\b",  # declared, exported in a list further down
+        ]
+    lines = text.splitlines()
+    for pattern in patterns:
+        compiled = re.compile(pattern)
+        for number, line in enumerate(lines, 1):
+            if compiled.search(line):
+                return number
+    return 1

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["clean", "leak", "inconclusive", "error"]
+Verdict = Literal["clean", "leak", "inconclusive", "error", "known", "fixed"]
+"""`known` and `fixed` come from a baseline comparison (DESIGN §15): a leak within its baseline entry's
+tolerance, and a baseline entry that ran clean."""
+VERDICTS: tuple[str, ...] = ("clean", "leak", "inconclusive", "error", "known", "fixed")
 
 
 # Class keys of the objects that hold a function's or a module's variables (V8; JSC as Bun exports it).
@@ -207,12 +210,25 @@ class LeakResult:
     """One-line remarks for the report (what a runtime cannot give, why snapshots were skipped ...)."""
     error: str | None = None
     error_kind: str | None = None
-    reason: str | None = None
-    """Why the verdict is `inconclusive`, in one line."""
-    advice: str | None = None
-    """What to change to settle an `inconclusive` verdict (`warmup`, `iterations`, `timeout`)."""
     duration: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    """One line, for `inconclusive`: why the evidence did not settle (e.g. memory rose in the sampling
+    rounds but no object in the snapshots accounts for it)."""
+    advice: str | None = None
+    """One line, for `inconclusive`: what to change (e.g. raise warmup to 500 or iterations to 1000)."""
+    baseline: dict[str, Any] | None = None
+    """The comparison with the baseline (DESIGN §15), when one is in use and concerns this check:
+    `status` (new, known, regressed, fixed, added, updated, kept), `key`, the `recorded` entry,
+    `changes` (one line each) and the `tolerance` in percent."""
+    outcome: str = ""
+    """What the check did to its test: `pass`, `fail` or `warn` (an inconclusive check that passes with
+    a warning); empty until the pytest layer has judged it."""
+    source_file: str | None = None
+    """Where the scenario is written, relative to the rootdir: the target for a collected scenario, the
+    Python test's file for a fixture check (GitHub annotations point there)."""
+    source_line: int = 0
+    """1-based line of the scenario's `export` in the target, or of the Python test; 0 when unknown."""
 
     @property
     def leaked(self) -> bool:

@@ -14,6 +14,9 @@ from pytest_jsleak.errors import OptionError
 SnapshotPolicy = Literal["on-failure", "always", "never"]
 RUNTIMES = ("node", "bun", "deno")
 SNAPSHOT_POLICIES: tuple[SnapshotPolicy, ...] = ("on-failure", "always", "never")
+# Repeated runs measure a leak's growth per iteration within 2 %, and storage that grows in reallocation
+# steps up to ~1.4-1.5x apart (README, "Adopting the gate"): half again passes, a doubled leak fails.
+BASELINE_TOLERANCE = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,10 @@ class Options:
     """When heap snapshots are kept on disk."""
     allocation_sites: str = "on"
     """`on`: record where leaked objects were allocated (Node: tracking during round A); `off`: skip it."""
+    strict: bool = False
+    """An `inconclusive` verdict fails the test (default: it passes with a JsLeakInconclusiveWarning)."""
+    baseline_tolerance: float = BASELINE_TOLERANCE
+    """Percent by which a known leak may exceed its baseline entry's growth per iteration and still be known."""
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
@@ -62,7 +69,14 @@ OPTION_HELP: dict[str, str] = {
     "allocation_sites": (
         "on/off: record where leaked objects were allocated, during the confirming round only (default: on; Node)."
     ),
+    "strict": "fail the test when the verdict is inconclusive (default: it passes with a warning).",
+    "baseline_tolerance": (
+        "percent by which a known leak may exceed its baseline entry and still pass as known "
+        f"(default: {BASELINE_TOLERANCE:g})."
+    ),
 }
+# Options that are flags on the command line (`--jsleak-strict`, no value) and true/false elsewhere.
+FLAG_OPTIONS = ("strict",)
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?i?[bB]?)\s*$")
 _SIZE_UNITS = {
@@ -152,6 +166,32 @@ def _parse_on_off(value: object) -> str:
     return _parse_choice(value, ("on", "off"))
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("expected true or false")
+
+
+def _parse_percent(value: object) -> float:
+    """Percent from a number (`50`, `12.5`) or a string (`"50"`, `"50%"`)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a percentage, not a boolean")
+    text = value.strip().removesuffix("%").strip() if isinstance(value, str) else value
+    try:
+        percent = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("expected a percentage such as 50 or 50%") from None
+    if not math.isfinite(percent) or percent < 0:
+        raise ValueError("must be a finite, non-negative percentage")
+    return percent
+
+
 def _parse_runtime_path(value: object) -> str | None:
     if value is None:
         return None
@@ -185,6 +225,8 @@ _PARSERS: dict[str, Any] = {
     "timeout": _parse_timeout,
     "snapshots": lambda v: _parse_choice(v, SNAPSHOT_POLICIES),
     "allocation_sites": _parse_on_off,
+    "strict": _parse_bool,
+    "baseline_tolerance": _parse_percent,
 }
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -235,7 +277,9 @@ def file_options(raw: Any, target: object) -> dict[str, Any]:
     return parse_layer(raw, source=f"export const jsleak in {target}", camel_case=True)
 
 __all__ = [
+    "BASELINE_TOLERANCE",
     "DEFAULTS",
+    "FLAG_OPTIONS",
     "OPTION_HELP",
     "OPTION_NAMES",
     "RUNTIMES",

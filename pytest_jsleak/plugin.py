@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_jsleak.errors import JsLeakError, OptionError
-from pytest_jsleak.options import OPTION_HELP, OPTION_NAMES, parse_layer
+from pytest_jsleak.options import FLAG_OPTIONS, OPTION_HELP, OPTION_NAMES, parse_layer
 
 if TYPE_CHECKING:
     from pytest_jsleak.model import LeakResult
@@ -19,7 +19,7 @@ DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts", "*.leak.m
 DEFAULT_DIR = ".jsleak"
 MARKER_HELP = (
     "jsleak(runtime=, runtime_path=, runtime_args=, iterations=, warmup=, max_growth_per_iteration=, ignore=, "
-    "timeout=, snapshots=): "
+    "timeout=, snapshots=, allocation_sites=, strict=, baseline_tolerance=): "
     "options for every jsleak.check in this test (keyword arguments of check override them)."
 )
 
@@ -34,9 +34,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for name in OPTION_NAMES:
         flag = "--jsleak-" + name.replace("_", "-")
-        group.addoption(
-            flag, dest=f"jsleak_{name}", default=None, metavar=name.upper(), help=OPTION_HELP[name]
-        )
+        if name in FLAG_OPTIONS:  # a flag takes no value: `--jsleak-strict tests/` must not eat `tests/`
+            group.addoption(flag, dest=f"jsleak_{name}", action="store_const", const=True, default=None,
+                            help=OPTION_HELP[name])
+        else:
+            group.addoption(
+                flag, dest=f"jsleak_{name}", default=None, metavar=name.upper(), help=OPTION_HELP[name]
+            )
         parser.addini(f"jsleak_{name}", OPTION_HELP[name], default=None)
     group.addoption(
         "--jsleak-dir",
@@ -50,7 +54,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="jsleak_report",
         default=None,
         metavar="PATH",
-        help="write the run's results as one JSON document (schema 2) to PATH.",
+        help="write the run's results as one JSON document (schema 3) to PATH.",
+    )
+    group.addoption(
+        "--jsleak-baseline",
+        dest="jsleak_baseline",
+        default=None,
+        metavar="PATH",
+        help="a JSON file of known leaks: a leak in it that has not grown passes as known (DESIGN §15).",
+    )
+    group.addoption(
+        "--jsleak-baseline-update",
+        dest="jsleak_baseline_update",
+        action="store_true",
+        default=False,
+        help="write the baseline from this run: add and update the leaks that ran, remove the entries that "
+        "ran clean, keep the entries of tests that did not run.",
+    )
+    group.addoption(
+        "--jsleak-annotations",
+        dest="jsleak_annotations",
+        default=None,
+        metavar="auto|on|off",
+        help="GitHub annotations (::error per leak) and the job summary: auto (default: under GitHub Actions), "
+        "on, off.",
     )
     group.addoption(
         "--jsleak-html",
@@ -74,6 +101,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("jsleak_self_check", "the --jsleak-self-check scope: modules (or true), all, off.", default=None)
     parser.addini(
         "jsleak_dir", "where heap snapshots are kept (default: .jsleak/ under the rootdir).", default=None
+    )
+    parser.addini("jsleak_baseline", "the baseline file of known leaks (see --jsleak-baseline).", default=None)
+    parser.addini(
+        "jsleak_annotations", "GitHub annotations and job summary: auto, on, off (default: auto).", default=None
     )
     parser.addini(
         "jsleak_files",
@@ -207,14 +238,15 @@ class JsLeakChecker:
             override_layers=(self._marker_layer, kwargs_layer),
             folder_suffix=f"{scenario}-{index}" if index else scenario,
         )
-        return self._record(result, f"{_relative(target, self._session.rootpath)}::{scenario}")
+        label = f"{_relative(target, self._session.rootpath)}::{scenario}"
+        return self._record(result, label, (self._marker_layer, kwargs_layer))
 
-    def _record(self, result: LeakResult, label: str) -> LeakResult:
+    def _record(self, result: LeakResult, label: str, layers: tuple[Mapping[str, Any], ...] = ()) -> LeakResult:
+        """Judge the result for this test (baseline, strict: `session.conclude`), fail the test on a leak."""
         from pytest_jsleak.report.text import render
 
         self.results.append(result)
-        self._session.attach(self._item, result)
-        if result.verdict != "clean":
+        if self._session.conclude(self._item, result, layers) == "fail":
             pytest.fail(render(result, label=label), pytrace=False)
         return result
 
@@ -342,7 +374,8 @@ class JsLeakService:
             override_layers=(checker._marker_layer, self._layer, kwargs_layer),
             folder_suffix=f"service-{label}-{index}",
         )
-        return checker._record(result, f"{self.process.command} :: {label}")
+        layers = (checker._marker_layer, self._layer, kwargs_layer)
+        return checker._record(result, f"{self.process.command} :: {label}", layers)
 
 
 def _action_name(action: Callable[[], object], index: int) -> str:
@@ -365,7 +398,6 @@ class PageChecker:
         the action leaves behind; returns the result otherwise.
         """
         from pytest_jsleak.drivers.page import action_name
-        from pytest_jsleak.report.text import render
 
         checker = self._checker
         if not callable(action):
@@ -383,11 +415,8 @@ class PageChecker:
             override_layers=(checker._marker_layer, kwargs_layer),
             folder_suffix=f"{name}-{index}" if index else name,
         )
-        checker.results.append(result)
-        checker._session.attach(checker._item, result)
-        if result.verdict != "clean":
-            pytest.fail(render(result, label=f"{result.target} ({result.scenario})"), pytrace=False)
-        return result
+        label = f"{result.target} ({result.scenario})"
+        return checker._record(result, label, (checker._marker_layer, kwargs_layer))
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -413,14 +442,60 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     results = item.stash.get(results_key, None)
     if results and report.when == "call":
+        from pytest_jsleak.gate import item_status, known_reason
+
         # A JSON-serialisable attribute travels to the xdist controller with the report.
         report.jsleak = [r.to_dict() for r in results]
         if report.failed and any(r.verdict == "leak" for r in results):
             report.jsleak_leaked = True
+        status = item_status(report.jsleak, failed=report.failed)
+        if status is not None:
+            report.jsleak_status = status
+        if status == "known" and report.passed:
+            # junit reads a known leak as an expected failure: <skipped type="pytest.xfail" message=numbers>.
+            report.outcome = "skipped"
+            report.wasxfail = known_reason(report.jsleak)
+        # junit <properties> of the test (pytest copies the item's user_properties to its teardown report).
+        item.user_properties.extend(_junit_properties(report.jsleak))
     return report
 
 
+def _junit_properties(entries: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """`jsleak_verdict` and the growth of every check; the reason and advice of an inconclusive one; what
+    the baseline says of a leak it knows or that grew."""
+    properties = []
+    for entry in entries:
+        properties.append(("jsleak_verdict", str(entry.get("verdict"))))
+        properties.append(("jsleak_growth_per_iteration", f"{float(entry.get('growth_per_iteration') or 0):.1f}"))
+        if entry.get("reason"):
+            properties.append(("jsleak_reason", str(entry["reason"])))
+        if entry.get("advice"):
+            properties.append(("jsleak_advice", str(entry["advice"])))
+        baseline = entry.get("baseline") or {}
+        if baseline.get("status"):
+            properties.append(("jsleak_baseline", str(baseline["status"])))
+        for change in baseline.get("changes") or []:
+            properties.append(("jsleak_baseline_change", str(change)))
+    return properties
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own: a known leak's report carries `wasxfail` for junit
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    if report.when == "call" and report.failed and getattr(report, "jsleak_leaked", False):
-        return "failed", "L", ("LEAKED", {"red": True})
+    if report.when != "call":
+        return None
+    from pytest_jsleak.gate import STATUS_LETTER, STATUS_WORD, leak_word
+
+    status = getattr(report, "jsleak_status", None)
+    if status is None and report.failed and getattr(report, "jsleak_leaked", False):
+        status = "leak"  # a report from a worker of an older version
+    if status == "leak" and report.failed:
+        return "failed", "L", (leak_word(getattr(report, "jsleak", ())), {"red": True})
+    if status == "inconclusive":
+        if report.failed:  # strict
+            return "failed", "I", (STATUS_WORD["inconclusive"], {"red": True})
+        return "inconclusive", "I", (STATUS_WORD["inconclusive"], {"yellow": True})
+    if status == "known" and not report.failed:
+        return "known", STATUS_LETTER["known"], (STATUS_WORD["known"], {"yellow": True})
+    if status == "fixed" and report.passed:
+        return "passed", STATUS_LETTER["fixed"], (STATUS_WORD["fixed"], {"green": True})
     return None

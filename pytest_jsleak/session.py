@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import shutil
 import time
+import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +23,9 @@ from pytest_jsleak.options import Options, resolve
 from pytest_jsleak.runtime.runtimes import find_runtime, is_typescript
 
 results_key = pytest.StashKey[list[LeakResult]]()
+# How many checks of a test had each baseline key so far: a second check of the same scenario gets `#2`.
+baseline_keys_key = pytest.StashKey[Counter]()
+ANNOTATION_SETTINGS = ("auto", "on", "off")
 
 
 def artefact_folder_name(text: str) -> str:
@@ -46,6 +53,40 @@ class JsLeakSession:
         self.is_worker = hasattr(config, "workerinput")
         self.entries: list[dict[str, Any]] = []
         self.started = time.time()
+        # The name each entry carries, so that a merged report says where every check ran (DESIGN §7).
+        self.machine = os.environ.get("JSLEAK_MACHINE") or platform.node() or "unknown"
+        self.baseline_update = bool(config.getoption("jsleak_baseline_update"))
+        self.baseline = self._load_baseline(config)
+        self.baseline_summary: Any = None
+        annotations = config.getoption("jsleak_annotations") or config.getini("jsleak_annotations") or "auto"
+        if annotations not in ANNOTATION_SETTINGS:
+            raise pytest.UsageError(
+                f"invalid --jsleak-annotations={annotations!r}: expected one of {', '.join(ANNOTATION_SETTINGS)}"
+            )
+        self.annotations = annotations == "on" or (
+            annotations == "auto" and os.environ.get("GITHUB_ACTIONS", "").lower() == "true"
+        )
+
+    def _load_baseline(self, config: pytest.Config) -> Any:
+        """The baseline of known leaks (DESIGN §15), or None; a bad file or flag is a usage error."""
+        from pytest_jsleak.baseline import Baseline, BaselineError
+
+        given = config.getoption("jsleak_baseline")
+        if given:
+            path = Path(config.invocation_params.dir) / given
+        elif config.getini("jsleak_baseline"):
+            base = config.inipath.parent if config.inipath else self.rootpath
+            path = base / config.getini("jsleak_baseline")
+        else:
+            if self.baseline_update:
+                raise pytest.UsageError(
+                    "--jsleak-baseline-update needs a baseline file: --jsleak-baseline=PATH or ini jsleak_baseline"
+                )
+            return None
+        try:
+            return Baseline.load(path.resolve(), missing_ok=self.baseline_update)
+        except BaselineError as exc:
+            raise pytest.UsageError(f"pytest-jsleak: {exc}") from None
 
     # -- running checks (on whichever process runs the test) --
 
@@ -155,6 +196,53 @@ class JsLeakSession:
     def attach(self, item: pytest.Item, result: LeakResult) -> None:
         item.stash.setdefault(results_key, []).append(result)
 
+    def conclude(self, item: pytest.Item, result: LeakResult, layers: tuple[Mapping[str, Any], ...] = ()) -> str:
+        """Judge a finished check for its test, the same way at every call site: compare it with the
+        baseline (`known`, `fixed`), decide the outcome (`strict` makes an inconclusive one fail), note
+        where the scenario is written, attach it to the test, and warn when it passes inconclusive.
+
+        `layers` are the check's option layers above the ini and the command line (the file's export,
+        the marker, keyword arguments). Returns `pass`, `fail` or `warn`; the caller fails the test.
+        """
+        from pytest_jsleak.baseline import baseline_key, compare
+        from pytest_jsleak.gate import JsLeakInconclusiveWarning, inconclusive_message, outcome_of
+
+        options = resolve(*self.base_layers, *layers)
+        if self.baseline is not None:
+            key = baseline_key(item.nodeid, result.scenario)
+            seen = item.stash.setdefault(baseline_keys_key, Counter())
+            seen[(key, result.runtime)] += 1
+            if seen[(key, result.runtime)] > 1:
+                key = f"{key} #{seen[(key, result.runtime)]}"
+            compare(result, key, self.baseline, options.baseline_tolerance, update=self.baseline_update)
+            if result.verdict == "known" and options.snapshots == "on-failure" and result.snapshot_dir:
+                # A known leak passes: `on-failure` keeps no snapshots of it (`always` does).
+                shutil.rmtree(result.snapshot_dir, ignore_errors=True)
+                result.snapshot_paths, result.snapshot_dir = [], None
+        result.outcome = outcome_of(result, options)
+        result.source_file, result.source_line = self._source_of(item)
+        self.attach(item, result)
+        if result.outcome == "warn":
+            where = baseline_key(item.nodeid, result.scenario)
+            # Attributed to the scenario's line, so pytest's warnings summary points at what to change.
+            warnings.warn_explicit(
+                JsLeakInconclusiveWarning(inconclusive_message(where, result)),
+                JsLeakInconclusiveWarning,
+                filename=str(self.rootpath / result.source_file) if result.source_file else item.nodeid,
+                lineno=result.source_line or 1,
+            )
+        return result.outcome
+
+    def _source_of(self, item: pytest.Item) -> tuple[str | None, int]:
+        """Where the check's scenario is written: its `export` in a collected target, or the Python test."""
+        from pytest_jsleak.collect import LOAD_ITEM, JsLeakItem, export_line
+
+        if isinstance(item, JsLeakItem):
+            relative = item.location[0]
+            return relative, 1 if item.name == LOAD_ITEM else export_line(item.path, item.name)
+        relative, lineno, _ = item.location
+        return relative, (lineno + 1) if lineno is not None else 0
+
     # -- gathering results (on the controller) --
 
     @pytest.hookimpl
@@ -163,15 +251,49 @@ class JsLeakSession:
         if self.is_worker or not results:
             return
         for result in results:
-            self.entries.append({"nodeid": report.nodeid, **result})
+            self.entries.append({"nodeid": report.nodeid, **result, "machine": self.machine})
         self._write_report(complete=False)
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.is_worker:
             complete = exitstatus != pytest.ExitCode.INTERRUPTED
+            self._update_baseline(complete=complete)
             self._write_report(complete=complete)
             self._write_html(complete=complete)
+            self._write_job_summary()
+
+    def _update_baseline(self, *, complete: bool) -> None:
+        """`--jsleak-baseline-update`: rewrite the file from the checks that ran (entries that did not run
+        stay). An interrupted run writes nothing: half a run is not what anyone means to record."""
+        if self.baseline is None or not self.baseline_update or not complete:
+            return
+        from pytest_jsleak.baseline import update
+
+        self.baseline_summary = update(self.baseline, self.entries)
+        self.baseline.write()
+
+    def _write_job_summary(self) -> None:
+        """Append the run's Markdown summary to `$GITHUB_STEP_SUMMARY` (GitHub Actions' job summary)."""
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not self.annotations or not target or not self.entries:
+            return
+        from pytest_jsleak.report.github import job_summary
+
+        text = job_summary(self.entries, baseline=self._baseline_lines())
+        try:
+            with open(target, "a", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:  # the job goes on: the terminal has everything the summary has
+            warnings.warn(pytest.PytestWarning(f"pytest-jsleak: cannot append to GITHUB_STEP_SUMMARY {target}: {exc}"),
+                          stacklevel=1)
+
+    def _baseline_lines(self) -> list[str]:
+        if self.baseline is None:
+            return []
+        from pytest_jsleak.report.summary import baseline_lines
+
+        return baseline_lines(self.entries, self.baseline.path, self.baseline_summary)
 
     def _write_report(self, *, complete: bool) -> None:
         if self.report_path is None:
@@ -201,6 +323,14 @@ class JsLeakSession:
         terminalreporter.section("jsleak")
         for line in summary_lines(self.entries, verbose=config.get_verbosity() > 0):
             terminalreporter.write_line(line)
+        for line in self._baseline_lines():
+            terminalreporter.write_line(line)
+        if self.annotations:
+            from pytest_jsleak.report.github import annotations
+
+            workspace = os.environ.get("GITHUB_WORKSPACE")
+            for line in annotations(self.entries, root=self.rootpath, workspace=Path(workspace) if workspace else None):
+                terminalreporter.write_line(line)
         if self.report_path is not None:
             terminalreporter.write_line(f"JSON report: {self.report_path}")
         if self.html_path is not None:

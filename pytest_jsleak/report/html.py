@@ -28,8 +28,12 @@ from pytest_jsleak.report.paths import edge_label, node_label
 from pytest_jsleak.report.text import explain_paths, grown_line
 from pytest_jsleak.units import format_bytes
 
-VERDICT_ORDER = {"leak": 0, "error": 1, "clean": 2}
-VERDICT_WORD = {"leak": "LEAK", "error": "ERROR", "clean": "clean"}
+VERDICT_ORDER = {"leak": 0, "error": 1, "inconclusive": 2, "known": 3, "fixed": 4, "clean": 5}
+VERDICT_WORD = {"leak": "LEAK", "error": "ERROR", "inconclusive": "INCONCLUSIVE", "known": "KNOWN LEAK",
+                "fixed": "FIXED", "clean": "clean"}
+# The count boxes and filters: (verdict, label), in the page's order.
+VERDICT_LABELS = (("leak", "leaked"), ("error", "errors"), ("inconclusive", "inconclusive"), ("known", "known"),
+                  ("fixed", "fixed"), ("clean", "clean"))
 METHOD_TEXT = {
     "ids": "3 heap snapshots, survivors by object id",
     "counts": "3 heap snapshots, per-class counts (ids are not stable on this runtime)",
@@ -336,6 +340,8 @@ def _where(entry: Mapping[str, Any]) -> str:
 def facts_html(entry: Mapping[str, Any]) -> str:
     runtime = f"{entry.get('runtime') or ''} {entry.get('runtime_version') or ''}".strip()
     facts = [("runtime", runtime or "?")]
+    if entry.get("machine"):
+        facts.append(("machine", str(entry["machine"])))
     if entry.get("verdict") != "error" or entry.get("samples"):
         n, warmup = entry.get("iterations", 0), entry.get("warmup", 0)
         if entry.get("method") in ("ids", "counts"):
@@ -371,14 +377,62 @@ def error_html(entry: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def inconclusive_html(entry: Mapping[str, Any]) -> str:
+    """Why the evidence did not settle, and what to change; whether it failed (strict) or passed."""
+    failed = entry.get("outcome") == "fail"
+    then = "It failed the test (strict)." if failed else \
+        "It passed with a warning; <code>--jsleak-strict</code> would fail it."
+    measured = float(entry.get("measured_growth_per_iteration") or 0)
+    slope = (f"<p class=muted>measured {esc(format_bytes(measured))}/iteration over the rounds (heap + external),"
+             f" {esc(format_bytes(entry.get('growth_per_iteration') or 0))}/iteration accounted for by objects</p>"
+             if measured else "")
+    advice = f'<p class="advice">what to change: {esc(entry["advice"])}</p>' if entry.get("advice") else ""
+    reason = esc(entry.get("reason") or "the evidence did not settle")
+    return f'<div class="why inconclusive"><p class="reason">{reason}</p>{advice}{slope}<p class=muted>{then}</p></div>'
+
+
+BASELINE_TEXT = {
+    "new": "not in the baseline: a new leak",
+    "known": "a known leak: within the tolerance of its baseline entry",
+    "regressed": "in the baseline, but it grew",
+    "fixed": "in the baseline, now clean: run with --jsleak-baseline-update to remove its entry",
+    "added": "recorded in the baseline by this run",
+    "updated": "its baseline entry was updated by this run",
+    "kept": "in the baseline; this run did not settle it, so its entry stays",
+}
+
+
+def baseline_html(entry: Mapping[str, Any]) -> str:
+    """What the baseline says of the check: its status, the recorded entry, what changed."""
+    baseline = entry.get("baseline") or {}
+    status = baseline.get("status")
+    if not status:
+        return ""
+    recorded = baseline.get("recorded") or {}
+    facts = []
+    if recorded:
+        facts.append(f"recorded {format_bytes(recorded.get('growth_per_iteration') or 0)}/iteration"
+                     + (f" on {recorded['recorded']}" if recorded.get("recorded") else "")
+                     + (f", classes {', '.join(recorded.get('classes') or [])}" if recorded.get("classes") else ""))
+    if baseline.get("tolerance") is not None:
+        facts.append(f"tolerance {float(baseline['tolerance']):g}%")
+    changes = "".join(f"<li>{esc(change)}</li>" for change in baseline.get("changes") or [])
+    return (f'<div class="why baseline"><h4>baseline: {esc(BASELINE_TEXT.get(status, status))}</h4>'
+            f'<p class="muted">{esc("; ".join(facts))}</p>{f"<ul>{changes}</ul>" if changes else ""}</div>')
+
+
 def item_html(number: int, entry: Mapping[str, Any], base: Path | None) -> str:
     verdict = entry.get("verdict") if entry.get("verdict") in VERDICT_ORDER else "error"
     growth = ""
-    if verdict == "leak":
-        growth = f'<span class="growth">{esc(format_bytes(entry.get("growth_per_iteration") or 0))}/iteration</span>'
+    if verdict in ("leak", "known"):
+        growth = f'<span class="growth {verdict}">{esc(format_bytes(entry.get("growth_per_iteration") or 0))}' \
+                 '/iteration</span>'
     body = [f'<div class="grid"><div class="chartbox">{chart(entry)}</div>{facts_html(entry)}</div>']
     if verdict == "error":
         body.append(error_html(entry))
+    if verdict == "inconclusive":
+        body.append(inconclusive_html(entry))
+    body.append(baseline_html(entry))
     suspects = entry.get("suspects") or []
     if suspects:
         body.append(suspects_html(suspects))
@@ -408,7 +462,7 @@ def ordered(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [entry for _, entry in indexed]
 
 
-def _index_row(number: int, entry: Mapping[str, Any]) -> str:
+def _index_row(number: int, entry: Mapping[str, Any], *, machines: bool = False) -> str:
     verdict = entry.get("verdict") if entry.get("verdict") in VERDICT_ORDER else "error"
     if verdict == "leak":
         suspects = entry.get("suspects") or []
@@ -417,13 +471,24 @@ def _index_row(number: int, entry: Mapping[str, Any]) -> str:
             what += f", top: {suspects[0].get('class_name')}"
     elif verdict == "error":
         what = str(entry.get("error") or "").strip().split("\n", 1)[0]
+    elif verdict == "inconclusive":
+        what = str(entry.get("reason") or "")
+    elif verdict in ("known", "fixed"):
+        recorded = (entry.get("baseline") or {}).get("recorded") or {}
+        what = f"{format_bytes(entry.get('growth_per_iteration') or 0)}/iteration" if verdict == "known" else ""
+        if recorded:
+            was = format_bytes(recorded.get("growth_per_iteration") or 0)
+            what += f"{', ' if what else ''}baseline {was}/iteration"
     else:
         what = ""
+    # A merged report (several machines) says where each check ran.
+    machine = f' <span class="muted">{esc(entry.get("machine"))}</span>' if machines and entry.get("machine") else ""
     return (
         f'<tr class="{verdict}" data-verdict="{verdict}" data-name="{esc(_where(entry).lower())}">'
         f'<td><span class="badge {verdict}">{VERDICT_WORD[verdict]}</span></td>'
         f'<td><a href="#item-{number}"><code>{esc(_where(entry))}</code></a></td>'
-        f"<td>{esc(entry.get('runtime') or '')}</td><td>{sparkline_svg(entry)}</td><td class=what>{esc(what)}</td>"
+        f"<td>{esc(entry.get('runtime') or '')}{machine}</td><td>{sparkline_svg(entry)}</td>"
+        f"<td class=what>{esc(what)}</td>"
         f"<td class=num>{float(entry.get('duration') or 0):.2f} s</td></tr>"
     )
 
@@ -444,7 +509,8 @@ window.addEventListener('beforeprint', () => { for (const d of document.querySel
 """
 
 STYLE = """
-:root { --leak: #b3261e; --error: #9a6700; --clean: #1a7f37; --line: #d0d7de; --muted: #57606a; --bg: #f6f8fa; }
+:root { --leak: #b3261e; --error: #9a6700; --clean: #1a7f37; --inconclusive: #bc4c00; --known: #6e7781;
+  --fixed: #0969da; --line: #d0d7de; --muted: #57606a; --bg: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
   color: #1f2328; background: #fff; }
@@ -462,11 +528,14 @@ a { color: #0969da; }
 .count { border: 1px solid var(--line); border-radius: 8px; padding: 8px 16px; min-width: 120px; }
 .count b { display: block; font-size: 24px; }
 .count.leak b { color: var(--leak); } .count.error b { color: var(--error); } .count.clean b { color: var(--clean); }
+.count.inconclusive b { color: var(--inconclusive); } .count.known b { color: var(--known); }
+.count.fixed b { color: var(--fixed); }
 .meta { color: var(--muted); margin: 0; } .meta span { white-space: nowrap; }
 .badge { display: inline-block; min-width: 52px; text-align: center; border-radius: 4px; padding: 0 6px;
   font-size: 12px; font-weight: 700; color: #fff; }
 .badge.leak { background: var(--leak); } .badge.error { background: var(--error); }
-.badge.clean { background: var(--clean); }
+.badge.clean { background: var(--clean); } .badge.inconclusive { background: var(--inconclusive); }
+.badge.known { background: var(--known); } .badge.fixed { background: var(--fixed); }
 .toolbar { position: sticky; top: 0; background: #fff; padding: 8px 0; border-bottom: 1px solid var(--line);
   display: flex; gap: 14px; align-items: center; flex-wrap: wrap; z-index: 1; }
 .toolbar label { cursor: pointer; } .toolbar input[type=search] { flex: 1; min-width: 200px; max-width: 360px;
@@ -483,6 +552,10 @@ table.suspects th { font-weight: 600; font-size: 12.5px; color: var(--muted); }
 .item { border: 1px solid var(--line); border-left: 6px solid var(--clean); border-radius: 8px; padding: 12px 16px;
   margin: 14px 0; break-inside: avoid-page; scroll-margin-top: 52px; }
 .item.leak { border-left-color: var(--leak); } .item.error { border-left-color: var(--error); }
+.item.inconclusive { border-left-color: var(--inconclusive); } .item.known { border-left-color: var(--known); }
+.item.fixed { border-left-color: var(--fixed); }
+.why.inconclusive .reason { font-weight: 600; color: var(--inconclusive); } .advice { font-weight: 600; }
+.growth.known { color: var(--known); }
 .item h3 code { font-size: 14px; overflow-wrap: anywhere; }
 .growth { color: var(--leak); font-weight: 700; }
 .anchor, .top { color: var(--muted); text-decoration: none; margin-left: auto; }
@@ -568,7 +641,8 @@ def render_page(
     )
     total_check = sum(float(entry.get("duration") or 0) for entry in items)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(created if created is not None else time.time()))
-    title = (f"pytest-jsleak: {counts['leak']} leaked, {counts['error']} errors, {counts['clean']} clean"
+    extra = "".join(f", {counts[v]} {label}" for v, label in VERDICT_LABELS[2:5] if counts[v])
+    title = (f"pytest-jsleak: {counts['leak']} leaked, {counts['error']} errors, {counts['clean']} clean{extra}"
              if items else "pytest-jsleak: no leak checks")
     meta = [f"{stamp}", f"pytest-jsleak {__version__}"]
     if duration is not None:
@@ -582,23 +656,26 @@ def render_page(
     meta_html = " · ".join(f"<span>{esc(part)}</span>" for part in meta)
     incomplete = "" if complete else \
         '<p class="errmsg">The run was interrupted: this page shows the checks that finished.</p>'
+    # The three statuses every run can have always show; inconclusive, known and fixed when there are some.
+    shown = [(v, label) for v, label in VERDICT_LABELS if v in ("leak", "error", "clean") or counts[v]]
     summary = (
         '<div class="counts">'
         f'<div class="count"><b>{len(items)}</b>checked</div>'
-        f'<div class="count leak"><b>{counts["leak"]}</b>leaked</div>'
-        f'<div class="count error"><b>{counts["error"]}</b>errors</div>'
-        f'<div class="count clean"><b>{counts["clean"]}</b>clean</div></div>'
+        + "".join(f'<div class="count {v}"><b>{counts[v]}</b>{label}</div>' for v, label in shown)
+        + "</div>"
     )
     numbered = list(enumerate(items, 1))
+    filter_words = {"leak": "leaks", "error": "errors"}
     toolbar = (
         '<div class="toolbar">'
         '<label><input type="radio" name="show" value="all" checked> all</label>'
-        f'<label><input type="radio" name="show" value="leak"> leaks ({counts["leak"]})</label>'
-        f'<label><input type="radio" name="show" value="error"> errors ({counts["error"]})</label>'
-        f'<label><input type="radio" name="show" value="clean"> clean ({counts["clean"]})</label>'
-        '<input type="search" id="search" placeholder="filter by test id" aria-label="filter by test id"></div>'
+        + "".join(f'<label><input type="radio" name="show" value="{v}"> {filter_words.get(v, v)} ({counts[v]})</label>'
+                  for v, _ in shown)
+        + '<input type="search" id="search" placeholder="filter by test id" aria-label="filter by test id"></div>'
     )
-    index = ('<table class="index">' + "".join(_index_row(n, e) for n, e in numbered) + "</table>") if items \
+    several = len({entry.get("machine") for entry in items}) > 1
+    index = ('<table class="index">' + "".join(_index_row(n, e, machines=several) for n, e in numbered)
+             + "</table>") if items \
         else '<p class="muted">No leak-checked item ran.</p>'
     body = "".join(item_html(n, e, base) for n, e in numbered)
     return (
@@ -627,4 +704,6 @@ def write_html_report(
     write_text_atomically(path, page, suffix=".html")
 
 
-__all__ = ["chart", "esc", "ordered", "render_page", "sample_rows", "write_html_report"]
+__all__ = [
+    "baseline_html", "chart", "esc", "inconclusive_html", "ordered", "render_page", "sample_rows", "write_html_report",
+]

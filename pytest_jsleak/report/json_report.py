@@ -1,4 +1,9 @@
-"""The run's JSON document (DESIGN §7): schema 2, one entry per leak check, written atomically."""
+"""The run's JSON document (DESIGN §7): schema 3, one entry per leak check, written atomically.
+
+Schema 3 (over 2): the verdicts `inconclusive`, `known`, `fixed`; per item `reason`, `advice`, `baseline`,
+`outcome`, `source_file`, `source_line`, `machine`; the summary counts every verdict; a merged document
+(`jsleak merge`) lists its inputs in `merged_from`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def schema() -> dict[str, Any]:
@@ -25,6 +30,7 @@ def build_document(
     entries: Iterable[Mapping[str, Any]], *, complete: bool, started: float | None = None
 ) -> dict[str, Any]:
     from pytest_jsleak import __version__
+    from pytest_jsleak.model import VERDICTS
 
     items = [dict(entry) for entry in entries]
     counts = Counter(item["verdict"] for item in items)
@@ -35,7 +41,7 @@ def build_document(
         "duration": round(time.time() - started, 3) if started else None,
         # False while the run is going on, and after an interruption: the items are what finished.
         "complete": complete,
-        "summary": {"clean": counts["clean"], "leak": counts["leak"], "error": counts["error"]},
+        "summary": {verdict: counts[verdict] for verdict in VERDICTS},
         "items": items,
     }
 

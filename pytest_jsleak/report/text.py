@@ -52,13 +52,48 @@ def headline(result: LeakResult, label: str | None = None) -> str:
     runtime = f"{result.runtime} {result.runtime_version}".strip()
     if result.verdict == "error":
         return f"ERROR in {name} ({runtime}): {_first_line(result.error)}"
-    word = "LEAK" if result.verdict == "leak" else "clean"
     rounds = "2 rounds of " if result.method in ("ids", "counts") else ""
-    return (
-        f"{word}: {name} ({runtime}), {rounds}{result.round_iterations or result.iterations} iterations: "
+    calls = f"{rounds}{result.round_iterations or result.iterations} iterations"
+    if result.verdict == "inconclusive":
+        return f"INCONCLUSIVE: {name} ({runtime}), {calls}: {result.reason or 'the evidence did not settle'}"
+    word = VERDICT_WORDS.get(result.verdict, result.verdict)
+    line = (
+        f"{word}: {name} ({runtime}), {calls}: "
         f"{format_bytes(result.growth_per_iteration)} retained per iteration, "
         f"{format_bytes(result.total_growth)} in total"
     )
+    recorded = (result.baseline or {}).get("recorded") or {}
+    if result.verdict in ("known", "fixed") and recorded:
+        tolerance = (result.baseline or {}).get("tolerance")
+        within = f", tolerance {tolerance:g}%" if result.verdict == "known" and tolerance is not None else ""
+        line += f" (baseline {format_bytes(recorded.get('growth_per_iteration') or 0)}/iteration{within})"
+    return line
+
+
+VERDICT_WORDS = {"leak": "LEAK", "clean": "clean", "known": "KNOWN LEAK", "fixed": "FIXED"}
+
+
+def inconclusive_lines(result: LeakResult) -> list[str]:
+    """What an inconclusive verdict adds under its headline: what to change, and what was measured."""
+    lines = []
+    if result.advice:
+        lines.append(f"what to change: {result.advice}")
+    if result.measured_growth_per_iteration:
+        lines.append(
+            f"measured: {format_bytes(result.measured_growth_per_iteration)}/iteration over the rounds "
+            f"(heap + external), {format_bytes(result.growth_per_iteration)}/iteration accounted for by objects"
+        )
+    lines.append("it passes with a warning; --jsleak-strict (ini jsleak_strict, marker strict=True) fails it")
+    return lines
+
+
+def baseline_change_lines(result: LeakResult) -> list[str]:
+    """A leak the baseline does not accept: what changed against its entry, one line each."""
+    baseline = result.baseline or {}
+    changes = baseline.get("changes") or []
+    if result.verdict != "leak" or not changes:
+        return []
+    return ["against the baseline:", *(f"  {change}" for change in changes)]
 
 
 def survivors_table(result: LeakResult) -> str:
@@ -108,6 +143,9 @@ def snapshots_line(result: LeakResult) -> str:
 def render(result: LeakResult, label: str | None = None) -> str:
     """The whole report of one check: the pytest failure text and the terminal section."""
     parts = [headline(result, label)]
+    if result.verdict == "inconclusive":
+        parts += inconclusive_lines(result)
+    parts += baseline_change_lines(result)
     if result.verdict == "error":
         if result.error and "\n" in result.error:
             parts.append(result.error.split("\n", 1)[1].rstrip())
@@ -273,6 +311,6 @@ def _first_line(text: str | None) -> str:
 
 
 __all__ = [
-    "ExplainedPath", "explain_paths", "format_folded_path", "headline", "heap_line", "held_by", "render", "sparkline",
-    "survivors_table",
+    "ExplainedPath", "baseline_change_lines", "explain_paths", "format_folded_path", "headline", "heap_line", "held_by",
+    "inconclusive_lines", "render", "sparkline", "survivors_table",
 ]

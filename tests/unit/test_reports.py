@@ -62,7 +62,7 @@ def test_json_document_validates_against_the_shipped_schema(tmp_path):
     write_report(target, [entry, error], complete=True, started=0.0)
     document = json.loads(target.read_text())
     jsonschema.validate(document, schema())
-    assert document["summary"] == {"clean": 0, "leak": 1, "error": 1}
+    assert document["summary"] == {"clean": 0, "leak": 1, "inconclusive": 0, "error": 1, "known": 0, "fixed": 0}
     assert document["items"][0]["suspects"][0]["path"][1]["edge_name"] == "requestLog"
     assert list(tmp_path.joinpath("out").iterdir()) == [target]  # no temp file left
 
