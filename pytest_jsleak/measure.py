@@ -780,6 +780,10 @@ def _keep_or_drop_snapshots(
         result.snapshot_paths = []
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
+    if options.redact == "on":
+        from pytest_jsleak.heap.redact import redact_result
+
+        redact_result(result)  # the kept snapshots and the paths lose string contents (DESIGN §16)
 
 
 def error_kind(exc: JsLeakError) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pytest_jsleak.errors import OptionError
@@ -14,6 +15,16 @@ from pytest_jsleak.errors import OptionError
 SnapshotPolicy = Literal["on-failure", "always", "never"]
 RUNTIMES = ("node", "bun", "deno")
 SNAPSHOT_POLICIES: tuple[SnapshotPolicy, ...] = ("on-failure", "always", "never")
+
+
+def redact_default(environ: Mapping[str, str] | None = None) -> str:
+    """`on` when the environment variable CI is set (GitHub, GitLab and most CI services set it),
+    to anything but `false` or `0` (any case; an empty value counts as unset); `off` otherwise.
+
+    Read whenever options are resolved, not at import, so a test can set CI for one run.
+    """
+    value = (os.environ if environ is None else environ).get("CI", "").strip().lower()
+    return "on" if value and value not in ("false", "0") else "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +51,14 @@ class Options:
     """When heap snapshots are kept on disk."""
     allocation_sites: str = "on"
     """`on`: record where leaked objects were allocated (Node: tracking during round A); `off`: skip it."""
+    redact: str = field(default_factory=redact_default)
+    """`on`: kept snapshots lose the text of string values, reports print no string contents (DESIGN §16);
+    default `on` under CI (`redact_default`)."""
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
 DEFAULTS = Options()
+"""The built-in defaults; its `redact` is the environment's at import (`resolve` reads it afresh)."""
 
 OPTION_HELP: dict[str, str] = {
     "runtime": "JS runtime to run targets under: node, bun or deno (default: node).",
@@ -61,6 +76,10 @@ OPTION_HELP: dict[str, str] = {
     "snapshots": "when heap snapshots are kept on disk: on-failure, always, never (default: on-failure).",
     "allocation_sites": (
         "on/off: record where leaked objects were allocated, during the confirming round only (default: on; Node)."
+    ),
+    "redact": (
+        "on/off: replace the text of string values in kept snapshots and reports (names and paths stay; "
+        "default: on when the CI environment variable is set and not false/0, else off)."
     ),
 }
 
@@ -185,6 +204,7 @@ _PARSERS: dict[str, Any] = {
     "timeout": _parse_timeout,
     "snapshots": lambda v: _parse_choice(v, SNAPSHOT_POLICIES),
     "allocation_sites": _parse_on_off,
+    "redact": _parse_on_off,
 }
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -220,11 +240,14 @@ def parse_layer(raw: Mapping[str, Any], *, source: str, camel_case: bool = False
 
 
 def resolve(*layers: Mapping[str, Any]) -> Options:
-    """Apply already validated layers over the defaults, lowest precedence first."""
+    """Apply already validated layers over the defaults, lowest precedence first.
+
+    The defaults are made afresh each time: `redact`'s depends on the environment (CI) of the moment.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
-    return replace(DEFAULTS, **merged)
+    return Options(**merged)
 
 
 __all__ = [
@@ -238,5 +261,6 @@ __all__ = [
     "parse_layer",
     "parse_option",
     "parse_size",
+    "redact_default",
     "resolve",
 ]
