@@ -78,6 +78,7 @@ def redacted_result() -> LeakResult:
         suspects=[Suspect("Credential", 40, 1.0, 1600, 4000, string_path(SECRET), 201),
                   Suspect("(string)", 40, 1.0, 1920, 1920, string_path(SECRET), 301)],
         grown_in_place=[InPlaceGrowth("Array", 101, (100, 200, 300), 2.5, string_path(SECRET))],
+        snapshot_paths=["/ci/.jsleak/v/s1.heapsnapshot", "/ci/.jsleak/v/s3.heapsnapshot"], snapshot_dir="/ci/.jsleak/v",
     )
     result.redact_strings()
     return result
@@ -90,12 +91,14 @@ def test_reports_of_a_redacted_result_print_no_string_contents():
     assert SECRET not in text
     assert f'held by: vault (variable) → Array → [3] → Credential → password → "…" (string, {len(SECRET)} chars)' \
         in text
+    assert "snapshots kept in /ci/.jsleak/v (string values redacted: --jsleak-redact=off keeps them)" in text
     entry = {"nodeid": "t/vault.leak.mjs::leaky", **result.to_dict()}
     document = build_document([entry], complete=True)
     jsonschema.validate(document, schema())
     assert SECRET not in json.dumps(document) and document["items"][0]["redacted"] is True
     page = render_page([entry])
     assert SECRET not in page and "(string, 25 chars)" in page
+    assert "The text of string values is redacted in these snapshots" in page
 
 
 def test_without_redaction_the_reports_do_show_the_text():
@@ -106,4 +109,4 @@ def test_without_redaction_the_reports_do_show_the_text():
     )
     entry = {"nodeid": "t/vault.leak.mjs::leaky", **result.to_dict()}
     assert SECRET in render(result) and SECRET in json.dumps(entry) and SECRET in render_page([entry])
-    assert entry["redacted"] is False
+    assert entry["redacted"] is False and "redacted" not in render(result)
