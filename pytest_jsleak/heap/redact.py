@@ -59,7 +59,9 @@ from pytest_jsleak.model import (
 COPY_BYTES = 16 << 20
 """Bytes copied per write: big enough for the disk, and whole map pages dropped after each (parse.release)."""
 WRITE_BUFFER = 1 << 20
-"""The rewritten `strings` section is written in pieces of about this size."""
+"""The output file's buffer."""
+OUT_BATCH = 1 << 20
+"""Bytes of the rewritten `strings` gathered at a time: the index temporaries are 16× that."""
 _INDEX_EDGE_TYPES = ("element", "hidden")
 """Edge types whose `name_or_index` is an index, not a string (V8's SerializeEdge)."""
 _KEPT_TEXTS = {json.dumps(name).encode()[1:-1] for name in FIXED_STRING_NAMES} | {b""}
@@ -104,29 +106,40 @@ class _Uses:
 
 
 class _FieldSink:
-    """Hands chosen fields of each row of a flat numeric section to `use(*columns)`, whole rows only.
+    """Hands chosen fields of each row of a flat numeric section to `use(first_row, *columns)`, whole
+    rows only: a chunk of the digit parser may end inside a row, whose numbers wait for the next one."""
 
-    A chunk of the digit parser may end inside a row: the numbers of that row wait for the next one.
-    """
-
-    def __init__(self, width: int, fields: tuple[int, ...], src: SnapshotFile, what: str, use: Any) -> None:
+    def __init__(self, width: int, fields: tuple[int, ...], rows: int | None, src: SnapshotFile, what: str,
+                 use: Any) -> None:
         self.width = width
         self.fields = fields
+        self.rows = rows
         self.src = src
         self.what = what
         self.use = use
         self.left = np.zeros(0, np.uint64)
+        self.row = 0
 
     def __call__(self, values: np.ndarray, first_index: int) -> None:
         if self.left.size:
             values = np.concatenate((self.left, values))
         rows = values.size // self.width
+        if self.rows is not None and self.row + rows > self.rows:
+            self.src.fail(f"section '{self.what}' has more numbers than the header's count")
         table = values[: rows * self.width].reshape(rows, self.width)
         self.left = values[rows * self.width :].copy()
         if rows:
-            self.use(*(table[:, field] for field in self.fields))
+            self.use(self.row, *(table[:, field] for field in self.fields))
+            self.row += rows
 
-    def finish(self) -> None:
+    def read(self, parser: _DigitParser, at: int) -> None:
+        """Decode the whole section at `at` (every field: one pass is cheaper than one per field)."""
+        _, count = parser.numbers(at, self.what, self)
+        if self.rows is not None and count != self.rows * self.width:
+            expected = self.rows * self.width
+            cut = " (the file is probably truncated)" if count < expected else ""
+            self.src.fail(f"section '{self.what}' has {count} numbers but the header says {self.rows} × "
+                          f"{self.width} = {expected}{cut}")
         if self.left.size:
             self.src.fail(f"section '{self.what}' ends inside a row of {self.width} numbers")
 
@@ -157,6 +170,7 @@ def locate_sections(src: SnapshotFile, pos: int) -> _Layout:
             if close < 0:
                 src.fail(f"the file is truncated inside section '{key}' (no closing ']')")
             end = close + 1
+            src.release(at, end)  # the search touched every page: drop them (the digit passes map them again)
         elif key == "strings":
             end, starts, ends = scan_json_array(src, at, key, collect_strings=True)
             if starts.size != ends.size:
@@ -192,46 +206,13 @@ def _indices_where(src: SnapshotFile, layout: _Layout, text: str, *, prefix: boo
     return np.asarray(found, dtype=np.int64)
 
 
-class _Field:
-    """Decodes one field of every row of a numeric section (the digits of the others are only
-    delimited: about twice as fast as decoding them all) and hands it to `use(values, first_row)`."""
-
-    def __init__(self, src: SnapshotFile, parser: _DigitParser, key: str, at: int, rows: int, width: int) -> None:
-        self.src, self.parser, self.key, self.at, self.rows, self.width = src, parser, key, at, rows, width
-
-    def read(self, field: int, use: Any) -> None:
-        def checked(values: np.ndarray, first_row: int) -> None:
-            if first_row + values.size > self.rows:
-                self.src.fail(f"section '{self.key}' has more numbers than the header's count")
-            use(values, first_row)
-
-        _, count = self.parser.numbers(self.at, self.key, checked, stride=self.width, keep=field)
-        if count != self.rows * self.width:
-            self.src.fail(
-                f"section '{self.key}' has {count} numbers but the header says {self.rows} × {self.width} = "
-                f"{self.rows * self.width}" + (" (the file is probably truncated)" if count < self.rows * self.width
-                                                else "")
-            )
-
-    def types(self, type_count: int) -> np.ndarray:
-        """Field 0, the type codes, as uint8 (one byte per row), checked against the meta's names."""
-        codes = np.empty(self.rows, np.uint8)
-
-        def keep(values: np.ndarray, first_row: int) -> None:
-            if int(values.max()) >= type_count:
-                self.src.fail(f"section '{self.key}': a type code that snapshot.meta does not define")
-            codes[first_row : first_row + values.size] = values
-
-        self.read(0, keep)
-        return codes
-
-
 def collect_uses(src: SnapshotFile, meta: SnapshotMeta, layout: _Layout) -> _Uses:
     """Which string indices are used as values and which as names, over the whole file (module docstring)."""
     uses = _Uses(int(layout.starts.size), src)
     parser = _DigitParser(src)
+    node_type_count, edge_type_count = len(meta.node_types), len(meta.edge_types)
     value_types = meta.node_type_mask(STRING_NODE_TYPES)
-    index_edges = np.zeros(len(meta.edge_types), np.bool_)
+    index_edges = np.zeros(edge_type_count, np.bool_)
     for name in _INDEX_EDGE_TYPES:
         code = meta.edge_type_code(name)
         if code >= 0:
@@ -240,92 +221,70 @@ def collect_uses(src: SnapshotFile, meta: SnapshotMeta, layout: _Layout) -> _Use
         *(_indices_where(src, layout, name) for name in SCRIPT_NAMES),
         *(_indices_where(src, layout, name + " / ", prefix=True) for name in SCRIPT_NAMES),
     ])
+    # With Script nodes named `system / Script…`, their `name` edges' targets are looked up: the
+    # nodes' types and names are kept (5 bytes a node), and each Script's range of edges.
+    scripts = bool(script_names.size)
+    node_types = np.empty(meta.node_count, np.uint8) if scripts else None
+    node_names = np.empty(meta.node_count, np.uint32) if scripts else None
+    ranges: list[tuple[np.ndarray, np.ndarray]] = []
+    edges_before = [0]
 
-    # Nodes: the type, then the name of each; Script nodes remembered by row.
-    nodes = _Field(src, parser, "nodes", layout.sections["nodes"][0], meta.node_count, meta.node_field_count)
-    node_types = nodes.types(len(meta.node_types))
-    node_names = np.empty(meta.node_count, np.uint32) if script_names.size else None
-    script_rows: list[np.ndarray] = []
+    def node_rows(first_row: int, types: np.ndarray, names: np.ndarray, *counts: np.ndarray) -> None:
+        if int(types.max()) >= node_type_count:
+            src.fail("section 'nodes': a type code that snapshot.meta does not define")
+        is_value = value_types[types.astype(np.intp)]
+        uses.mark(uses.value, names[is_value], "a string's name")
+        uses.mark(uses.name, names[~is_value], "a node's name")
+        if node_types is not None and node_names is not None:
+            rows = slice(first_row, first_row + types.size)
+            node_types[rows], node_names[rows] = types, names
+            first_edge = np.cumsum(counts[0], dtype=np.int64) - counts[0].astype(np.int64) + edges_before[0]
+            edges_before[0] += int(counts[0].sum(dtype=np.uint64))
+            script = np.isin(names, script_names)
+            if script.any():
+                ranges.append((first_edge[script], first_edge[script] + counts[0][script].astype(np.int64)))
 
-    def node_name(values: np.ndarray, first_row: int) -> None:
-        is_value = value_types[node_types[first_row : first_row + values.size]]
-        uses.mark(uses.value, values[is_value], "a string's name")
-        uses.mark(uses.name, values[~is_value], "a node's name")
-        if node_names is not None:
-            node_names[first_row : first_row + values.size] = values
-            script_rows.append(np.flatnonzero(np.isin(values, script_names)) + first_row)
+    fields = (0, meta.node_field("name"), *((meta.node_field("edge_count"),) if scripts else ()))
+    _FieldSink(meta.node_field_count, fields, meta.node_count, src, "nodes", node_rows).read(
+        parser, layout.sections["nodes"][0])
+    if scripts and edges_before[0] != meta.edge_count:
+        src.fail(f"the nodes' edge counts add up to {edges_before[0]}, but the header says edge_count = "
+                 f"{meta.edge_count}")
+    range_from = np.concatenate([first for first, _ in ranges]) if ranges else np.zeros(0, np.int64)
+    range_to = np.concatenate([end for _, end in ranges]) if ranges else np.zeros(0, np.int64)
+    name_edge = _indices_where(src, layout, "name") if range_from.size else np.zeros(0, np.int64)
 
-    nodes.read(meta.node_field("name"), node_name)
-    scripts = np.concatenate(script_rows) if script_rows else np.zeros(0, np.int64)
+    def edge_rows(first_row: int, types: np.ndarray, names: np.ndarray, *to_node: np.ndarray) -> None:
+        if int(types.max()) >= edge_type_count:
+            src.fail("section 'edges': a type code that snapshot.meta does not define")
+        named = ~index_edges[types.astype(np.intp)]
+        uses.mark(uses.name, names[named], "an edge's name")
+        if to_node and name_edge.size and node_types is not None and node_names is not None:
+            # A Script's `name` edge: its target, when a string, is the script's URL.
+            rows = np.arange(first_row, first_row + types.size)
+            at = np.searchsorted(range_from, rows, side="right") - 1
+            inside = (at >= 0) & (rows < range_to[np.maximum(at, 0)]) & named & np.isin(names, name_edge)
+            if inside.any():
+                targets = (to_node[0][inside] // np.uint64(meta.node_field_count)).astype(np.int64)
+                targets = targets[targets < meta.node_count]
+                strings = targets[value_types[node_types[targets]]]
+                uses.mark(uses.name, node_names[strings], "a script's name")
 
-    # Edges: the type, then the name of each (element and hidden edges carry an index).
-    edges = _Field(src, parser, "edges", layout.sections["edges"][0], meta.edge_count, meta.edge_field_count)
-    edge_types = edges.types(len(meta.edge_types))
-    ranges = _edge_ranges(nodes, meta, scripts) if scripts.size else None
-    name_edges = _indices_where(src, layout, "name") if ranges is not None else np.zeros(0, np.int64)
-    url_edges: list[np.ndarray] = []
-
-    def edge_name(values: np.ndarray, first_row: int) -> None:
-        named = ~index_edges[edge_types[first_row : first_row + values.size]]
-        uses.mark(uses.name, values[named], "an edge's name")
-        if ranges is not None and name_edges.size:
-            rows = np.arange(first_row, first_row + values.size)
-            at = np.searchsorted(ranges[0], rows, side="right") - 1
-            inside = (at >= 0) & (rows < ranges[1][np.maximum(at, 0)])
-            url_edges.append(rows[inside & named & np.isin(values, name_edges)])
-
-    edges.read(meta.edge_field("name_or_index"), edge_name)
-    urls = np.concatenate(url_edges) if url_edges else np.zeros(0, np.int64)
-    if urls.size and node_names is not None:
-        # A Script's `name` edge: its target, when a string, is the script's URL.
-        targets: list[np.ndarray] = []
-
-        def to_node(values: np.ndarray, first_row: int) -> None:
-            wanted = urls[(urls >= first_row) & (urls < first_row + values.size)]
-            if wanted.size:
-                targets.append(values[wanted - first_row] // np.uint64(meta.node_field_count))
-
-        edges.read(meta.edge_field("to_node"), to_node)
-        found = np.concatenate(targets).astype(np.int64) if targets else np.zeros(0, np.int64)
-        found = found[found < meta.node_count]
-        uses.mark(uses.name, node_names[found[value_types[node_types[found]]]], "a script's name")
+    fields = (0, meta.edge_field("name_or_index"), *((meta.edge_field("to_node"),) if name_edge.size else ()))
+    _FieldSink(meta.edge_field_count, fields, meta.edge_count, src, "edges", edge_rows).read(
+        parser, layout.sections["edges"][0])
 
     trace = layout.sections.get("trace_function_infos")
-    fields = meta.trace_function_info_fields
-    if trace is not None and fields:
-        columns = tuple(fields.index(field) for field in ("name", "script_name") if field in fields)
+    names = meta.trace_function_info_fields
+    if trace is not None and names:
+        columns = tuple(names.index(field) for field in ("name", "script_name") if field in names)
 
-        def function_names(*names: np.ndarray) -> None:
-            for column in names:
+        def function_rows(_first_row: int, *columns: np.ndarray) -> None:
+            for column in columns:
                 uses.mark(uses.name, column, "an allocation trace's function name")
 
-        sink = _FieldSink(len(fields), columns, src, "trace_function_infos", function_names)
-        parser.numbers(trace[0], "trace_function_infos", sink)
-        sink.finish()
+        _FieldSink(len(names), columns, None, src, "trace_function_infos", function_rows).read(parser, trace[0])
     return uses
-
-
-def _edge_ranges(nodes: _Field, meta: SnapshotMeta, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, end) edge rows of the nodes at `rows` (sorted), from a pass over `edge_count`."""
-    firsts = np.empty(rows.size, np.int64)
-    counts = np.empty(rows.size, np.int64)
-    total = [0]
-
-    def edge_count(values: np.ndarray, first_row: int) -> None:
-        before = np.cumsum(values, dtype=np.int64)
-        before -= values.astype(np.int64)
-        before += total[0]
-        lo, hi = np.searchsorted(rows, [first_row, first_row + values.size])
-        picked = rows[lo:hi] - first_row
-        firsts[lo:hi] = before[picked]
-        counts[lo:hi] = values[picked].astype(np.int64)
-        total[0] += int(values.sum(dtype=np.uint64))
-
-    nodes.read(meta.node_field("edge_count"), edge_count)
-    if total[0] != meta.edge_count:
-        nodes.src.fail(f"the nodes' edge counts add up to {total[0]}, but the header says edge_count = "
-                       f"{meta.edge_count}")
-    return firsts, firsts + counts
 
 
 def redacted_indices(uses: _Uses) -> np.ndarray:
@@ -359,48 +318,78 @@ def _rewrite_strings(mm: mmap.mmap, section: int, starts: np.ndarray, ends: np.n
                      out: Any) -> tuple[int, int]:
     """Write the `strings` section up to its last redacted string, each `redact` index replaced.
 
-    Returns (strings replaced, absolute position up to which the input is now written). Runs of
-    kept strings are copied as one slice of the map; starts/ends are relative to `section`.
+    Returns (strings replaced, absolute position up to which the input is now written). The kept
+    strings between two redacted ones are copied as one slice of the map; starts/ends are relative
+    to `section`.
     """
-    special = _special_positions(mm, section, section + int(ends[-1]) + 1) if redact.size else np.zeros(0)
     begin = starts[redact].astype(np.int64)
     finish = ends[redact].astype(np.int64)
-    plain = np.searchsorted(special, finish) == np.searchsorted(special, begin)
-    view = memoryview(mm)
-    placeholders: dict[int, bytes] = {}
-    pieces: list[Any] = []
-    pending = 0
-    done = 0
-    copied_to = section  # absolute position up to which the input is written
-    try:
-        for first, last, is_plain in zip(begin.tolist(), finish.tolist(), plain.tolist(), strict=True):
-            raw_start, raw_end = section + first, section + last
-            raw = mm[raw_start:raw_end]
-            if raw in _KEPT_TEXTS or (raw.startswith(b"<redacted: ") and redacted_length(raw.decode("ascii", "replace"))
-                                      is not None):
-                continue  # nothing to hide, or redacted already
-            length = (last - first) if is_plain else _length_of(raw)
-            text = placeholders.get(length)
-            if text is None:
-                text = placeholders[length] = redacted_string(length).encode("ascii")
-            pieces.append(view[copied_to:raw_start])
-            pieces.append(text)
-            pending += raw_start - copied_to + len(text)
-            copied_to = raw_end
-            done += 1
-            if pending >= WRITE_BUFFER:
-                _flush(out, pieces)
-                pending = 0
-        _flush(out, pieces)
-    finally:
-        pieces.clear()
-        view.release()
-    return done, copied_to
+    # Texts that stay although only values: "", V8's fixed cons/sliced names, earlier placeholders.
+    # Only strings of their lengths or starting with '<' can be one, so only those are looked at.
+    lengths = finish - begin
+    section_bytes = np.frombuffer(mm, np.uint8, int(ends[-1]) + 1, section)
+    suspects = np.flatnonzero((lengths == 0) | np.isin(lengths, [len(text) for text in _KEPT_TEXTS])
+                              | (section_bytes[np.minimum(begin, section_bytes.size - 1)] == ord("<")))
+    if suspects.size:
+        keep = [int(i) for i in suspects.tolist() if _stays(mm[section + int(begin[i]) : section + int(finish[i])])]
+        if keep:
+            chosen = np.ones(begin.size, np.bool_)
+            chosen[keep] = False
+            begin, finish, lengths = begin[chosen], finish[chosen], lengths[chosen]
+    del section_bytes
+    if not begin.size:
+        return 0, section
+    special = _special_positions(mm, section, section + int(ends[-1]) + 1)
+    escaped = np.flatnonzero(np.searchsorted(special, finish) != np.searchsorted(special, begin))
+    for i in escaped.tolist():
+        lengths[i] = _length_of(mm[section + int(begin[i]) : section + int(finish[i])])
+    # The output is gap, placeholder, gap, placeholder, ...: each gap a slice of the input (the
+    # kept strings between two redacted ones), each placeholder a slice of a pool of the distinct
+    # ones. Both are gathered with numpy into one buffer per batch of about OUT_BATCH bytes.
+    distinct, which = np.unique(lengths, return_inverse=True)
+    texts = [redacted_string(int(n)).encode("ascii") for n in distinct.tolist()]
+    pool = np.frombuffer(b"".join(texts), np.uint8)
+    pool_at = np.concatenate(([0], np.cumsum([len(text) for text in texts])))[:-1].astype(np.int64)
+    text_from = pool_at[which.reshape(-1)]
+    text_size = np.asarray([len(text) for text in texts], np.int64)[which.reshape(-1)]
+    gap_from = np.concatenate(([0], finish[:-1]))  # relative to the section, like begin and finish
+    gap_size = begin - gap_from
+    pair_end = np.cumsum(gap_size + text_size)
+    source = np.frombuffer(mm, np.uint8, int(finish[-1]), section)
+    first = 0
+    while first < begin.size:
+        upto = max(first + 1, int(np.searchsorted(pair_end, (pair_end[first - 1] if first else 0) + OUT_BATCH)))
+        out.write(_gather(source, pool, gap_from[first:upto], gap_size[first:upto], text_from[first:upto],
+                          text_size[first:upto]))
+        first = upto
+    return int(begin.size), section + int(finish[-1])
 
 
-def _flush(out: Any, pieces: list[Any]) -> None:
-    out.writelines(pieces)
-    pieces.clear()
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The indices start_0 .. start_0+size_0-1, start_1 .., concatenated (every size > 0)."""
+    steps = np.ones(int(sizes.sum()), np.int64)
+    steps[0] = starts[0]
+    ends = np.cumsum(sizes)[:-1]
+    steps[ends] = starts[1:] - (starts[:-1] + sizes[:-1]) + 1
+    return np.cumsum(steps)
+
+
+def _gather(source: np.ndarray, pool: np.ndarray, gap_from: np.ndarray, gap_size: np.ndarray,
+            text_from: np.ndarray, text_size: np.ndarray) -> bytes:
+    """One batch of the output: each gap of `source` followed by its placeholder from `pool`."""
+    out_at = np.concatenate(([0], np.cumsum(gap_size + text_size)))
+    buffer = np.empty(int(out_at[-1]), np.uint8)
+    gaps = gap_size > 0
+    if gaps.any():
+        buffer[_ranges(out_at[:-1][gaps], gap_size[gaps])] = source[_ranges(gap_from[gaps], gap_size[gaps])]
+    buffer[_ranges(out_at[:-1] + gap_size, text_size)] = pool[_ranges(text_from, text_size)]
+    return buffer.tobytes()
+
+
+def _stays(raw: bytes) -> bool:
+    """A value text left as it is: nothing to hide, or redacted already."""
+    return raw in _KEPT_TEXTS or (raw.startswith(b"<redacted: ") and
+                                  redacted_length(raw.decode("ascii", "replace")) is not None)
 
 
 def _copy(src: SnapshotFile, out: Any, start: int, end: int) -> None:
