@@ -97,3 +97,46 @@ def test_without_ci_the_default_is_off_and_the_ini_turns_it_on(
     pytester.makeini("[pytest]\njsleak_redact = on\n")
     _, item, _ = run(pytester)
     assert item["redacted"] is True and not any(PASSWORD in data for data in kept_bytes(item))
+
+
+SERVER = Path(__file__).resolve().parents[2] / "examples" / "service" / "server.mjs"
+SERVICE_TEST = """
+import os, urllib.request
+
+def test_track(jsleak):
+    agent = "agent/" + os.environ["JSLEAK_E2E_TOKEN"]
+    with jsleak.service(["node", "server.mjs"], ready="/health") as svc:
+        def call():
+            request = urllib.request.Request(svc.url + "/track", headers={"User-Agent": agent})
+            urllib.request.urlopen(request, timeout=10).read()
+        svc.check(call, name="GET /track")
+"""
+
+
+def test_a_service_checks_kept_snapshots_lose_what_requests_carried(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's leaked RequestRecords keep each request's User-Agent: the token sent in it goes."""
+    import shutil
+
+    token = "sk_live_" + secrets.token_hex(12)
+    monkeypatch.setenv("JSLEAK_E2E_TOKEN", token)
+    monkeypatch.setenv("CI", "1")
+    shutil.copy(SERVER, pytester.path / "server.mjs")
+    pytester.makepyfile(test_svc=SERVICE_TEST)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--jsleak-iterations=40",
+                                           "--jsleak-warmup=10", f"--jsleak-report={report}", timeout=300)
+    result.assert_outcomes(failed=1)
+    item = json.loads(report.read_text())["items"][0]
+    assert item["verdict"] == "leak" and item["redacted"] is True
+    snapshots = kept_bytes(item)
+    assert len(snapshots) == 3
+    # The header is gone, and strings of its length were redacted in the last snapshot: the records'.
+    assert not any(token.encode() in data for data in snapshots)
+    assert f"<redacted: {len('agent/' + token)} chars>".encode() in snapshots[-1]
+    assert token not in report.read_text() and token not in result.stdout.str()
+    diff = subprocess.run([sys.executable, "-m", "pytest_jsleak", "diff", *item["snapshot_paths"]],
+                          capture_output=True, text=True, cwd=pytester.path, timeout=120)
+    assert diff.returncode == 0, diff.stderr
+    assert "RequestRecord" in diff.stdout and "requestLog" in diff.stdout
