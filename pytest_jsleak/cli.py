@@ -273,7 +273,7 @@ def run_redact(args: argparse.Namespace) -> int:
         except OSError as error:  # reading errors are SnapshotFormatError, named by the reader
             print(f"jsleak redact: error: {target}: cannot write: {error.strerror or error}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        kept = f", {stats.kept_values} kept (also names)" if stats.kept_values else ""
+        kept = f", {stats.kept_values} values kept (their text is also a name)" if stats.kept_values else ""
         print(
             f"{source} → {target}: {stats.redacted} of {stats.strings} strings redacted{kept}; "
             f"{format_bytes(stats.bytes_in)} → {format_bytes(stats.bytes_out)} in {stats.seconds:.2f} s"
