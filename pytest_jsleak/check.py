@@ -38,6 +38,7 @@ from pytest_jsleak.errors import (
 )
 from pytest_jsleak.evidence import Evidence
 from pytest_jsleak.explain import explain
+from pytest_jsleak.heap.redact import redact_result
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, file_options, resolve
 from pytest_jsleak.plan import EXTRA_SNAPSHOT_NAME, SNAPSHOT_NAMES, Measurement
@@ -250,6 +251,10 @@ def retain_snapshots(result: LeakResult, folder: Path, options: Options, *, fail
         result.snapshot_paths = []
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
+    if options.redact == "on":
+        # Once the snapshots are kept or dropped and the paths are final: the kept files and the
+        # paths' string steps lose their text (DESIGN §16).
+        redact_result(result)
 
 
 def error_kind(exc: JsLeakError) -> str:

@@ -1,5 +1,6 @@
-"""The `jsleak` console script: `jsleak diff A B [C]` over heap snapshot files (DESIGN §8), and
-`jsleak merge` of the JSON reports of several runs (DESIGN §7)."""
+"""The `jsleak` console script: `jsleak diff A B [C]` over heap snapshot files (DESIGN §8), `jsleak merge`
+of the JSON reports of several runs (DESIGN §7), and `jsleak redact IN... [-o OUT]`, which makes a
+snapshot safe to share (DESIGN §16)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,27 @@ def build_parser() -> argparse.ArgumentParser:
         "(the shards must have run with --jsleak-baseline)",
     )
     merge.set_defaults(handler=run_merge)
+    redact = commands.add_parser(
+        "redact",
+        help="replace the text of string values in snapshots, so they can be shared",
+        description=(
+            "Write a copy of each snapshot in which the text of every string value is replaced by "
+            "'<redacted: N chars>', while class, property, variable and function names, script "
+            "locations, allocation stacks and the graph stay: Chrome DevTools loads the copy and "
+            "`jsleak diff` gives the same classes, counts and retainer paths. A string whose text is "
+            "also a name (a property name, a class, a script's URL) stays. By default IN.heapsnapshot "
+            "is written to IN.redacted.heapsnapshot beside it; an existing output is never "
+            "overwritten unless --force is given. Exit status: 0 done, 2 unreadable input or an "
+            "output that exists."
+        ),
+    )
+    redact.add_argument("inputs", nargs="+", metavar="IN", help=".heapsnapshot file(s) to redact")
+    redact.add_argument("-o", "--output", metavar="OUT", default=None,
+                        help="where to write the redacted copy (one input only)")
+    redact.add_argument("--in-place", action="store_true",
+                        help="replace each input with its redacted copy (written to a temp file, then renamed)")
+    redact.add_argument("--force", action="store_true", help="overwrite an output that exists")
+    redact.set_defaults(handler=run_redact)
     return parser
 
 
@@ -275,6 +297,49 @@ def run_diff(args: argparse.Namespace) -> int:
     clock.total()
     if args.threshold is not None and any(row.survivors > args.threshold for row in rows):
         return EXIT_LEAK
+    return EXIT_OK
+
+
+def redacted_name(path: str) -> str:
+    """`dir/s3.heapsnapshot` → `dir/s3.redacted.heapsnapshot` (any other name gets `.redacted` appended)."""
+    base, extension = os.path.splitext(path)
+    return f"{base}.redacted{extension}" if extension == ".heapsnapshot" else f"{path}.redacted"
+
+
+def run_redact(args: argparse.Namespace) -> int:
+    from pytest_jsleak.heap.redact import redact_snapshot
+    from pytest_jsleak.units import format_bytes
+
+    inputs = args.inputs
+    if args.output is not None and (len(inputs) > 1 or args.in_place):
+        problem = "with several inputs" if len(inputs) > 1 else "with --in-place"
+        print(f"jsleak redact: error: -o/--output cannot be used {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    jobs = []
+    for source in inputs:
+        if not os.path.isfile(source):
+            print(f"jsleak redact: error: {source}: no such file", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        target = source if args.in_place else (args.output or redacted_name(source))
+        if not args.in_place and os.path.exists(target):
+            if os.path.samefile(source, target):
+                print(f"jsleak redact: error: {target} is the input: use --in-place to replace it", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if not args.force:
+                print(f"jsleak redact: error: {target} exists: give --force to overwrite it", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        jobs.append((source, target))
+    for source, target in jobs:
+        try:
+            stats = redact_snapshot(source, target)
+        except OSError as error:  # reading errors are SnapshotFormatError, named by the reader
+            print(f"jsleak redact: error: {target}: cannot write: {error.strerror or error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        kept = f", {stats.kept_values} values kept (their text is also a name)" if stats.kept_values else ""
+        print(
+            f"{source} → {target}: {stats.redacted} of {stats.strings} strings redacted{kept}; "
+            f"{format_bytes(stats.bytes_in)} → {format_bytes(stats.bytes_out)} in {stats.seconds:.2f} s"
+        )
     return EXIT_OK
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Verdict = Literal["clean", "leak", "inconclusive", "error", "known", "fixed"]
@@ -21,6 +22,38 @@ VARIABLE_EDGE_TYPES = ("context", "property", "variable", "import")
 
 MODULE_SCOPE = "(module scope)"
 """The name of the path step that stands for a module's top-level scope (`(module scope) src/a.mjs`)."""
+
+
+STRING_NODE_TYPES = ("string", "concatenated string", "sliced string")
+"""V8 node types whose name is a string's text (V8 names every cons and sliced string by its kind,
+Bun's writer by its text)."""
+FIXED_STRING_NAMES = ("(concatenated string)", "(sliced string)")
+"""The names V8 gives every cons and sliced string: a kind, not contents."""
+_REDACTED_RE = re.compile(r"<redacted: (\d+) chars?>")
+
+
+def redacted_string(length: int) -> str:
+    """What a redacted string's text becomes, in kept snapshots and in reports: `<redacted: 32 chars>`."""
+    return f"<redacted: {length} char{'' if length == 1 else 's'}>"
+
+
+def redacted_length(text: str) -> int | None:
+    """The length a redaction placeholder stands for, or None when `text` is not one."""
+    match = _REDACTED_RE.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+def js_length(text: str) -> int:
+    """The string's `.length` in JavaScript: UTF-16 code units (an emoji counts 2)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+
+
+def is_string_value(node_type: str, node_name: str) -> bool:
+    """Whether a node's name is the text of a string value (not V8's fixed cons/sliced names, not a placeholder)."""
+    return (node_type in STRING_NODE_TYPES and bool(node_name) and node_name not in FIXED_STRING_NAMES
+            and redacted_length(node_name) is None)
 
 
 def is_scope_class(class_name: str) -> bool:
@@ -57,6 +90,22 @@ class RetainerPath:
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [asdict(step) for step in self.steps]
+
+
+def redact_path(path: RetainerPath | None) -> RetainerPath | None:
+    """The path with every string's text replaced by `redacted_string(length)`; names, edges, ids stay.
+
+    What the reports show when the `redact` option is on (DESIGN §16): a step that is a string reads
+    `"…" (string, 32 chars)` instead of its contents.
+    """
+    if path is None:
+        return None
+    steps = tuple(
+        replace(step, node_name=redacted_string(js_length(step.node_name)))
+        if is_string_value(step.node_type, step.node_name) else step
+        for step in path.steps
+    )
+    return RetainerPath(steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +278,18 @@ class LeakResult:
     Python test's file for a fixture check (GitHub annotations point there)."""
     source_line: int = 0
     """1-based line of the scenario's `export` in the target, or of the Python test; 0 when unknown."""
+    redacted: bool = False
+    """Whether string contents were removed from the paths and the kept snapshots (the `redact` option)."""
 
     @property
     def leaked(self) -> bool:
         return self.verdict == "leak"
+
+    def redact_strings(self) -> None:
+        """Replace the text of every string on the suspects' and grown objects' paths (`redact_path`)."""
+        self.suspects = [replace(suspect, path=redact_path(suspect.path)) for suspect in self.suspects]
+        self.grown_in_place = [replace(grown, path=redact_path(grown.path)) for grown in self.grown_in_place]
+        self.redacted = True
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}

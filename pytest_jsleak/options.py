@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pytest_jsleak.errors import OptionError
@@ -17,6 +18,16 @@ SNAPSHOT_POLICIES: tuple[SnapshotPolicy, ...] = ("on-failure", "always", "never"
 # Repeated runs measure a leak's growth per iteration within 2 %, and storage that grows in reallocation
 # steps up to ~1.4-1.5x apart (README, "Adopting the gate"): half again passes, a doubled leak fails.
 BASELINE_TOLERANCE = 50.0
+
+
+def redact_default(environ: Mapping[str, str] | None = None) -> str:
+    """`on` when the environment variable CI is set (GitHub, GitLab and most CI services set it),
+    to anything but `false` or `0` (any case; an empty value counts as unset); `off` otherwise.
+
+    Read whenever options are resolved, not at import, so a test can set CI for one run.
+    """
+    value = (os.environ if environ is None else environ).get("CI", "").strip().lower()
+    return "on" if value and value not in ("false", "0") else "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +58,14 @@ class Options:
     """An `inconclusive` verdict fails the test (default: it passes with a JsLeakInconclusiveWarning)."""
     baseline_tolerance: float = BASELINE_TOLERANCE
     """Percent by which a known leak may exceed its baseline entry's growth per iteration and still be known."""
+    redact: str = field(default_factory=redact_default)
+    """`on`: kept snapshots lose the text of string values, reports print no string contents (DESIGN §16);
+    default `on` under CI (`redact_default`)."""
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Options))
 DEFAULTS = Options()
+"""The built-in defaults; its `redact` is the environment's at import (`resolve` reads it afresh)."""
 
 OPTION_HELP: dict[str, str] = {
     "runtime": "JS runtime to run targets under: node, bun or deno (default: node).",
@@ -73,6 +88,10 @@ OPTION_HELP: dict[str, str] = {
     "baseline_tolerance": (
         "percent by which a known leak may exceed its baseline entry and still pass as known "
         f"(default: {BASELINE_TOLERANCE:g})."
+    ),
+    "redact": (
+        "on/off: replace the text of string values in kept snapshots and reports (names and paths stay; "
+        "default: on when the CI environment variable is set and not false/0, else off)."
     ),
 }
 # Options that are flags on the command line (`--jsleak-strict`, no value) and true/false elsewhere.
@@ -227,6 +246,7 @@ _PARSERS: dict[str, Any] = {
     "allocation_sites": _parse_on_off,
     "strict": _parse_bool,
     "baseline_tolerance": _parse_percent,
+    "redact": _parse_on_off,
 }
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -262,11 +282,14 @@ def parse_layer(raw: Mapping[str, Any], *, source: str, camel_case: bool = False
 
 
 def resolve(*layers: Mapping[str, Any]) -> Options:
-    """Apply already validated layers over the defaults, lowest precedence first."""
+    """Apply already validated layers over the defaults, lowest precedence first.
+
+    The defaults are made afresh each time: `redact`'s depends on the environment (CI) of the moment.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
-    return replace(DEFAULTS, **merged)
+    return Options(**merged)
 
 
 
@@ -290,5 +313,6 @@ __all__ = [
     "parse_layer",
     "parse_option",
     "parse_size",
+    "redact_default",
     "resolve",
 ]

@@ -19,7 +19,7 @@ DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts", "*.leak.m
 DEFAULT_DIR = ".jsleak"
 MARKER_HELP = (
     "jsleak(runtime=, runtime_path=, runtime_args=, iterations=, warmup=, max_growth_per_iteration=, ignore=, "
-    "timeout=, snapshots=, allocation_sites=, strict=, baseline_tolerance=): "
+    "timeout=, snapshots=, allocation_sites=, strict=, baseline_tolerance=, redact=): "
     "options for every jsleak.check in this test (keyword arguments of check override them)."
 )
 

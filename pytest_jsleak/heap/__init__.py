@@ -8,6 +8,7 @@
     diff = three_snapshot_diff(ids1, ids2, graph)   # leak candidates per class
     path = retainer_path(graph, node_index)     # model.RetainerPath from the GC roots, or None
     sizes = retained_sizes(graph)               # int64 retained size per node
+    stats = redact_snapshot(path, out)          # a copy without the text of string values (DESIGN §16)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pytest_jsleak.heap.dominators import DominatorTree, retained_sizes
 from pytest_jsleak.heap.graph import EdgeView, HeapGraph, NodeView, key_for
 from pytest_jsleak.heap.meta import SnapshotMeta
 from pytest_jsleak.heap.paths import ShortestPathTree, retainer_path
+from pytest_jsleak.heap.redact import RedactionStats, redact_snapshot
 from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapshot
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "HeapSnapshot",
     "LeakCandidates",
     "NodeView",
+    "RedactionStats",
     "ShortestPathTree",
     "SnapshotMeta",
     "ThreeSnapshotDiff",
@@ -56,6 +59,7 @@ __all__ = [
     "leak_candidates",
     "read_node_ids",
     "read_snapshot",
+    "redact_snapshot",
     "representative_path",
     "retained_sizes",
     "retainer_path",

@@ -321,11 +321,14 @@ def snapshots_html(entry: Mapping[str, Any], base: Path | None) -> str:
         f'<li><a href="{esc(_href(p, base))}" download>{esc(Path(p).name)}</a></li>' for p in paths
     )
     final = Path(paths[-1]).name
+    redacted = ('<p class="hint">The text of string values is redacted in these snapshots and on this page '
+                "(<code>--jsleak-redact=off</code> keeps it); names, paths and locations are all there.</p>"
+                if entry.get("redacted") else "")
     return (
         f'<div class="snaps"><h4>heap snapshots kept</h4><ul class="inline">{links}</ul>'
         f'<p class="hint">Open <code>{esc(final)}</code> in Chrome DevTools (Memory tab → Load) and search a'
         f" path's <code>@id</code> to dig further; <code>jsleak diff</code> reads all three."
-        f' Folder: <code>{esc(entry.get("snapshot_dir") or Path(paths[-1]).parent)}</code></p></div>'
+        f' Folder: <code>{esc(entry.get("snapshot_dir") or Path(paths[-1]).parent)}</code></p>{redacted}</div>'
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pytest_jsleak.model import PathStep, RetainerPath
+from pytest_jsleak.model import STRING_NODE_TYPES, PathStep, RetainerPath, redacted_length
 
 MAX_NAME = 60
 
@@ -52,7 +52,10 @@ def node_label(step: PathStep) -> str:
     """The node as DevTools lists it: class key, or the text of a string, or a root's name."""
     if step.node_type == "synthetic":
         return step.node_name or "(root)"
-    if step.node_type in ("string", "concatenated string", "sliced string"):
+    if step.node_type in STRING_NODE_TYPES:
+        length = redacted_length(step.node_name)
+        if length is not None:  # the `redact` option or `jsleak redact` removed the text
+            return f'"…" (string, {length} char{"" if length == 1 else "s"})'
         text = step.node_name if len(step.node_name) <= MAX_NAME else step.node_name[: MAX_NAME - 1] + "…"
         return f'"{text}"'
     if step.node_type == "native":

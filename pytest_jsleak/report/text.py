@@ -134,8 +134,9 @@ def snapshots_line(result: LeakResult) -> str:
     if not result.snapshot_paths:
         return ""
     final = result.snapshot_paths[-1]
+    redacted = " (string values redacted: --jsleak-redact=off keeps them)" if result.redacted else ""
     return (
-        f"snapshots kept in {result.snapshot_dir or ''}\n"
+        f"snapshots kept in {result.snapshot_dir or ''}{redacted}\n"
         f"  open {final} in Chrome DevTools (Memory tab → Load) to dig further"
     )
 
