@@ -12,8 +12,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
+from pytest_jsleak import heap
 from pytest_jsleak.errors import SnapshotFormatError
 from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites, carries_allocation_traces
+from pytest_jsleak.heap.diff import contains
+from pytest_jsleak.heap.dominators import dominators
+from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
+from pytest_jsleak.heap.paths import shortest_paths
+from pytest_jsleak.report import diff as report
 
 EXIT_OK = 0
 EXIT_LEAK = 1
@@ -106,9 +114,6 @@ class _Clock:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from pytest_jsleak import heap
-    from pytest_jsleak.report import diff as report
-
     files = args.snapshots
     if len(files) not in (2, 3):
         print(f"jsleak diff: error: give 2 or 3 snapshots, not {len(files)}", file=sys.stderr)
@@ -152,29 +157,25 @@ def run_diff(args: argparse.Namespace) -> int:
         ids = list(ids_future.result())
         del ids_future
         clock.lap(f"read ids of {labels[0]} and {labels[1]} (rest of)")
-    graph = final.graph
+    graph = heap.HeapGraph(final)
     if final.ids_comparable:
         found = heap.leak_candidates(ids[0], ids[1], graph)
         ids.clear()  # the ids of A and B are not needed past this point: free them before the graph work
         clock.lap("3-snapshot ids diff")
-        graph.shortest_paths  # noqa: B018 - build now so that the timings say where time goes
+        shortest_paths(graph)  # built now so that the timings say where time goes
         clock.lap("shortest paths")
-        graph.dominators  # noqa: B018
+        dominators(graph)
         clock.lap("dominators and retained sizes")
         result = heap.group_candidates(found, graph, ignore_classes=args.ignore)
         clock.lap("grouping by class")
     else:
         ids.clear()
         census = [heap.class_census(heap.read_snapshot(path)) for path in files[:2]]
-        census.append(heap.class_census(final))
+        census.append(heap.class_census(graph))
         result = heap.three_snapshot_counts(*census, graph, ignore_classes=args.ignore)
         clock.lap("per-class counts")
     grown = []
     if not args.no_growth:
-        import numpy as np
-
-        from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
-
         # S1 and S2 are read one at a time, and only their keys and sizes are kept.
         comparable = final.ids_comparable
         keyed = [keyed_sizes(heap.HeapGraph(heap.read_snapshot(path)), comparable) for path in files[:2]]
@@ -218,10 +219,6 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def _new_object_sites(before: Any, after: Any, census_after: Any, rows: Sequence, count: int) -> dict[str, list]:
     """Where the new objects of the top classes were allocated, when `after` carries allocation stacks."""
-    import numpy as np
-
-    from pytest_jsleak.heap.diff import contains
-
     traces = AllocationTraces.of_snapshot(after)
     if traces is None or not (before.ids_comparable and after.ids_comparable) or count == 0:
         return {}

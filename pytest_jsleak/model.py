@@ -19,6 +19,10 @@ VARIABLE_EDGE_TYPES = ("context", "property", "variable", "import")
 MODULE_SCOPE = "(module scope)"
 """The name of the path step that stands for a module's top-level scope (`(module scope) src/a.mjs`)."""
 
+HARNESS_PREFIX = "__jsleak"
+"""Every module-level variable of runtime/harness.mjs starts with this (`__jsleakExports`, its table of
+the target's exports): the heap core leaves the harness's objects out by it, the reports its path steps."""
+
 
 def is_scope_class(class_name: str) -> bool:
     """Whether objects of this class key hold variables of a scope (a closure's context, a module)."""

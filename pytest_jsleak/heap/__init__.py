@@ -2,8 +2,8 @@
 
     snap = read_snapshot(path)                  # HeapSnapshot: flat arrays, strings, meta, locations
     ids = read_node_ids(path)                   # sorted int64 ids only (baseline/target of a diff)
-    graph = HeapGraph(snap)                     # or snap.graph: CSR, node(i)/edge(i) views, retainers
-    census = class_census(snap)                 # per DevTools class key: count, self size
+    graph = HeapGraph(snap)                     # CSR, node(i)/edge(i) views, retainers, the analyses' memo
+    census = class_census(snap)                 # per DevTools class key: count, self size (or of a graph)
     rows = compare(census_a, census_b)          # 2-snapshot Comparison rows
     diff = three_snapshot_diff(ids1, ids2, graph)   # leak candidates per class
     path = retainer_path(graph, node_index)     # model.RetainerPath from the GC roots, or None
@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
+from pytest_jsleak.heap.classes import instances_of, key_for
 from pytest_jsleak.heap.diff import (
-    NOISE_NODE_TYPES,
     Candidates,
     ClassCensus,
     ClassComparison,
@@ -22,16 +22,16 @@ from pytest_jsleak.heap.diff import (
     class_census,
     compare,
     group_candidates,
-    instances_of,
     leak_candidates,
-    representative_path,
     three_snapshot_counts,
     three_snapshot_diff,
 )
 from pytest_jsleak.heap.dominators import DominatorTree, retained_sizes
-from pytest_jsleak.heap.graph import EdgeView, HeapGraph, NodeView, key_for
+from pytest_jsleak.heap.exclusions import NOISE_NODE_TYPES
+from pytest_jsleak.heap.graph import EdgeView, HeapGraph, NodeView
 from pytest_jsleak.heap.meta import SnapshotMeta
-from pytest_jsleak.heap.paths import ShortestPathTree, retainer_path
+from pytest_jsleak.heap.paths import ShortestPathTree
+from pytest_jsleak.heap.retainers import representative_path, retainer_path
 from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapshot
 
 __all__ = [

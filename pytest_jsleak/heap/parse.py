@@ -162,7 +162,7 @@ def iter_sections(src: SnapshotFile, pos: int) -> Any:
 # --- numeric arrays ----------------------------------------------------------------------------
 
 
-class _DigitParser:
+class DigitParser:
     """Decodes runs of comma-separated non-negative integers, chunk by chunk, into uint64."""
 
     def __init__(self, src: SnapshotFile) -> None:
