@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
+from pytest_jsleak.api import marker_layer
 from pytest_jsleak.errors import JsLeakError, OptionError
+from pytest_jsleak.measure import file_options
 from pytest_jsleak.model import LeakResult
+from pytest_jsleak.report.text import render
+from pytest_jsleak.runtime import find_runtime, list_scenarios
+from pytest_jsleak.session import JsLeakSession
 
 # The item a target gets when it cannot even be loaded: the failure then belongs to one test.
 LOAD_ITEM = "(load)"
@@ -28,10 +33,6 @@ class JsLeakFile(pytest.File):
     """A JS leak target: loading it lists its scenarios and its `jsleak` options export."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_jsleak.measure import file_options
-        from pytest_jsleak.runtime import find_runtime, list_scenarios
-        from pytest_jsleak.session import JsLeakSession
-
         session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
         listing = session.listing_options(self.path)
         try:
@@ -70,9 +71,6 @@ class JsLeakItem(pytest.Item):
         self.load_error = load_error
 
     def runtest(self) -> None:
-        from pytest_jsleak.plugin import _parse_or_usage
-        from pytest_jsleak.session import JsLeakSession
-
         session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
         if self.load_error is not None:
             result = LeakResult(
@@ -85,11 +83,8 @@ class JsLeakItem(pytest.Item):
             )
             session.attach(self, result)
             raise JsLeakFailure(result)
-        marker_layer: dict[str, Any] = {}
-        for mark in reversed(list(self.iter_markers("jsleak"))):
-            marker_layer.update(_parse_or_usage(mark.kwargs, f"@pytest.mark.jsleak on {self.nodeid}"))
         result = session.run(
-            self, self.path, self.name, override_layers=(marker_layer,), file_layer=self.file_layer
+            self, self.path, self.name, override_layers=(marker_layer(self),), file_layer=self.file_layer
         )
         session.attach(self, result)
         if result.verdict != "clean":
@@ -97,8 +92,6 @@ class JsLeakItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, JsLeakFailure):
-            from pytest_jsleak.report.text import render
-
             return render(excinfo.value.result, label=self.nodeid)
         return super().repr_failure(excinfo)
 

@@ -14,6 +14,8 @@ import pytest
 from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, resolve
+from pytest_jsleak.report.json_report import write_report
+from pytest_jsleak.report.summary import summary_lines
 from pytest_jsleak.runtime.runtimes import find_runtime, is_typescript
 
 results_key = pytest.StashKey[list[LeakResult]]()
@@ -168,14 +170,13 @@ class JsLeakSession:
     def _write_report(self, *, complete: bool) -> None:
         if self.report_path is None:
             return
-        from pytest_jsleak.report.json_report import write_report
-
         write_report(self.report_path, self.entries, complete=complete, started=self.started)
 
     def _write_html(self, *, complete: bool) -> None:
         # Once per run, at the end: unlike the JSON document, nobody polls the page while tests run.
         if self.html_path is None:
             return
+        # Only for --jsleak-html: session.py loads in every pytest run, the page's renderer (tabulate) need not.
         from pytest_jsleak.report.html import write_html_report
 
         write_html_report(self.html_path, self.entries, complete=complete, started=self.started)
@@ -188,8 +189,6 @@ class JsLeakSession:
             if self.html_path is not None:
                 terminalreporter.write_line(f"jsleak HTML report: {self.html_path}")
             return
-        from pytest_jsleak.report.summary import summary_lines
-
         terminalreporter.section("jsleak")
         for line in summary_lines(self.entries, verbose=config.get_verbosity() > 0):
             terminalreporter.write_line(line)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pytest_jsleak import __version__
 from pytest_jsleak.model import InPlaceGrowth, PathStep, RetainerPath
 from pytest_jsleak.report.fold import Repeat, fold_repeats
 from pytest_jsleak.report.json_report import write_text_atomically
@@ -559,8 +560,6 @@ def render_page(
     base: Path | None = None,
 ) -> str:
     """The whole page. `base` is the report's folder: snapshot links are relative to it."""
-    from pytest_jsleak import __version__
-
     items = ordered(entries)
     counts = Counter(entry.get("verdict") for entry in items)
     runtimes = Counter(

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_jsleak import __version__
+
 SCHEMA_VERSION = 2
 
 
@@ -24,8 +26,6 @@ def schema() -> dict[str, Any]:
 def build_document(
     entries: Iterable[Mapping[str, Any]], *, complete: bool, started: float | None = None
 ) -> dict[str, Any]:
-    from pytest_jsleak import __version__
-
     items = [dict(entry) for entry in entries]
     counts = Counter(item["verdict"] for item in items)
     return {
