@@ -33,7 +33,7 @@ class JsLeakFile(pytest.File):
     """A JS leak target: loading it lists its scenarios and its `jsleak` options export."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
+        session = JsLeakSession.of(self.config)
         listing = session.listing_options(self.path)
         try:
             runtime = find_runtime(listing.runtime, listing.runtime_path, cwd=session.rootpath)
@@ -71,7 +71,7 @@ class JsLeakItem(pytest.Item):
         self.load_error = load_error
 
     def runtest(self) -> None:
-        session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
+        session = JsLeakSession.of(self.config)
         if self.load_error is not None:
             result = LeakResult(
                 target=str(self.path),

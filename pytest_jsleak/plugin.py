@@ -136,8 +136,7 @@ def jsleak(request: pytest.FixtureRequest) -> Generator[JsLeakChecker, None, Non
     or a running server: `with jsleak.service(["node", "server.mjs"]) as svc: svc.check(action)`."""
     from pytest_jsleak.api import JsLeakChecker, marker_layer  # a test asks for a check: its modules load now
 
-    session = request.config.pluginmanager.get_plugin(JsLeakSession.name)
-    checker = JsLeakChecker(session, request.node, marker_layer(request.node))
+    checker = JsLeakChecker(JsLeakSession.of(request.config), request.node, marker_layer(request.node))
     try:
         yield checker
     finally:

@@ -41,6 +41,14 @@ class JsLeakSession:
         self.entries: list[dict[str, Any]] = []
         self.started = time.time()
 
+    @classmethod
+    def of(cls, config: pytest.Config) -> JsLeakSession:
+        """The run's session, registered by the plugin's pytest_configure."""
+        session = config.pluginmanager.get_plugin(cls.name)
+        if not isinstance(session, cls):
+            raise RuntimeError("pytest-jsleak: the session is not registered (the plugin was not configured)")
+        return session
+
     # -- running checks (on whichever process runs the test) --
 
     def listing_options(self, path: Path) -> Options:

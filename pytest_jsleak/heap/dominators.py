@@ -227,12 +227,12 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
             continue
         parents = parent[nodes]
         # In place and in int32: the widest level holds millions of nodes.
-        before = np.cumsum(size[nodes], dtype=size.dtype)
+        before: np.ndarray = np.cumsum(size[nodes], dtype=size.dtype)
         before -= size[nodes]
         first = np.empty(nodes.size, np.bool_)
         first[0] = True
         np.not_equal(parents[1:], parents[:-1], out=first[1:])
-        group = np.cumsum(first, dtype=size.dtype)
+        group: np.ndarray = np.cumsum(first, dtype=size.dtype)
         group -= 1
         before -= before[first][group]
         del group, first

@@ -218,12 +218,12 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
         _validate(src, meta, node_columns, edge_columns, strings)
         locations = _shape(src, meta.location_fields, flat.get("locations"), "locations")
         if locations is not None and locations.size and "object_index" in meta.location_fields:
-            column = meta.location_fields.index("object_index")
-            objects = locations[:, column]
+            object_column = meta.location_fields.index("object_index")
+            objects = locations[:, object_column]
             width = meta.node_field_count
             if (objects % width).any() or (objects >= meta.node_count * width).any():
                 src.fail("section 'locations' points at a node that does not exist")
-            locations[:, column] //= width
+            locations[:, object_column] //= width
         return HeapSnapshot(
             src.path,
             meta,
