@@ -8,6 +8,10 @@
     diff = three_snapshot_diff(ids1, ids2, graph)   # leak candidates per class
     path = retainer_path(graph, node_index)     # model.RetainerPath from the GC roots, or None
     sizes = retained_sizes(graph)               # int64 retained size per node
+
+The analyses behind them are functions of the graph, each built once per graph (`HeapGraph.memo`):
+`paths.shortest_paths(graph)`, `dominators.dominators(graph)`, `classes.class_keys(graph)`,
+`retainers.path_tree(graph)`; what is not the program's is in `exclusions`.
 """
 
 from __future__ import annotations
