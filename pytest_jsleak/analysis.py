@@ -20,6 +20,7 @@ from pytest_jsleak import heap
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import AllocationTraces
 from pytest_jsleak.heap.diff import contains
+from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
@@ -64,7 +65,7 @@ def analyse(
     net_b: dict[str, int] | None = None
     if profile.survivors == "counts":
         method = "counts"
-        census = [heap.class_census(g.snapshot) for g in graphs]
+        census = [heap.class_census(g) for g in graphs]
         diff = heap.three_snapshot_counts(census[0], census[1], census[2], final)
     else:
         method = "ids"
@@ -73,7 +74,7 @@ def analyse(
             # Strings and numbers re-ided in every snapshot would all look allocated in round B, and how
             # many are re-ided varies: a class's count does not change with ids, so its net growth over
             # round B stands for round B.
-            census2, census3 = heap.class_census(graphs[1].snapshot), heap.class_census(final.snapshot)
+            census2, census3 = heap.class_census(graphs[1]), heap.class_census(final)
             net_b = {row.class_name: max(0, census3.count(row.class_name) - census2.count(row.class_name))
                      for row in diff}
     # S2 was written while round A's allocations were tracked: its stacks say where the survivors
@@ -139,7 +140,7 @@ def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> int:
     """
     first, _, final = graphs
     snap = final.snapshot
-    idom = final.dominators.idom
+    idom = dominators(final).idom
     synthetic = snap.meta.node_type_code("synthetic")
     old = np.sort(first.snapshot.node_id.astype(np.int64))
     is_survivor = np.zeros(final.node_count, np.bool_)
@@ -161,7 +162,7 @@ def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> int:
         holder[rest] = idom[holder[rest]]
     holder, top = holder[~nested], survivors[~nested]
     by_self = (holder <= 0) | (snap.node_type[np.maximum(holder, 0)] == synthetic)
-    sizes3 = final.dominators.retained
+    sizes3 = dominators(final).retained
     total = int(sizes3[top[by_self]].sum()) if by_self.any() else 0
     holders = np.unique(holder[~by_self])
     if holders.size:
@@ -179,7 +180,7 @@ def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> int:
         first_ids = first.snapshot.node_id.astype(np.int64)
         order = np.argsort(first_ids, kind="stable")
         at = order[np.searchsorted(first_ids[order], ids)]
-        sizes1 = first.dominators.retained
+        sizes1 = dominators(first).retained
         total += int(np.maximum(sizes3[keep] - sizes1[at], 0).sum())
     return total
 

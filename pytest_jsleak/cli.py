@@ -14,8 +14,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
+from pytest_jsleak import heap
 from pytest_jsleak.errors import SnapshotFormatError
 from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites, carries_allocation_traces
+from pytest_jsleak.heap.diff import contains
+from pytest_jsleak.heap.dominators import dominators
+from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
+from pytest_jsleak.heap.paths import shortest_paths
+from pytest_jsleak.report import diff as report
 
 EXIT_OK = 0
 EXIT_LEAK = 1
@@ -190,9 +198,6 @@ class _Clock:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from pytest_jsleak import heap
-    from pytest_jsleak.report import diff as report
-
     files = args.snapshots
     if len(files) not in (2, 3):
         print(f"jsleak diff: error: give 2 or 3 snapshots, not {len(files)}", file=sys.stderr)
@@ -236,66 +241,61 @@ def run_diff(args: argparse.Namespace) -> int:
         ids = list(ids_future.result())
         del ids_future
         clock.lap(f"read ids of {labels[0]} and {labels[1]} (rest of)")
-    graph = final.graph
+    graph = heap.HeapGraph(final)
     if final.ids_comparable:
-        found = heap.leak_candidates(ids[0], ids[1], graph)
+        candidates = heap.leak_candidates(ids[0], ids[1], graph)
         ids.clear()  # the ids of A and B are not needed past this point: free them before the graph work
         clock.lap("3-snapshot ids diff")
-        graph.shortest_paths  # noqa: B018 - build now so that the timings say where time goes
+        shortest_paths(graph)  # built now so that the timings say where time goes
         clock.lap("shortest paths")
-        graph.dominators  # noqa: B018
+        dominators(graph)
         clock.lap("dominators and retained sizes")
-        result = heap.group_candidates(found, graph, ignore_classes=args.ignore)
+        result = heap.group_candidates(candidates, graph, ignore_classes=args.ignore)
         clock.lap("grouping by class")
     else:
         ids.clear()
-        census = [heap.class_census(heap.read_snapshot(path)) for path in files[:2]]
-        census.append(heap.class_census(final))
-        result = heap.three_snapshot_counts(*census, graph, ignore_classes=args.ignore)
+        first, second = (heap.class_census(heap.read_snapshot(path)) for path in files[:2])
+        result = heap.three_snapshot_counts(first, second, heap.class_census(graph), graph, ignore_classes=args.ignore)
         clock.lap("per-class counts")
     grown = []
     if not args.no_growth:
-        import numpy as np
-
-        from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
-
         # S1 and S2 are read one at a time, and only their keys and sizes are kept.
         comparable = final.ids_comparable
         keyed = [keyed_sizes(heap.HeapGraph(heap.read_snapshot(path)), comparable) for path in files[:2]]
         # Holders of survivors grow with them: that growth is the survivors', listed above.
         survivors = [row.survivor_nodes for row in result.rows if row.survivors >= 2 and row.survivor_nodes.size]
         explained = dominated_ancestors(graph, np.concatenate(survivors)) if survivors else None
-        found = grown_in_place_from(*keyed, graph, stable_ids=comparable, explained=explained)
+        in_place = grown_in_place_from(keyed[0], keyed[1], graph, stable_ids=comparable, explained=explained)
         del keyed
-        grown = [(g, heap.retainer_path(graph, g.node)) for g in found.grown[: args.top]]
+        grown = [(g, heap.retainer_path(graph, g.node)) for g in in_place.grown[: args.top]]
         clock.lap("growth in place")
-    rows = result.rows
+    classes = result.rows
     paths = []
-    explained = _path_classes(rows, args.paths)
-    for row in explained:
+    with_paths = _path_classes(classes, args.paths)
+    for row in with_paths:
         path, node_id = heap.representative_path(graph, row.example_nodes)
         paths.append((row.class_name, node_id, path))
     clock.lap("retainer paths")
     sites = {}
     traces = AllocationTraces.of_snapshot(final)
-    if traces is None and explained and final.ids_comparable and carries_allocation_traces(files[1]):
+    if traces is None and with_paths and final.ids_comparable and carries_allocation_traces(files[1]):
         # pytest-jsleak tracks round A only: B carries the stacks, and the survivors have B's ids.
         traces = AllocationTraces.of_snapshot(heap.read_snapshot(files[1]))
     if traces is not None:
         # The last snapshot was written while allocations were tracked (DevTools' "Allocation
         # instrumentation on timeline", or pytest-jsleak's S2/S3): say where the survivors were made.
-        for row in explained:
+        for row in with_paths:
             nodes = row.survivor_nodes
             sites[row.class_name] = allocation_sites(
                 traces, final.node_id[nodes], final.node_self_size[nodes], root=os.getcwd()
             )
         clock.lap("allocation stacks")
     if args.json:
-        _print_json(report.leaks_json(labels, rows, args.top, paths, result.notes, result.method, sites, grown))
+        _print_json(report.leaks_json(labels, classes, args.top, paths, result.notes, result.method, sites, grown))
     else:
-        print(report.leaks_text(labels, rows, args.top, paths, result.notes, sites, grown))
+        print(report.leaks_text(labels, classes, args.top, paths, result.notes, sites, grown))
     clock.total()
-    if args.threshold is not None and any(row.survivors > args.threshold for row in rows):
+    if args.threshold is not None and any(row.survivors > args.threshold for row in classes):
         return EXIT_LEAK
     return EXIT_OK
 
@@ -345,10 +345,6 @@ def run_redact(args: argparse.Namespace) -> int:
 
 def _new_object_sites(before: Any, after: Any, census_after: Any, rows: Sequence, count: int) -> dict[str, list]:
     """Where the new objects of the top classes were allocated, when `after` carries allocation stacks."""
-    import numpy as np
-
-    from pytest_jsleak.heap.diff import contains
-
     traces = AllocationTraces.of_snapshot(after)
     if traces is None or not (before.ids_comparable and after.ids_comparable) or count == 0:
         return {}

@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 
+from pytest_jsleak.api import marker_layer
 from pytest_jsleak.errors import JsLeakError, OptionError
 from pytest_jsleak.model import LeakResult
+from pytest_jsleak.options import file_options
+from pytest_jsleak.report.text import render
+from pytest_jsleak.runtime import find_runtime, list_scenarios
+from pytest_jsleak.session import JsLeakSession
 
 # The item a target gets when it cannot even be loaded: the failure then belongs to one test.
 LOAD_ITEM = "(load)"
@@ -30,11 +35,7 @@ class JsLeakFile(pytest.File):
     """A JS leak target: loading it lists its scenarios and its `jsleak` options export."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_jsleak.options import file_options
-        from pytest_jsleak.runtime import find_runtime, list_scenarios
-        from pytest_jsleak.session import JsLeakSession
-
-        session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
+        session = JsLeakSession.of(self.config)
         listing = session.listing_options(self.path)
         try:
             runtime = find_runtime(listing.runtime, listing.runtime_path, cwd=session.rootpath)
@@ -72,10 +73,7 @@ class JsLeakItem(pytest.Item):
         self.load_error = load_error
 
     def runtest(self) -> None:
-        from pytest_jsleak.plugin import _parse_or_usage
-        from pytest_jsleak.session import JsLeakSession
-
-        session: JsLeakSession = self.config.pluginmanager.get_plugin(JsLeakSession.name)
+        session = JsLeakSession.of(self.config)
         if self.load_error is not None:
             result = LeakResult(
                 target=str(self.path),
@@ -87,19 +85,18 @@ class JsLeakItem(pytest.Item):
             )
             session.conclude(self, result)
             raise JsLeakFailure(result)
-        marker_layer: dict[str, Any] = {}
-        for mark in reversed(list(self.iter_markers("jsleak"))):
-            marker_layer.update(_parse_or_usage(mark.kwargs, f"@pytest.mark.jsleak on {self.nodeid}"))
-        result = session.run(
-            self, self.path, self.name, override_layers=(marker_layer,), file_layer=self.file_layer
-        )
-        if session.conclude(self, result, (self.file_layer, marker_layer)) == "fail":
+        markers = marker_layer(self)
+        result = session.run(self, self.path, self.name, override_layers=(markers,), file_layer=self.file_layer)
+        if session.conclude(self, result, (self.file_layer, markers)) == "fail":
             raise JsLeakFailure(result)
+
+    def scenario_source(self) -> tuple[str, int]:
+        """The target relative to the rootdir, and the 1-based line of the scenario's `export` (GitHub
+        annotations point there)."""
+        return self.location[0], 1 if self.name == LOAD_ITEM else export_line(self.path, self.name)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, JsLeakFailure):
-            from pytest_jsleak.report.text import render
-
             return render(excinfo.value.result, label=self.nodeid)
         return super().repr_failure(excinfo)
 

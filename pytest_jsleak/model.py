@@ -23,6 +23,10 @@ VARIABLE_EDGE_TYPES = ("context", "property", "variable", "import")
 MODULE_SCOPE = "(module scope)"
 """The name of the path step that stands for a module's top-level scope (`(module scope) src/a.mjs`)."""
 
+HARNESS_PREFIX = "__jsleak"
+"""Every module-level variable of runtime/harness.mjs starts with this (`__jsleakExports`, its table of
+the target's exports): the heap core leaves the harness's objects out by it, the reports its path steps."""
+
 
 STRING_NODE_TYPES = ("string", "concatenated string", "sliced string")
 """V8 node types whose name is a string's text (V8 names every cons and sliced string by its kind,

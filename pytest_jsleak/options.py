@@ -153,6 +153,7 @@ def _parse_timeout(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected seconds, not a boolean")
     try:
+        # Any value may come from a marker: float() takes what it can and raises TypeError on the rest.
         seconds = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError("expected a number of seconds") from None
@@ -162,10 +163,11 @@ def _parse_timeout(value: object) -> float:
 
 
 def _parse_choice(value: object, choices: tuple[str, ...]) -> str:
-    text = str(value).strip().lower() if isinstance(value, str) else value
-    if text not in choices:
-        raise ValueError("expected one of " + ", ".join(choices))
-    return text  # type: ignore[return-value]
+    text = value.strip().lower() if isinstance(value, str) else value
+    for choice in choices:
+        if text == choice:
+            return choice
+    raise ValueError("expected one of " + ", ".join(choices))
 
 
 def _parse_ignore(value: object) -> tuple[str, ...]:

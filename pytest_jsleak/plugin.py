@@ -1,19 +1,25 @@
-"""pytest hooks: options, ini keys, the marker, the fixture, the LEAKED status, summary and JSON."""
+"""pytest hooks: options, ini keys, the marker, the fixture, the LEAKED status, summary and JSON.
+
+pytest imports this module in every run of a project that has the plugin installed, leak checks or
+not: what only a leak check needs (api.py, collect.py and with them numpy) is imported when one starts.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Generator, Mapping, Sequence
+import sys
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_jsleak.errors import JsLeakError, OptionError
-from pytest_jsleak.options import FLAG_OPTIONS, OPTION_HELP, OPTION_NAMES, parse_layer
+from pytest_jsleak.options import FLAG_OPTIONS, OPTION_HELP, OPTION_NAMES, parse_layer, resolve
+from pytest_jsleak.runtime.runtimes import find_runtime
+from pytest_jsleak.session import JsLeakSession, results_key
 
 if TYPE_CHECKING:
-    from pytest_jsleak.model import LeakResult
+    from pytest_jsleak.api import JsLeakChecker
 
 DEFAULT_FILES = ("*.leak.js", "*.leak.mjs", "*.leak.cjs", "*.leak.ts", "*.leak.mts", "*.leak.cts")
 DEFAULT_DIR = ".jsleak"
@@ -122,8 +128,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
     _check_configured_runtime(config, ini_layer, cli_layer)
-    from pytest_jsleak.session import JsLeakSession
-
     config.pluginmanager.register(JsLeakSession(config, ini_layer, cli_layer), JsLeakSession.name)
 
 
@@ -132,10 +136,6 @@ def _check_configured_runtime(config: pytest.Config, *layers: dict[str, Any]) ->
     run at once (a usage error naming what was tried), rather than failing every test one by one."""
     if not any(key in layer for layer in layers for key in ("runtime", "runtime_path")):
         return
-    from pytest_jsleak.errors import JsLeakError
-    from pytest_jsleak.options import resolve
-    from pytest_jsleak.runtime.runtimes import find_runtime
-
     options = resolve(*layers)
     try:
         find_runtime(options.runtime, options.runtime_path, cwd=config.rootpath)
@@ -153,8 +153,6 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from pytest_jsleak.session import JsLeakSession
-
     session = config.pluginmanager.get_plugin(JsLeakSession.name)
     if session is not None:
         config.pluginmanager.unregister(session)
@@ -180,7 +178,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     patterns = config.getini("jsleak_files")
     if not any(file_path.match(pattern) for pattern in patterns):
         return None
-    from pytest_jsleak.collect import JsLeakFile
+    from pytest_jsleak.collect import JsLeakFile  # a leak file is collected: the check's modules load now
 
     return JsLeakFile.from_parent(parent, path=file_path)
 
@@ -189,251 +187,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def jsleak(request: pytest.FixtureRequest) -> Generator[JsLeakChecker, None, None]:
     """Check JS scenarios for leaks from a Python test: `jsleak.check("src/app.mjs", "handle")`,
     or a running server: `with jsleak.service(["node", "server.mjs"]) as svc: svc.check(action)`."""
-    from pytest_jsleak.session import JsLeakSession
+    from pytest_jsleak.api import JsLeakChecker, marker_layer  # a test asks for a check: its modules load now
 
-    session = request.config.pluginmanager.get_plugin(JsLeakSession.name)
-    marker_layer: dict[str, Any] = {}
-    for mark in reversed(list(request.node.iter_markers("jsleak"))):
-        if mark.args:
-            raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.jsleak takes keyword options only")
-        marker_layer.update(_parse_or_usage(mark.kwargs, f"@pytest.mark.jsleak on {request.node.nodeid}"))
-    checker = JsLeakChecker(session, request.node, marker_layer)
+    checker = JsLeakChecker(JsLeakSession.of(request.config), request.node, marker_layer(request.node))
     try:
         yield checker
     finally:
         checker.close_services()  # a service started without `with` still ends with the test
 
 
-def _parse_or_usage(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
-    try:
-        return parse_layer(raw, source=source)
-    except OptionError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
-class JsLeakChecker:
-    """The `jsleak` fixture: runs scenarios in fresh runtimes and fails the test on a leak."""
-
-    def __init__(self, session: Any, item: pytest.Item, marker_layer: dict[str, Any]) -> None:
-        self._session = session
-        self._item = item
-        self._marker_layer = marker_layer
-        self._services: list[JsLeakService] = []
-        self.results: list[LeakResult] = []
-
-    def check(self, path: str | os.PathLike[str], scenario: str = "default", **options: Any) -> LeakResult:
-        """Run `scenario` of the JS module at `path` (relative to the rootdir) and judge it.
-
-        Fails the test with the leak report when it leaks or cannot run; returns the result otherwise.
-        """
-        kwargs_layer = _parse_or_usage(options, f"jsleak.check() in {self._item.nodeid}")
-        target = Path(path)
-        if not target.is_absolute():
-            target = self._session.rootpath / target
-        index = len(self.results)
-        result = self._session.run(
-            self._item,
-            target,
-            scenario,
-            override_layers=(self._marker_layer, kwargs_layer),
-            folder_suffix=f"{scenario}-{index}" if index else scenario,
-        )
-        label = f"{_relative(target, self._session.rootpath)}::{scenario}"
-        return self._record(result, label, (self._marker_layer, kwargs_layer))
-
-    def _record(self, result: LeakResult, label: str, layers: tuple[Mapping[str, Any], ...] = ()) -> LeakResult:
-        """Judge the result for this test (baseline, strict: `session.conclude`), fail the test on a leak."""
-        from pytest_jsleak.report.text import render
-
-        self.results.append(result)
-        if self._session.conclude(self._item, result, layers) == "fail":
-            pytest.fail(render(result, label=label), pytrace=False)
-        return result
-
-    def page(self, page: Any) -> PageChecker:
-        """Leak checks of a Playwright page (sync API, Chromium): `jsleak.page(page).check(action)`."""
-        from pytest_jsleak.runtime.page import PageError, check_page
-
-        try:
-            check_page(page)
-        except PageError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        return PageChecker(self, page)
-
-    def service(
-        self,
-        command: Sequence[str] | str,
-        *,
-        ready: str | None = None,
-        port_env: str = "PORT",
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        startup_timeout: float = 30.0,
-        **options: Any,
-    ) -> JsLeakService:
-        """A Node or Deno server to check route by route; use it as a context manager (DESIGN §11).
-
-        `command` runs `node` or `deno` (`deno run`); jsleak adds `--expose-gc` and an inspector on
-        a free loopback port, and passes a free port for the server in `port_env`. The block waits
-        until `ready` (a path) answers below 500, or else the port accepts connections. `options`
-        apply to every `check` on this service (above the marker, below the check's own keywords).
-        `cwd` is relative to the rootdir; `env` is added to this process's environment.
-        """
-        from pytest_jsleak.runtime.service import ServiceProcess
-
-        layer = _parse_or_usage(options, f"jsleak.service() in {self._item.nodeid}")
-        if cwd is not None and not Path(cwd).is_absolute():
-            cwd = self._session.rootpath / cwd
-        try:
-            process = ServiceProcess(
-                command, ready=ready, port_env=port_env, env=env, cwd=cwd, startup_timeout=startup_timeout
-            )
-        except OptionError as exc:
-            raise pytest.UsageError(f"{self._item.nodeid}: {exc}") from None
-        except JsLeakError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        service = JsLeakService(self, process, layer)
-        self._services.append(service)
-        return service
-
-    def close_services(self) -> None:
-        for service in self._services:
-            service.close()
-        self._services.clear()
-
-
-class JsLeakService:
-    """A running server from `jsleak.service(...)`: `url`, `port`, `pid`, and `check(action)`."""
-
-    def __init__(self, checker: JsLeakChecker, process: Any, layer: dict[str, Any]) -> None:
-        self._checker = checker
-        self.process = process
-        self._layer = layer
-
-    def __enter__(self) -> JsLeakService:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def start(self) -> JsLeakService:
-        """Start the server and wait until it is ready (`with` does this); fails the test if it cannot."""
-        if self.process.pid is not None:
-            return self
-        try:
-            self.process.start()
-        except OptionError as exc:
-            raise pytest.UsageError(f"{self._checker._item.nodeid}: {exc}") from None
-        except JsLeakError as exc:  # it exited or missed startup_timeout: the message has its output
-            pytest.fail(str(exc), pytrace=False)
-        return self
-
-    def close(self) -> None:
-        """Stop the server's whole process tree (idempotent)."""
-        self.process.close()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT`."""
-        return self.process.url
-
-    @property
-    def port(self) -> int:
-        return self.process.port
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
-
-    def output(self, limit: int = 4000) -> str:
-        """The last `limit` bytes the server wrote to stdout and stderr."""
-        return self.process.output_tail(limit)
-
-    def check(self, action: Callable[[], object], *, name: str | None = None, **options: Any) -> LeakResult:
-        """Check that repeating `action` (one iteration; e.g. one HTTP request) leaves nothing behind.
-
-        The same plan, verdict and report as `jsleak.check`, with GC, heap samples and snapshots
-        taken through the inspector. Fails the test on a leak or an error; returns the result.
-        `name` names the check in reports (default: the action's function name).
-        """
-        checker = self._checker
-        item = checker._item
-        if not callable(action):
-            raise pytest.UsageError(f"{item.nodeid}: svc.check() needs a callable action, got {action!r}")
-        kwargs_layer = _parse_or_usage(options, f"svc.check() in {item.nodeid}")
-        if self.process.pid is None:
-            self.start()
-        index = len(checker.results)
-        label = name or _action_name(action, index)
-        result = checker._session.run_service_check(
-            item,
-            self.process,
-            action,
-            label,
-            override_layers=(checker._marker_layer, self._layer, kwargs_layer),
-            folder_suffix=f"service-{label}-{index}",
-        )
-        layers = (checker._marker_layer, self._layer, kwargs_layer)
-        return checker._record(result, f"{self.process.command} :: {label}", layers)
-
-
-def _action_name(action: Callable[[], object], index: int) -> str:
-    name = getattr(action, "__name__", "") or ""
-    return name if name and name != "<lambda>" else f"check-{index + 1}"
-
-
-class PageChecker:
-    """`jsleak.page(page)`: repeats an action on the page and fails the test on a leak (DESIGN §12)."""
-
-    def __init__(self, checker: JsLeakChecker, page: Any) -> None:
-        self._checker = checker
-        self.page = page
-
-    def check(self, action: Any, **options: Any) -> LeakResult:
-        """Call `action()` (clicks, typing) as one iteration of warm-up, sampling and confirming rounds.
-
-        Options as for `jsleak.check` (marker, then keywords), over page defaults (fewer iterations:
-        a click costs milliseconds). Fails the test with the leak report when the page keeps what
-        the action leaves behind; returns the result otherwise.
-        """
-        from pytest_jsleak.drivers.page import action_name
-
-        checker = self._checker
-        if not callable(action):
-            pytest.fail(
-                f"jsleak.page(...).check() takes a callable (one iteration), got {type(action).__name__}",
-                pytrace=False,
-            )
-        kwargs_layer = _parse_or_usage(options, f"jsleak.page(...).check() in {checker._item.nodeid}")
-        index = len(checker.results)
-        name = f"page-{action_name(action)}"
-        result = checker._session.run_page(
-            checker._item,
-            self.page,
-            action,
-            override_layers=(checker._marker_layer, kwargs_layer),
-            folder_suffix=f"{name}-{index}" if index else name,
-        )
-        label = f"{result.target} ({result.scenario})"
-        return checker._record(result, label, (checker._marker_layer, kwargs_layer))
-
-
-def _relative(path: Path, root: Path) -> str:
-    """The target as the node ids spell paths: relative to the rootdir when under it."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
-    from pytest_jsleak.collect import JsLeakItem
-    from pytest_jsleak.session import results_key
-
-    if isinstance(item, JsLeakItem) and report.failed and report.location is not None:
+    # Before a leak file is collected, collect.py is not loaded and no item is a JsLeakItem: importing it
+    # here would load the check's modules (numpy) into every run.
+    collect = sys.modules.get("pytest_jsleak.collect")
+    if collect is not None and isinstance(item, collect.JsLeakItem) and report.failed and report.location is not None:
         # The failure's header is the location's domain: the whole node id, since two files may
         # export the same scenario name. The trailing space keeps pytest's verbose line from
         # rewriting the id's dots as "::" (it does so to a domain that ends the node id).

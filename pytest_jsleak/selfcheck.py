@@ -237,7 +237,7 @@ def _passed(what: str, leaky: LeakResult, seconds: float) -> str:
 
 
 def _folder(nodeid: str) -> str:
-    from pytest_jsleak.measure import artefact_folder_name
+    from pytest_jsleak.session import artefact_folder_name
 
     return artefact_folder_name(nodeid)
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from pytest_jsleak.check import CheckRequest, run_check, run_driver_check
 from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, resolve
+from pytest_jsleak.report.json_report import write_report
+from pytest_jsleak.report.summary import summary_lines
 from pytest_jsleak.runtime.runtimes import find_runtime, is_typescript
 
 results_key = pytest.StashKey[list[LeakResult]]()
@@ -88,6 +89,14 @@ class JsLeakSession:
         except BaselineError as exc:
             raise pytest.UsageError(f"pytest-jsleak: {exc}") from None
 
+    @classmethod
+    def of(cls, config: pytest.Config) -> JsLeakSession:
+        """The run's session, registered by the plugin's pytest_configure."""
+        session = config.pluginmanager.get_plugin(cls.name)
+        if not isinstance(session, cls):
+            raise RuntimeError("pytest-jsleak: the session is not registered (the plugin was not configured)")
+        return session
+
     # -- running checks (on whichever process runs the test) --
 
     def listing_options(self, path: Path) -> Options:
@@ -128,6 +137,9 @@ class JsLeakSession:
         file_layer: Mapping[str, Any] | None = None,
         folder_suffix: str | None = None,
     ) -> LeakResult:
+        # The check (and numpy with it) loads when a check runs: pytest loads this module in every run.
+        from pytest_jsleak.check import CheckRequest, run_check
+
         request = CheckRequest(
             target=target,
             scenario=scenario,
@@ -150,6 +162,7 @@ class JsLeakSession:
         folder_suffix: str | None = None,
     ) -> LeakResult:
         """Check a Playwright page (DESIGN §12): page defaults under ini, CLI, marker and keywords."""
+        from pytest_jsleak.check import run_driver_check
         from pytest_jsleak.drivers.page import PageDriver, action_name, page_options
 
         options = page_options(*self.base_layers, *override_layers)
@@ -170,6 +183,7 @@ class JsLeakSession:
         folder_suffix: str,
     ) -> LeakResult:
         """One `svc.check(action)`: the same plan and verdict as a module scenario, over the inspector."""
+        from pytest_jsleak.check import run_driver_check
         from pytest_jsleak.drivers.inspector import InspectorDriver
 
         options = resolve(*self.base_layers, *override_layers)
@@ -234,12 +248,12 @@ class JsLeakSession:
         return result.outcome
 
     def _source_of(self, item: pytest.Item) -> tuple[str | None, int]:
-        """Where the check's scenario is written: its `export` in a collected target, or the Python test."""
-        from pytest_jsleak.collect import LOAD_ITEM, JsLeakItem, export_line
-
-        if isinstance(item, JsLeakItem):
-            relative = item.location[0]
-            return relative, 1 if item.name == LOAD_ITEM else export_line(item.path, item.name)
+        """Where the check's scenario is written: its `export` in a collected target (the item says), or the
+        Python test."""
+        scenario_source = getattr(item, "scenario_source", None)
+        if callable(scenario_source):
+            relative, line = scenario_source()
+            return str(relative), int(line)
         relative, lineno, _ = item.location
         return relative, (lineno + 1) if lineno is not None else 0
 
@@ -298,14 +312,13 @@ class JsLeakSession:
     def _write_report(self, *, complete: bool) -> None:
         if self.report_path is None:
             return
-        from pytest_jsleak.report.json_report import write_report
-
         write_report(self.report_path, self.entries, complete=complete, started=self.started)
 
     def _write_html(self, *, complete: bool) -> None:
         # Once per run, at the end: unlike the JSON document, nobody polls the page while tests run.
         if self.html_path is None:
             return
+        # Only for --jsleak-html: session.py loads in every pytest run, the page's renderer (tabulate) need not.
         from pytest_jsleak.report.html import write_html_report
 
         write_html_report(self.html_path, self.entries, complete=complete, started=self.started)
@@ -318,18 +331,17 @@ class JsLeakSession:
             if self.html_path is not None:
                 terminalreporter.write_line(f"jsleak HTML report: {self.html_path}")
             return
-        from pytest_jsleak.report.summary import summary_lines
-
         terminalreporter.section("jsleak")
         for line in summary_lines(self.entries, verbose=config.get_verbosity() > 0):
             terminalreporter.write_line(line)
         for line in self._baseline_lines():
             terminalreporter.write_line(line)
         if self.annotations:
-            from pytest_jsleak.report.github import annotations
+            from pytest_jsleak.report.github import annotation_lines
 
             workspace = os.environ.get("GITHUB_WORKSPACE")
-            for line in annotations(self.entries, root=self.rootpath, workspace=Path(workspace) if workspace else None):
+            where = Path(workspace) if workspace else None
+            for line in annotation_lines(self.entries, root=self.rootpath, workspace=where):
                 terminalreporter.write_line(line)
         if self.report_path is not None:
             terminalreporter.write_line(f"JSON report: {self.report_path}")

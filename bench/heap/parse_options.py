@@ -74,7 +74,7 @@ def run_swar(path: Path) -> int:
 
     total = 0
     with parse.SnapshotFile(path) as src:
-        parser = parse._DigitParser(src)
+        parser = parse.DigitParser(src)
         for key in (b'"nodes":[', b'"edges":['):
             at = src.mm.find(key) + len(key) - 1
             _, count = parser.numbers(at, key.decode(), lambda values, first: None)

@@ -23,18 +23,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
+from pytest_jsleak.heap.exclusions import HARNESS_SCRIPTS
+from pytest_jsleak.heap.parse import SnapshotFile, read_header
+from pytest_jsleak.heap.snapshot import HeapSnapshot
 from pytest_jsleak.model import AllocationSite, StackFrame
 
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.snapshot import HeapSnapshot
-
-HARNESS_SUFFIXES = ("pytest_jsleak/runtime/harness.mjs",)
-"""Scripts whose frames are the harness's (and end a scenario's stack)."""
 MAX_FRAMES = 8
 """Frames kept per stack (innermost first, after the harness's are cut off)."""
 TOP_SITES = 3
@@ -190,14 +187,12 @@ class AllocationTraces:
 
 def carries_allocation_traces(path: str | os.PathLike[str]) -> bool:
     """Whether a snapshot file was written while allocations were tracked (reads only its header)."""
-    from pytest_jsleak.heap.parse import SnapshotFile, read_header
-
     with SnapshotFile(path) as src:
         meta, _ = read_header(src)
     return meta.trace_function_count > 0 and "trace_node_id" in meta.node_fields
 
 
-def frame_kind(script: str, harness: Sequence[str] = HARNESS_SUFFIXES) -> str:
+def frame_kind(script: str, harness: Sequence[str] = HARNESS_SCRIPTS) -> str:
     """`user`, `library` (node_modules), `runtime` (node: internals, builtins) or `harness`."""
     path = script[len("file://"):] if script.startswith("file://") else script
     if any(path.endswith(suffix) for suffix in harness):
@@ -234,7 +229,7 @@ def display_path(script: str, root: str | os.PathLike[str] | None) -> str:
 def to_frames(
     raw: Iterable[tuple[str, str, int, int]],
     root: str | os.PathLike[str] | None = None,
-    harness: Sequence[str] = HARNESS_SUFFIXES,
+    harness: Sequence[str] = HARNESS_SCRIPTS,
     max_frames: int = MAX_FRAMES,
 ) -> tuple[StackFrame, ...]:
     """Frames innermost first, cut at the first harness frame (what called the scenario)."""
@@ -258,7 +253,7 @@ def allocation_sites(
     *,
     root: str | os.PathLike[str] | None = None,
     top: int = TOP_SITES,
-    harness: Sequence[str] = HARNESS_SUFFIXES,
+    harness: Sequence[str] = HARNESS_SCRIPTS,
 ) -> list[AllocationSite]:
     """The stacks that allocated these objects (ids, with their self sizes), most objects first.
 
@@ -290,7 +285,6 @@ def allocation_sites(
 
 
 __all__ = [
-    "HARNESS_SUFFIXES",
     "AllocationTraces",
     "TraceTree",
     "allocation_sites",

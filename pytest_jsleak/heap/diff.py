@@ -7,40 +7,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pytest_jsleak.heap.dom import automation_owned, dom_wrappers
-from pytest_jsleak.heap.dominators import level_runs
-from pytest_jsleak.heap.graph import HeapGraph
-from pytest_jsleak.heap.paths import retainer_path
-from pytest_jsleak.heap.snapshot import HeapSnapshot
-from pytest_jsleak.model import RetainerPath
-
-NOISE_NODE_TYPES = ("code", "hidden", "object shape")
-"""Node types left out of the 3-snapshot diff. V8 compiles, optimises and re-shapes lazily, so
-between two snapshots new compiled code (bytecode, feedback cells, scope infos), hidden system
-objects and object shapes (maps) appear for reasons unrelated to the code under test; both
-research/runtimes.md (§4, "ignore code, hidden, object shape") and memlab's trivial filter
-(hidden nodes) drop them."""
-
-#: Natives that stand for memory the leak may hold (ArrayBuffer backing stores): never noise.
-KEPT_SYSTEM_NATIVES = frozenset({"system / JSArrayBufferData"})
-"""V8 15 (Deno 2.9) reports the internal objects that V8 11-12 (Node 20, 22) call `hidden`
-(`system / PropertyArray`, `system / Cell`, and the code metadata of optimised functions:
-`system / ProtectedFixedArray`, `system / SharedFunctionInfoWrapper`) as `native`, named
-`system / ...`; on Node the only such natives are these backing stores. The rest count as
-hidden: noise, as above."""
-NOISE_CLASS_NAMES = (
-    "system / ProtectedFixedArray",
-    "system / ProtectedWeakFixedArray",
-    "system / SharedFunctionInfoWrapper",
-    "system / TrustedFixedArray",
-    "system / TrustedWeakFixedArray",
-    "system / TrustedByteArray",
-    "system / InterpreterData",
+from pytest_jsleak.heap.classes import class_keys, instances_of
+from pytest_jsleak.heap.classes import class_name as node_class_name
+from pytest_jsleak.heap.dominators import dominators, level_runs
+from pytest_jsleak.heap.exclusions import (
+    NOISE_NODE_TYPES,
+    automation_owned,
+    dom_wrappers,
+    harness_owned,
+    noise_nodes,
+    owned_by_noise,
 )
-"""Compiled-code metadata that newer V8 (Deno 2.x: V8 15) keeps in its trusted space and files under
-node types other than `code` (`native` for the first ones): the deoptimisation data of a function
-optimised during a round is such an object, new and alive, yet no part of the code under test. Left
-out of the 3-snapshot diff like the NOISE_NODE_TYPES."""
+from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.paths import nearest_to_roots, shortest_paths
+from pytest_jsleak.heap.snapshot import HeapSnapshot
 
 EXAMPLES_PER_CLASS = 20
 
@@ -82,9 +62,11 @@ class ClassCensus:
         return len(self.names)
 
 
-def class_census(snapshot: HeapSnapshot) -> ClassCensus:
+def class_census(snapshot: HeapSnapshot | HeapGraph) -> ClassCensus:
     """Count nodes and sum self sizes per DevTools class key (vectorised: one bincount each)."""
-    codes, names = snapshot.graph.class_keys()
+    graph = snapshot if isinstance(snapshot, HeapGraph) else HeapGraph(snapshot)
+    snapshot = graph.snapshot
+    codes, names = class_keys(graph)
     counts = np.bincount(codes, minlength=len(names)).astype(np.int64)
     sizes = np.bincount(codes, weights=snapshot.node_self_size, minlength=len(names)).astype(np.int64)
     return ClassCensus(
@@ -254,53 +236,18 @@ class Candidates:
     fresh: np.ndarray
 
 
-def noise_nodes(snap: HeapSnapshot) -> np.ndarray:
-    """Per node: whether it is the runtime's compiled code, a shape or a hidden system object
-    (NOISE_NODE_TYPES, V8 15's internals filed as `native` but for KEPT_SYSTEM_NATIVES, and
-    NOISE_CLASS_NAMES)."""
-    mask = snap.meta.node_type_mask(NOISE_NODE_TYPES)[snap.node_type]
-    native = snap.meta.node_type_code("native")
-    if native >= 0:
-        # V8 15's internals reported as native `system / …` (KEPT_SYSTEM_NATIVES: backing stores stay).
-        natives = snap.node_type == native
-        internal = [
-            index for index in np.unique(snap.node_name[natives]).tolist()
-            if (text := snap.strings[index]).startswith("system / ") and text not in KEPT_SYSTEM_NATIVES
-        ]
-        if internal:
-            mask |= natives & np.isin(snap.node_name, np.asarray(internal, dtype=snap.node_name.dtype))
-    names = [index for name in NOISE_CLASS_NAMES for index in snap.strings.indices_of(name)]
-    if names:
-        mask |= np.isin(snap.node_name, names)
-    return mask
-
-
-def owned_by_noise(graph: HeapGraph) -> np.ndarray:
-    """Per node: whether its immediate dominator is a noise node (`noise_nodes`).
-
-    Such objects belong to the JIT: a heap number or a string embedded in optimised code, the
-    literals of its deoptimisation data. V8 re-optimises a busy program's functions for thousands
-    of calls (a server's HTTP stack), so a few new ones survive every round; none is the program's.
-    """
-    noise = noise_nodes(graph.snapshot)
-    idom = graph.dominators.idom
-    owned = idom >= 0
-    owned[owned] = noise[idom[owned]]
-    return owned
-
-
 def leak_candidates(ids1: np.ndarray, ids2: np.ndarray, graph3: HeapGraph | HeapSnapshot) -> Candidates:
     """The first half of `three_snapshot_diff`: which nodes of S3 are new since S1 / since S2.
 
     Separate so that a caller can drop the id arrays before the dominators are computed.
     """
-    graph = graph3.graph if isinstance(graph3, HeapSnapshot) else graph3
+    graph = HeapGraph(graph3) if isinstance(graph3, HeapSnapshot) else graph3
     snap = graph.snapshot
     ids3 = snap.node_id
     candidate = (ids3 & 1) == 1
     candidate &= ~noise_nodes(snap)
-    candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node (heap/dom.py)
-    candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects (heap/dom.py)
+    candidate &= ~dom_wrappers(graph)  # a DOM node's wrapper counts with its node
+    candidate &= ~automation_owned(graph)  # Playwright's injected scripts' own objects
     in2 = contains(_odd_sorted(ids2), ids3)
     survivor_mask = candidate & in2
     survivor_mask &= ~contains(_odd_sorted(ids1), ids3)
@@ -325,7 +272,7 @@ def three_snapshot_diff(
     NOISE_NODE_TYPES are skipped (see there). Ids mean nothing across Bun's snapshots: check
     `snapshot.ids_comparable` and use `three_snapshot_counts` there instead.
     """
-    graph = graph3.graph if isinstance(graph3, HeapSnapshot) else graph3
+    graph = HeapGraph(graph3) if isinstance(graph3, HeapSnapshot) else graph3
     found = leak_candidates(ids1, ids2, graph)
     return group_candidates(found, graph, ignore_classes, with_retained=with_retained)
 
@@ -347,7 +294,7 @@ def group_candidates(
         fresh = fresh[~owned[fresh]]
         del owned
     both = np.concatenate([survivors, fresh])
-    codes, names = graph.class_keys(both)
+    codes, names = class_keys(graph, both)
     survivor_codes = codes[: survivors.size]
     fresh_codes = codes[survivors.size :]
     sizes = snap.node_self_size
@@ -360,7 +307,7 @@ def group_candidates(
     if with_retained and survivors.size:
         retained_once = _retained_once(graph, survivors, survivor_codes, width)
     ignored = set(ignore_classes)
-    rank = graph.shortest_paths.rank
+    rank = shortest_paths(graph).rank
     rows = []
     for code, name in enumerate(names):
         if name in ignored or (not survivor_count[code] and not fresh_count[code]):
@@ -377,7 +324,7 @@ def group_candidates(
                 fresh_bytes=int(fresh_bytes[code]),
                 survivor_nodes=members,
                 fresh_nodes=later,
-                example_nodes=_examples(members if members.size else later, rank),
+                example_nodes=nearest_to_roots(members if members.size else later, rank, EXAMPLES_PER_CLASS),
             )
         )
     rows.sort(key=lambda r: (-r.retained_bytes, -r.survivors, -r.fresh, r.class_name))
@@ -394,20 +341,10 @@ def _odd_sorted(ids: np.ndarray) -> np.ndarray:
     return odd
 
 
-def _examples(nodes: np.ndarray, rank: np.ndarray, limit: int = EXAMPLES_PER_CLASS) -> tuple[int, ...]:
-    """Up to `limit` nodes, reachable ones nearest to the roots first."""
-    if not nodes.size:
-        return ()
-    ranks = rank[nodes].astype(np.int64)
-    ranks[ranks < 0] = np.iinfo(np.int64).max
-    order = np.argsort(ranks, kind="stable")[:limit]
-    return tuple(int(n) for n in nodes[order])
-
-
 def _retained_once(graph: HeapGraph, survivors: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:
     """Per class, the retained sizes of its survivors that no other survivor of it dominates."""
-    tree = graph.shortest_paths
-    dom = graph.dominators
+    tree = shortest_paths(graph)
+    dom = dominators(graph)
     idom = dom.idom
     node_class = np.full(graph.node_count, -1, np.int16 if width < (1 << 15) else np.int32)
     node_class[survivors] = codes
@@ -437,39 +374,6 @@ def _retained_once(graph: HeapGraph, survivors: np.ndarray, codes: np.ndarray, w
     return np.bincount(codes[counted], weights=dom.retained[survivors[counted]], minlength=width).astype(np.int64)
 
 
-# --- helpers the measurement and the report use ------------------------------------------------
-
-
-def instances_of(graph: HeapGraph, class_name: str, limit: int | None = None) -> list[int]:
-    """Node indices whose class key is `class_name` (nearest to the roots first), up to `limit`."""
-    codes, names = graph.class_keys()
-    if class_name not in names:
-        return []
-    nodes = np.flatnonzero(codes == names.index(class_name))
-    if limit is None:
-        return [int(n) for n in nodes]
-    return list(_examples(nodes, graph.shortest_paths.rank, limit))
-
-
-def representative_path(graph: HeapGraph, examples: Iterable[int]) -> tuple[RetainerPath | None, int | None]:
-    """The shortest retainer path among some objects of a class, and that object's id."""
-    examples = [int(node) for node in examples]
-    tree = graph.path_tree
-    reachable = [node for node in examples if tree.rank[node] >= 0]
-    if not reachable:
-        tree = graph.shortest_paths
-        reachable = [node for node in examples if tree.rank[node] >= 0]
-    if not reachable:
-        return None, None
-    rank = tree.rank
-    best = min(reachable, key=lambda node: (_depth(tree, node), rank[node]))
-    return retainer_path(graph, best), int(graph.snapshot.node_id[best])
-
-
-def _depth(tree, node: int) -> int:
-    return int(np.searchsorted(tree.level_starts, tree.rank[node], side="right")) - 1
-
-
 def three_snapshot_counts(
     census1: ClassCensus,
     census2: ClassCensus,
@@ -482,10 +386,8 @@ def three_snapshot_counts(
     `survivors` is the count growth S1→S2 and `fresh` the growth S2→S3 (sizes likewise); no
     retained sizes, since which objects are the new ones is unknown. Classes that grew in a round
     are listed; examples for paths, for classes that grew in both rounds, are the instances piled
-    in one holder or held by objects of another growing class (`holders.crowded_instances`).
+    in one holder or held by objects of another growing class (`crowded_instances`).
     """
-    from pytest_jsleak.heap.holders import crowded_instances
-
     ignored = set(ignore_classes)
     growing = frozenset(
         name for name in census3.class_names()
@@ -523,3 +425,35 @@ def three_snapshot_counts(
         "snapshot): the columns are per-class count growth per round, not objects tracked by id"
     )
     return ThreeSnapshotDiff(rows, method="counts", notes=[note])
+
+
+def crowded_instances(
+    graph: HeapGraph, class_name: str, *, expected: int = 2, growing: frozenset[str] = frozenset(), limit: int = 20
+) -> list[int]:
+    """Instances of a class that are probably the new ones, for a retainer path; [] when nothing tells.
+
+    Without stable ids (Bun) nothing says which instances are new; but leaked objects pile up in
+    one holder (the array, the listener list) holding about as many as the class grew by
+    (`expected`), or each sits in an object of another growing class (an `items` array in each
+    leaked order). The runtime's own instances of a common class such as `Object` are scattered.
+    """
+    nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
+    if nodes.size:
+        # Never an instance of the harness's own (its command stream's buffers, its handlers).
+        nodes = nodes[~harness_owned(graph)[nodes]]
+    if nodes.size == 0:
+        return []
+    parents = shortest_paths(graph).parent[nodes]
+    held = parents >= 0
+    if held.any():
+        holders, counts = np.unique(parents[held], return_counts=True)
+        if counts.max() >= max(2, expected // 2):
+            crowded = nodes[held][parents[held] == holders[int(np.argmax(counts))]]
+            return [int(node) for node in crowded[:limit]]
+        if growing:
+            pairs = zip(nodes[held].tolist(), parents[held].tolist(), strict=True)
+            inside = [node for node, parent in pairs if node_class_name(graph, parent) in growing]
+            if inside:
+                return inside[:limit]
+    # No sign of which instances are new: better no path than a runtime object's.
+    return []

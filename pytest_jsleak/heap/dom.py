@@ -14,7 +14,8 @@ below them and names every detached one `Detached <name>`:
 Class keys group elements by their DOM interface, not by their attributes (which may be unique per
 element: `<li data-id="17">`): `HTMLDivElement`, and `Detached HTMLDivElement` for a detached one.
 The interface is read from the element's JS wrapper (its `__proto__` is `HTMLDivElement
-(prototype)`) and, for elements JS never touched (no wrapper), from the tag.
+(prototype)`) and, for elements JS never touched (no wrapper), from the tag. classes.py applies
+these labels; what the page's counts leave out (the wrappers, Playwright's objects) is in exclusions.py.
 """
 
 from __future__ import annotations
@@ -22,14 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.model import RetainerPath
-
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.graph import HeapGraph
 
 UNKNOWN, ATTACHED, DETACHED = 0, 1, 2
 DETACHED_PREFIX = "Detached "
@@ -147,120 +145,6 @@ def _prototype_name(graph: HeapGraph, examples: np.ndarray) -> str | None:
     return None
 
 
-def dom_wrappers(graph: HeapGraph) -> np.ndarray:
-    """Mask of the JS wrapper objects of DOM nodes (an `HTMLDivElement` object of 16 bytes).
-
-    Chromium's snapshots merge a wrapper's edges into its Blink node, whose class key (and
-    `Detached ...`) tells the story; the wrapper hangs off the node through an ephemeron and
-    points back at it through an internal `cppgc_object` edge. Counted apart, every detached
-    element would show twice, once as a nameless wrapper without a retainer path.
-    """
-    snap = graph.snapshot
-    mask = np.zeros(graph.node_count, np.bool_)
-    if not has_dom_state(graph):
-        return mask
-    names = snap.strings.indices_of("cppgc_object")
-    internal = snap.meta.edge_type_code("internal")
-    if not names or internal < 0:
-        return mask
-    edges = np.flatnonzero((snap.edge_type == internal) & np.isin(snap.edge_name, names))
-    if not edges.size:
-        return mask
-    sources = np.searchsorted(graph.first_edge, edges, side="right") - 1
-    targets = snap.edge_to[edges]
-    native = snap.meta.node_type_code("native")
-    obj = snap.meta.node_type_code("object")
-    keep = (snap.node_type[sources] == obj) & (snap.node_type[targets] == native)
-    mask[sources[keep]] = True
-    return mask
-
-
-#: Class keys of Playwright's scripts injected into every page (its main-world and utility-world
-#: `InjectedScript`, and the `UtilityScript` that evaluates for it).
-AUTOMATION_CLASSES = ("InjectedScript", "UtilityScript")
-_NATIVE_CONTEXT = "system / NativeContext"
-
-
-def automation_owned(graph: HeapGraph) -> np.ndarray:
-    """Mask of what only Playwright's scripts and the page's other JS worlds keep alive.
-
-    Playwright evaluates selectors in a world of its own (the utility world) and keeps an
-    `InjectedScript` per world; its selector caches grow in place for hundreds of clicks on a page
-    that does nothing new. They are the test tool's, as the harness's own objects are for a module
-    target: never the page's leak. The page's own world is the one Blink's `Window` names as its
-    `native_context`; the objects that no path from the GC roots reaches without passing through
-    another world's context, one of Playwright's objects or its bundle's scope are the tool's.
-    Only on Chromium pages (a snapshot with DOM state).
-    """
-    if not has_dom_state(graph):
-        return np.zeros(graph.node_count, np.bool_)
-    cached = graph.__dict__.get("_automation_owned")
-    if cached is not None:
-        return cached
-    snap = graph.snapshot
-    codes, names = graph.class_keys()
-    object_code = snap.meta.node_type_code("object")
-    wanted = [names.index(name) for name in AUTOMATION_CLASSES if name in names]
-    blocked = np.isin(codes, wanted) & (snap.node_type == object_code)
-    # The scope of Playwright's injected bundle (a variable `InjectedScript`): its listeners on the
-    # page's window (`handleCustomEvent`) reach the bundle through it.
-    variable_names = [index for name in AUTOMATION_CLASSES for index in snap.strings.indices_of(name)]
-    context_code = snap.meta.edge_type_code("context")
-    if variable_names and context_code >= 0:
-        edges = np.flatnonzero((snap.edge_type == context_code) & np.isin(snap.edge_name, variable_names))
-        blocked[graph.edge_from[edges]] = True
-    contexts = np.array([position for position, name in enumerate(names) if name.startswith(_NATIVE_CONTEXT)])
-    pages = _page_contexts(graph)
-    if contexts.size and pages.size:
-        # Without a page context to keep (a snapshot that does not say), every world stays.
-        blocked |= np.isin(codes, contexts)
-        blocked[pages] = False
-    if not blocked.any():
-        owned = np.zeros(graph.node_count, np.bool_)
-    else:
-        owned = _reachable(graph, np.zeros(graph.node_count, np.bool_)) & ~_reachable(graph, blocked)
-    graph.__dict__["_automation_owned"] = owned
-    return owned
-
-
-def _page_contexts(graph: HeapGraph) -> np.ndarray:
-    """Node indices of the pages' own native contexts: targets of a Blink `Window`'s `native_context`."""
-    snap = graph.snapshot
-    names = snap.strings.indices_of("native_context")
-    if not names:
-        return np.zeros(0, np.int64)
-    native = snap.meta.node_type_code("native")
-    edges = np.flatnonzero(np.isin(snap.edge_name, names))
-    sources = graph.edge_from[edges]
-    window = np.array([snap.strings[int(n)].startswith("Window") for n in snap.node_name[sources]], np.bool_)
-    keep = window & (snap.node_type[sources] == native) if edges.size else np.zeros(0, np.bool_)
-    return np.unique(snap.edge_to[edges[keep]]).astype(np.int64)
-
-
-def _reachable(graph: HeapGraph, blocked: np.ndarray) -> np.ndarray:
-    """Nodes reached from the root over non-weak edges without entering a `blocked` node."""
-    snap = graph.snapshot
-    weak = snap.meta.edge_type_code("weak")
-    seen = np.zeros(graph.node_count, np.bool_)
-    seen[0] = True
-    frontier = np.zeros(1, np.int64)
-    first = graph.first_edge
-    while frontier.size:
-        starts = first[frontier].astype(np.int64)
-        lengths = first[frontier + 1].astype(np.int64) - starts
-        total = int(lengths.sum())
-        if not total:
-            break
-        edges = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        if weak >= 0:
-            edges = edges[snap.edge_type[edges] != weak]
-        targets = np.unique(snap.edge_to[edges])
-        targets = targets[~seen[targets] & ~blocked[targets]]
-        seen[targets] = True
-        frontier = targets.astype(np.int64)
-    return seen
-
-
 def dom_class_labels(graph: HeapGraph) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Native nodes whose class key DOM rules change: (node indices, label codes, labels).
 
@@ -357,15 +241,12 @@ def name_listener_events(path: RetainerPath, event_types: Mapping[int, str]) -> 
 
 __all__ = [
     "ATTACHED",
-    "AUTOMATION_CLASSES",
     "DETACHED",
     "DETACHED_PREFIX",
     "LISTENER_EDGE",
     "UNKNOWN",
-    "automation_owned",
     "collapse_listeners",
     "dom_class_labels",
-    "dom_wrappers",
     "element_label",
     "has_dom_state",
     "listener_handlers",

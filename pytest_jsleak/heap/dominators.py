@@ -35,16 +35,13 @@ sizes bottom-up over the BFS levels (a node's dominator is always on an earlier 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pytest_jsleak.heap.paths import ROOT, followed_edge_filter
-
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.graph import HeapGraph
-    from pytest_jsleak.heap.paths import ShortestPathTree
+from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.paths import ROOT, ShortestPathTree, followed_edge_filter, shortest_paths
 
 MAX_ROUNDS = 24
 """Vectorised rounds before falling back to Lengauer–Tarjan (real heaps settle in a handful)."""
@@ -149,6 +146,19 @@ def level_runs(tree: ShortestPathTree, first_level: int = 1) -> list[tuple[int, 
     return runs
 
 
+def level_slices(tree: ShortestPathTree, begin: int, end: int) -> Iterator[np.ndarray]:
+    """`tree.order[begin:end]` one BFS level at a time: within a run of thin levels (`level_runs`)
+    a node's BFS parent may be in the same run, so a pass that reads its parent's value goes level
+    by level."""
+    starts = tree.level_starts
+    level = int(np.searchsorted(starts, begin, side="right")) - 1
+    while level < tree.levels and starts[level] < end:
+        low, high = max(int(starts[level]), begin), min(int(starts[level + 1]), end)
+        if high > low:
+            yield tree.order[low:high]
+        level += 1
+
+
 def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree, idom: np.ndarray,
                  best: np.ndarray) -> np.ndarray:
     """Round 1, while idom is still the BFS tree: one walk per join node instead of per pair.
@@ -217,12 +227,12 @@ def _bfs_preorder(tree: ShortestPathTree) -> np.ndarray:
             continue
         parents = parent[nodes]
         # In place and in int32: the widest level holds millions of nodes.
-        before = np.cumsum(size[nodes], dtype=size.dtype)
+        before: np.ndarray = np.cumsum(size[nodes], dtype=size.dtype)
         before -= size[nodes]
         first = np.empty(nodes.size, np.bool_)
         first[0] = True
         np.not_equal(parents[1:], parents[:-1], out=first[1:])
-        group = np.cumsum(first, dtype=size.dtype)
+        group: np.ndarray = np.cumsum(first, dtype=size.dtype)
         group -= 1
         before -= before[first][group]
         del group, first
@@ -402,10 +412,15 @@ def retained_sizes_from(idom: np.ndarray, self_size: np.ndarray, tree: ShortestP
     return retained
 
 
+def dominators(graph: HeapGraph) -> DominatorTree:
+    """The graph's `dominator_tree`, built once per graph."""
+    return graph.memo(dominator_tree)
+
+
 def dominator_tree(graph: HeapGraph) -> DominatorTree:
-    """Immediate dominators and retained sizes of a snapshot's graph (root: node 0)."""
+    """Immediate dominators and retained sizes of a snapshot's graph (root: node 0), built afresh."""
     snap = graph.snapshot
-    tree = graph.shortest_paths
+    tree = shortest_paths(graph)
     follow = followed_edge_filter(graph)
     parent = tree.parent
     rank = tree.rank
@@ -436,4 +451,4 @@ def dominator_tree(graph: HeapGraph) -> DominatorTree:
 
 def retained_sizes(graph: HeapGraph) -> np.ndarray:
     """Retained size of every node (int64), from the dominator tree."""
-    return graph.dominators.retained
+    return dominators(graph).retained

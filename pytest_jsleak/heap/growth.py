@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_jsleak.heap.diff import NOISE_CLASS_NAMES
-from pytest_jsleak.heap.dom import automation_owned
-from pytest_jsleak.heap.dominators import level_runs, retained_sizes_from
+from pytest_jsleak.heap.classes import class_keys, class_name
+from pytest_jsleak.heap.dominators import dominators, level_runs, level_slices, retained_sizes_from
+from pytest_jsleak.heap.exclusions import NOISE_CLASS_NAMES, automation_owned, harness_owned
 from pytest_jsleak.heap.graph import HeapGraph
-from pytest_jsleak.heap.paths import ShortestPathTree, followed_edge_filter, shortest_path_tree
+from pytest_jsleak.heap.paths import ShortestPathTree, followed_edge_filter, shortest_path_tree, shortest_paths
 
 #: Node types that can be "the object that grows": JS objects the user's code can name.
 #: Internal arrays, strings, code, shapes and hidden/system nodes are storage or the runtime's own.
@@ -115,7 +115,7 @@ def structural_keys(graph: HeapGraph) -> np.ndarray:
     # snapshot (the `seen` Set one time, `Set.prototype` the next), all by unnamed edges.
     unstable |= np.isin(snap.node_name, snap.strings.indices_of(GC_ROOTS_NAME))
     unstable = np.flatnonzero(unstable)
-    plain = _keys_along(graph, graph.shortest_paths)
+    plain = _keys_along(graph, shortest_paths(graph))
     if not unstable.size:
         return plain
     stable = _keys_along(graph, shortest_path_tree(graph, unstable))
@@ -129,7 +129,7 @@ def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
     keys = np.zeros(count, np.uint64)
     if count == 0:
         return keys
-    codes, names = graph.class_keys()
+    codes, names = class_keys(graph)
     class_hash = np.array([_text_hash("c:" + name) for name in names], np.uint64)
     # The edge the BFS took into each node: among the edges from its tree parent to it, the first
     # followed one (as `paths.tree_edge` picks it for one node).
@@ -159,25 +159,13 @@ def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
     keys[0] = _text_hash("root")
     with np.errstate(over="ignore"):
         for begin, end, _thin in level_runs(tree):
-            nodes = tree.order[begin:end]
             # Within a run of thin levels a node's parent may be in the same slice: go level by level.
-            for level_nodes in _by_level(tree, nodes, begin, end):
+            for level_nodes in level_slices(tree, begin, end):
                 mixed = (keys[parent[level_nodes]] * _MULTIPLIER) ^ edge_label[level_nodes]
                 mixed = (mixed * _MULTIPLIER) ^ class_hash[codes[level_nodes]]
                 keys[level_nodes] = mixed | np.uint64(1)  # never 0 for a reachable node
     keys[tree.rank < 0] = 0
     return keys
-
-
-def _by_level(tree, nodes: np.ndarray, begin: int, end: int):
-    starts = tree.level_starts
-    first = int(np.searchsorted(starts, begin, side="right")) - 1
-    level = first
-    while level < tree.levels and starts[level] < end:
-        low, high = max(int(starts[level]), begin), min(int(starts[level + 1]), end)
-        if high > low:
-            yield tree.order[low:high]
-        level += 1
 
 
 def _edge_labels(graph: HeapGraph, edges: np.ndarray) -> np.ndarray:
@@ -219,7 +207,7 @@ def identity_keys(graph: HeapGraph, *, stable_ids: bool) -> np.ndarray:
     """
     snap = graph.snapshot
     meta = snap.meta
-    eligible = meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (graph.shortest_paths.rank >= 0)
+    eligible = meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (shortest_paths(graph).rank >= 0)
     if stable_ids:
         ids = snap.node_id.astype(np.uint64)
         eligible &= (snap.node_id & 1) == 1
@@ -237,7 +225,7 @@ def identity_keys(graph: HeapGraph, *, stable_ids: bool) -> np.ndarray:
 
 def dominated_ancestors(graph: HeapGraph, nodes: np.ndarray) -> np.ndarray:
     """Bool mask: the nodes that dominate (strictly or not) any of `nodes`."""
-    idom = graph.dominators.idom
+    idom = dominators(graph).idom
     marked = np.zeros(graph.node_count, np.bool_)
     frontier = np.unique(np.asarray(nodes, dtype=np.int64))
     frontier = frontier[(frontier >= 0) & (frontier < graph.node_count)]
@@ -247,87 +235,6 @@ def dominated_ancestors(graph: HeapGraph, nodes: np.ndarray) -> np.ndarray:
         frontier = idom[frontier].astype(np.int64)
         frontier = np.unique(frontier[frontier >= 0])
     return marked
-
-
-#: The name of the harness's table of the target's exports: the one way from its scope to the target's.
-HARNESS_MARKER = "__jsleakExports"
-#: Every module-level variable of harness.mjs that holds objects starts with this.
-HARNESS_PREFIX = "__jsleak"
-
-
-def _harness_names(graph: HeapGraph) -> list[int]:
-    """String indices of the harness's module-level variable names (all `__jsleak…`)."""
-    return graph.snapshot.strings.indices_with_prefix(HARNESS_PREFIX)
-
-
-def harness_module_scopes(graph: HeapGraph) -> np.ndarray:
-    """Node indices of the harness's own module scope(s): those with a `__jsleak…` variable.
-
-    On every runtime, for what the harness owns (`harness_owned`). Not `paths.harness_scopes`,
-    which also takes the contexts nested in it, on V8 only, for the retainer path search.
-    """
-    snap = graph.snapshot
-    marker = _harness_names(graph)
-    if not marker:
-        return np.zeros(0, np.int64)
-    meta = snap.meta
-    named = np.zeros(len(meta.edge_types), np.bool_)
-    for position, type_name in enumerate(meta.edge_types):
-        named[position] = type_name not in ("element", "hidden")
-    edges = np.flatnonzero(np.isin(snap.edge_name, marker) & named[snap.edge_type])
-    return np.unique(graph.edge_from[edges]).astype(np.int64)
-
-
-def dominated_by(graph: HeapGraph, owners: np.ndarray) -> np.ndarray:
-    """Bool mask: the nodes that `owners` dominate (themselves included): what only they keep alive."""
-    tree = graph.shortest_paths
-    idom = graph.dominators.idom
-    flag = np.zeros(graph.node_count, np.bool_)
-    owners = np.asarray(owners, dtype=np.int64)
-    if not owners.size:
-        return flag
-    flag[owners] = True
-    for begin, end, thin in level_runs(tree):
-        nodes = tree.order[begin:end]
-        if thin:
-            for node in nodes.tolist():
-                up = idom[node]
-                if up >= 0 and flag[up]:
-                    flag[node] = True
-            continue
-        up = idom[nodes]
-        flag[nodes] |= (up >= 0) & flag[np.maximum(up, 0)]
-    return flag
-
-
-def harness_owned(graph: HeapGraph) -> np.ndarray:
-    """Bool mask: the harness's own objects, never the target's.
-
-    Those only the harness's scope keeps alive (dominated by it), and those whose shortest path
-    leaves that scope through one of its own variables (`commandStream`, `HANDLERS`); the path
-    through `__jsleakExports` leads to the target's module and stays the target's.
-    """
-    scopes = harness_module_scopes(graph)
-    owned = dominated_by(graph, scopes)
-    if not scopes.size:
-        return owned
-    snap = graph.snapshot
-    tree = graph.shortest_paths
-    marker = set(snap.strings.indices_of(HARNESS_MARKER))
-    seeds = []
-    for scope in scopes.tolist():
-        for edge in range(int(graph.first_edge[scope]), int(graph.first_edge[scope + 1])):
-            child = int(snap.edge_to[edge])
-            if tree.parent[child] == scope and int(snap.edge_name[edge]) not in marker:
-                seeds.append(child)
-    through = np.zeros(graph.node_count, np.bool_)
-    through[np.asarray(seeds, dtype=np.int64)] = True
-    parent = tree.parent
-    for begin, end, _thin in level_runs(tree):
-        for level_nodes in _by_level(tree, tree.order[begin:end], begin, end):
-            up = parent[level_nodes]
-            through[level_nodes] |= (up >= 0) & through[np.maximum(up, 0)]
-    return owned | through
 
 
 def grown_in_place(
@@ -378,7 +285,7 @@ def grown_in_place_from(
         usable &= ~explained[at3]
     # The harness's own objects (its command stream, its handlers being compiled) are not the target's.
     usable &= ~harness_owned(final)[at3]
-    # Likewise Playwright's scripts injected into a page, and their caches (heap/dom.py).
+    # Likewise Playwright's scripts injected into a page, and their caches (exclusions.automation_owned).
     usable &= ~automation_owned(final)[at3]
     both = usable & (small >= min_round_bytes) & (small >= MIN_ROUND_SHARE * large)
     once = usable & ~both & (large >= ONE_ROUND_BYTES) & (small >= 0) & (small < min_round_bytes)
@@ -387,7 +294,7 @@ def grown_in_place_from(
         picked = np.flatnonzero(mask)
         picked = picked[np.argsort(-(grow_a[picked] + grow_b[picked]), kind="stable")][:MAX_CANDIDATES]
         found = [
-            GrownObject(int(at3[p]), int(final.snapshot.node_id[at3[p]]), final.class_name(int(at3[p])),
+            GrownObject(int(at3[p]), int(final.snapshot.node_id[at3[p]]), class_name(final, int(at3[p])),
                         (int(s1[p]), int(s2[p]), int(s3[p])), int(common[p]))
             for p in picked
         ]
@@ -405,16 +312,17 @@ def data_retained(graph: HeapGraph) -> np.ndarray:
     program's, and not a leak. Backing stores (native nodes) and the `(system)` storage that one
     of the program's objects alone holds (JSC's Map and Set tables) do count.
     """
-    cached = graph.__dict__.get("_data_retained")
-    if cached is not None:
-        return cached
+    return graph.memo(_data_retained)
+
+
+def _data_retained(graph: HeapGraph) -> np.ndarray:
     snap = graph.snapshot
     meta = snap.meta
     sizes = snap.node_self_size.astype(np.int64)
-    codes, names = graph.class_keys()
+    codes, names = class_keys(graph)
     internal = np.array([name in WEIGHTLESS_CLASSES for name in names], np.bool_)
     weightless = internal[codes] | meta.node_type_mask(WEIGHTLESS_TYPES)[snap.node_type]
-    idom = graph.dominators.idom
+    idom = dominators(graph).idom
     if "(system)" in names:
         # Except the storage of the program's own collections: JSC keeps a Map's or Set's table in
         # a `(system)` cell that only the collection holds (Bun's seen-ids example: 0.5 → 2.6 MB).
@@ -426,9 +334,7 @@ def data_retained(graph: HeapGraph) -> np.ndarray:
         ok &= ~weightless[owner_safe]
         weightless[storage[ok]] = False
     sizes[weightless] = 0
-    retained = retained_sizes_from(idom, sizes, graph.shortest_paths)
-    graph.__dict__["_data_retained"] = retained
-    return retained
+    return retained_sizes_from(idom, sizes, shortest_paths(graph))
 
 
 def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -443,7 +349,7 @@ def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndar
 def deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
     """Drop the objects whose growth a dominated one explains (the module scope of a growing array)."""
     growth = {g.node: g.sizes[-1] - g.sizes[0] for g in found}
-    idom = graph.dominators.idom
+    idom = dominators(graph).idom
     dropped: set[int] = set()
     for node, amount in growth.items():
         up = int(idom[node])
@@ -464,7 +370,7 @@ def large_objects(graph: HeapGraph, *, min_bytes: int, stable_ids: bool) -> list
     keep &= ~harness_owned(graph)[nodes] & ~automation_owned(graph)[nodes]
     picked = np.flatnonzero(keep)
     picked = picked[np.argsort(-sizes[picked], kind="stable")][:MAX_CANDIDATES]
-    found = [GrownObject(int(nodes[p]), int(graph.snapshot.node_id[nodes[p]]), graph.class_name(int(nodes[p])),
+    found = [GrownObject(int(nodes[p]), int(graph.snapshot.node_id[nodes[p]]), class_name(graph, int(nodes[p])),
                          (int(sizes[p]),), int(keys[p])) for p in picked]
     return found
 
@@ -496,12 +402,9 @@ __all__ = [
     "InPlaceFindings",
     "deepest",
     "dominated_ancestors",
-    "dominated_by",
     "grew_again",
     "grown_in_place",
     "grown_in_place_from",
-    "harness_module_scopes",
-    "harness_owned",
     "identity_keys",
     "keyed_sizes",
     "large_objects",

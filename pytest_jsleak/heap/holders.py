@@ -9,14 +9,17 @@ retains a node of the path under a name, and splice that scope's own path and th
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from pytest_jsleak.heap.allocations import display_path, frame_kind, package_of
+from pytest_jsleak.heap.classes import class_name
+from pytest_jsleak.heap.exclusions import HARNESS_PREFIX, harness_scopes
+from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.paths import ClosureLocations, follow_named
+from pytest_jsleak.heap.retainers import retainer_path
 from pytest_jsleak.model import MODULE_SCOPE, RetainerPath
 from pytest_jsleak.model import VARIABLE_EDGE_TYPES as NAMED_EDGE_TYPES
 from pytest_jsleak.model import is_scope_class as is_scope
 
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.graph import HeapGraph
 
 def first_variable(path: RetainerPath) -> int:
     """Position of the first step entered through a named edge out of a scope, or len(steps)."""
@@ -35,21 +38,19 @@ def with_named_holder(graph: HeapGraph, path: RetainerPath) -> RetainerPath:
     `requestLog → Array → ...` is left as it is, one that starts `(compiled code) → Array → ...`
     and names a variable only deeper down (a closure's) gets the holder of the Array.
     """
-    from pytest_jsleak.heap.paths import harness_scopes, retainer_path
-
     harness = set(harness_scopes(graph).tolist())
     for position in range(1, first_variable(path)):
         index = graph.find_by_id(path.steps[position].node_id)
         if index is None:
             continue
         for edge in graph.node(index).retainers:
-            source = edge.source
             name = edge.name
             if edge.type not in NAMED_EDGE_TYPES or not isinstance(name, str) or not name:
                 continue
-            if not is_scope(source.class_name) or name.startswith("__jsleak") or edge.source_index in harness:
+            source = edge.source_index
+            if not is_scope(class_name(graph, source)) or name.startswith(HARNESS_PREFIX) or source in harness:
                 continue  # the harness's variables are not the user's
-            prefix = retainer_path(graph, edge.source_index)
+            prefix = retainer_path(graph, source)
             if prefix is None:
                 continue
             held = replace(path.steps[position], edge_type=edge.type, edge_name=name)
@@ -63,12 +64,10 @@ def module_scope_name(graph: HeapGraph, context: int) -> str | None:
     A module's scope (ESM, or the function a CommonJS module is wrapped in) is a context whose
     `previous` is the native context; its file is the script of a function created in it.
     """
-    from pytest_jsleak.heap.paths import ClosureLocations, _follow
-
     view = graph.node(context)
     if view.name != "system / Context":
         return None
-    outer = _follow(graph, context, ("previous",))
+    outer = follow_named(graph, context, ("previous",))
     if outer is None or graph.node(outer).name != "system / NativeContext":
         return None
     locations = ClosureLocations.of_graph(graph)
@@ -82,11 +81,9 @@ def module_scope_name(graph: HeapGraph, context: int) -> str | None:
 
 def module_url(graph: HeapGraph, module: int) -> str | None:
     """The file of a `system / SourceTextModule` node, from the `url` of Node's ModuleWrap for it."""
-    from pytest_jsleak.heap.paths import _follow
-
     for edge in graph.node(module).retainers:
         if edge.source.name == "ModuleWrap":
-            url = _follow(graph, edge.source_index, ("url",))
+            url = follow_named(graph, edge.source_index, ("url",))
             if url is not None:
                 text = graph.node(url).name
                 return text[len("file://"):] if text.startswith("file://") else text
@@ -101,10 +98,6 @@ def through_import(graph: HeapGraph, path: RetainerPath, root: str | None = None
     When a module of the user's imports that cell, the path reads from the user's import instead,
     named after the package. None when the path passes no such cell.
     """
-    from dataclasses import replace as replace_step
-
-    from pytest_jsleak.heap.allocations import display_path, frame_kind, package_of
-
     steps = path.steps
     for position in range(1, len(steps) - 1):
         step, after = steps[position], steps[position + 1]
@@ -126,12 +119,12 @@ def through_import(graph: HeapGraph, path: RetainerPath, root: str | None = None
                 if not url or frame_kind(url) != "user":
                     continue
                 package = package_of(exporter_url) or exporter_url.rsplit("/", 1)[-1] or "(module)"
-                head = replace_step(
+                head = replace(
                     step, edge_type=None, edge_name=None, node_type="synthetic",
                     node_name=f"{MODULE_SCOPE} {display_path(url, root)}", class_name="system / Context",
                     node_id=module.id, self_size=module.self_size, location=None,
                 )
-                imported = replace_step(after, edge_type="import", edge_name=package)
+                imported = replace(after, edge_type="import", edge_name=package)
                 return _relative_locations(RetainerPath((head, imported, *steps[position + 2:])), root)
     return None
 
@@ -143,14 +136,9 @@ def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = Non
     runtime's business; the path reads like the code from the module's variable on. A path that
     passes no module scope with a variable after it is left as it is.
     """
-    from dataclasses import replace as replace_step
-
     imported = through_import(graph, path, root)
     if imported is not None:
         return imported
-
-    from pytest_jsleak.heap.allocations import frame_kind
-
     steps = path.steps
     scopes: list[tuple[int, str]] = []
     for position in range(1, len(steps) - 1):
@@ -168,61 +156,22 @@ def start_at_module(graph: HeapGraph, path: RetainerPath, root: str | None = Non
     position, name = next(((p, n) for p, n in scopes if frame_kind(n) == "user"), scopes[-1])
     if root and name.startswith(root.rstrip("/") + "/"):
         name = name[len(root.rstrip("/")) + 1:]
-    head = replace_step(steps[position], edge_type=None, edge_name=None, node_type="synthetic",
-                        node_name=f"{MODULE_SCOPE} {name}", location=None)
+    head = replace(steps[position], edge_type=None, edge_name=None, node_type="synthetic",
+                   node_name=f"{MODULE_SCOPE} {name}", location=None)
     return _relative_locations(RetainerPath((head, *steps[position + 1:])), root)
 
 
 def _relative_locations(path: RetainerPath, root: str | None) -> RetainerPath:
     """Closure locations relative to `root`, as the node ids and allocation sites spell files."""
-    from dataclasses import replace as replace_step
-
     if not root:
         return path
     prefix = root.rstrip("/") + "/"
     return RetainerPath(tuple(
-        replace_step(step, location=step.location[len(prefix):])
+        replace(step, location=step.location[len(prefix):])
         if step.location and step.location.startswith(prefix) else step
         for step in path.steps
     ))
 
 
-def crowded_instances(
-    graph: HeapGraph, class_name: str, *, expected: int = 2, growing: frozenset[str] = frozenset(), limit: int = 20
-) -> list[int]:
-    """Instances of a class that are probably the new ones, for a retainer path; [] when nothing tells.
-
-    Without stable ids (Bun) nothing says which instances are new; but leaked objects pile up in
-    one holder (the array, the listener list) holding about as many as the class grew by
-    (`expected`), or each sits in an object of another growing class (an `items` array in each
-    leaked order). The runtime's own instances of a common class such as `Object` are scattered.
-    """
-    import numpy as np
-
-    from pytest_jsleak.heap.diff import instances_of
-    from pytest_jsleak.heap.growth import harness_owned
-
-    nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
-    if nodes.size:
-        # Never an instance of the harness's own (its command stream's buffers, its handlers).
-        nodes = nodes[~harness_owned(graph)[nodes]]
-    if nodes.size == 0:
-        return []
-    parents = graph.shortest_paths.parent[nodes]
-    held = parents >= 0
-    if held.any():
-        holders, counts = np.unique(parents[held], return_counts=True)
-        if counts.max() >= max(2, expected // 2):
-            crowded = nodes[held][parents[held] == holders[int(np.argmax(counts))]]
-            return [int(node) for node in crowded[:limit]]
-        if growing:
-            pairs = zip(nodes[held].tolist(), parents[held].tolist(), strict=True)
-            inside = [node for node, parent in pairs if graph.class_name(parent) in growing]
-            if inside:
-                return inside[:limit]
-    # No sign of which instances are new: better no path than a runtime object's.
-    return []
-
-
-__all__ = ["MODULE_SCOPE", "crowded_instances", "first_variable", "module_scope_name", "module_url",
+__all__ = ["MODULE_SCOPE", "first_variable", "module_scope_name", "module_url",
            "start_at_module", "through_import", "with_named_holder"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
+
+Fail = Callable[[str], NoReturn]
+"""Raises a SnapshotFormatError naming the file."""
 
 # Field names the core needs. Everything else in `meta` is kept but optional: runtimes differ
 # (Deno has no `trace_node_id` unless allocation tracking is on, Bun's `locations` are empty,
@@ -70,13 +73,13 @@ class SnapshotMeta:
         return self.edge_types.index(name) if name in self.edge_types else -1
 
 
-def _string_list(value: Any, what: str, fail: Any) -> tuple[str, ...]:
+def _string_list(value: Any, what: str, fail: Fail) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         fail(f"snapshot.meta.{what} is missing or not a list of strings")
     return tuple(value)
 
 
-def _type_names(value: Any, what: str, fail: Any) -> tuple[str, ...]:
+def _type_names(value: Any, what: str, fail: Fail) -> tuple[str, ...]:
     # `node_types` / `edge_types` are lists aligned with the fields; the entry for the `type`
     # field is itself the list of type names.
     if not isinstance(value, list) or not value or not isinstance(value[0], list):
@@ -84,7 +87,7 @@ def _type_names(value: Any, what: str, fail: Any) -> tuple[str, ...]:
     return _string_list(value[0], f"{what}[0]", fail)
 
 
-def _count(snapshot: dict[str, Any], key: str, fail: Any, *, required: bool = True) -> int:
+def _count(snapshot: dict[str, Any], key: str, fail: Fail, *, required: bool = True) -> int:
     value = snapshot.get(key, None if required else 0)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         fail(f"snapshot.{key} is missing or not a non-negative integer")
@@ -97,7 +100,7 @@ def parse_meta(snapshot: Any, filename: str) -> SnapshotMeta:
     Raises SnapshotFormatError naming `filename` and the field that is wrong.
     """
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         raise SnapshotFormatError(f"{filename}: {message}")
 
     if not isinstance(snapshot, dict):
@@ -113,8 +116,8 @@ def parse_meta(snapshot: Any, filename: str) -> SnapshotMeta:
     for name in REQUIRED_EDGE_FIELDS:
         if name not in edge_fields:
             fail(f"snapshot.meta.edge_fields has no '{name}' field")
-    node_types_all = meta.get("node_types")
-    edge_types_all = meta.get("edge_types")
+    node_types_all: Any = meta.get("node_types")  # JSON, checked by _type_names
+    edge_types_all: Any = meta.get("edge_types")
     node_types = _type_names(node_types_all, "node_types", fail)
     edge_types = _type_names(edge_types_all, "edge_types", fail)
     if len(node_types_all) != len(node_fields) or len(edge_types_all) != len(edge_fields):

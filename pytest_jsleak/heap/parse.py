@@ -22,7 +22,7 @@ import mmap
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class SnapshotFile:
         except OSError as error:
             raise SnapshotFormatError(f"{self.path}: cannot read: {error.strerror or error}") from None
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise SnapshotFormatError(f"{self.path}: {message}")
 
     def close(self) -> None:
@@ -121,7 +121,7 @@ def read_header(src: SnapshotFile) -> tuple[SnapshotMeta, int]:
     prefix = bytes(src.mm[start : start + HEADER_BYTES]).decode("utf-8", errors="replace")
     try:
         header, end_char = json.JSONDecoder().raw_decode(prefix)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         src.fail(f"the 'snapshot' header is not valid JSON ({error.msg} at byte {start + error.pos})")
     meta = parse_meta(header, src.path)
     end = start + len(prefix[:end_char].encode("utf-8", errors="replace"))
@@ -162,7 +162,7 @@ def iter_sections(src: SnapshotFile, pos: int) -> Any:
 # --- numeric arrays ----------------------------------------------------------------------------
 
 
-class _DigitParser:
+class DigitParser:
     """Decodes runs of comma-separated non-negative integers, chunk by chunk, into uint64."""
 
     def __init__(self, src: SnapshotFile) -> None:

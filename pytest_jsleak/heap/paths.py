@@ -18,15 +18,12 @@ that explain nothing:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pytest_jsleak.model import PathStep, RetainerPath
-
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.graph import HeapGraph
 
 ROOT = 0
 """V8 writes the synthetic root as node 0."""
@@ -69,18 +66,19 @@ def blocked_edge_names(graph: HeapGraph) -> np.ndarray:
     return np.unique(np.asarray(blocked, dtype=np.int64))
 
 
-def followed_edge_filter(graph: HeapGraph):
+EdgeFilter = Callable[..., np.ndarray]
+"""`follow(edges, sources, targets=None) -> mask`: see `followed_edge_filter`."""
+
+
+def followed_edge_filter(graph: HeapGraph) -> EdgeFilter:
     """A function (edge indices, their source nodes) -> bool mask of the edges to follow.
 
     Made once per graph (finding the blocked names scans the strings).
     """
-    cached = graph.__dict__.get("_follow")
-    if cached is None:
-        cached = graph.__dict__["_follow"] = _make_edge_filter(graph)
-    return cached
+    return graph.memo(_make_edge_filter)
 
 
-def _make_edge_filter(graph: HeapGraph):
+def _make_edge_filter(graph: HeapGraph) -> EdgeFilter:
     snap = graph.snapshot
     meta = snap.meta
     edge_type = snap.edge_type
@@ -123,53 +121,9 @@ def _make_edge_filter(graph: HeapGraph):
     return follow
 
 
-HARNESS_VARIABLES = ("__jsleakExports",)
-"""Variables of the harness's module scope: the scope that holds them is the harness's."""
-
-
-def harness_scopes(graph: HeapGraph) -> np.ndarray:
-    """Node indices of the harness's scopes: its module context and every context nested in it.
-
-    Found from the harness's own variable (`__jsleakExports`, a `context` edge) and then the
-    contexts whose `previous` chain reaches that one (its functions' contexts, their frames).
-    Empty for a snapshot of anything else, and for Bun's: JSC roots a module's values through the
-    harness's table of exports, so closing it would leave only the runtime's odd routes (there the
-    `held by` line skips the harness instead).
-    """
-    cached = graph.__dict__.get("_harness_scopes")
-    if cached is None:
-        cached = graph.__dict__["_harness_scopes"] = _harness_scopes(graph)
-    return cached
-
-
-def _harness_scopes(graph: HeapGraph) -> np.ndarray:
-    snap = graph.snapshot
-    if snap.runtime_guess == "bun":
-        return np.zeros(0, np.int64)
-    meta = snap.meta
-    context = meta.edge_type_code("context")
-    internal = meta.edge_type_code("internal")
-    names = [index for name in HARNESS_VARIABLES for index in snap.strings.indices_of(name)]
-    if context < 0 or not names:
-        return np.zeros(0, np.int64)
-    edge_type = snap.edge_type
-    edge_name = snap.edge_name
-    holders = np.flatnonzero((edge_type == context) & np.isin(edge_name, names))
-    if not holders.size:
-        return np.zeros(0, np.int64)
-    sources = graph.edge_from
-    scopes = np.zeros(graph.node_count, np.bool_)
-    scopes[sources[holders]] = True
-    previous = snap.strings.indices_of("previous")
-    if previous and internal >= 0:
-        links = np.flatnonzero((edge_type == internal) & np.isin(edge_name, previous))
-        inner, outer = sources[links], snap.edge_to[links]
-        while True:
-            new = inner[scopes[outer] & ~scopes[inner]]
-            if not new.size:
-                break
-            scopes[new] = True
-    return np.flatnonzero(scopes)
+def shortest_paths(graph: HeapGraph) -> ShortestPathTree:
+    """The BFS from the GC roots over the followed edges (built once per graph)."""
+    return graph.memo(shortest_path_tree)
 
 
 def shortest_path_tree(graph: HeapGraph, closed: np.ndarray | None = None) -> ShortestPathTree:
@@ -266,48 +220,6 @@ def _bfs_block(nodes, counts, first, edge_to, edge_type, seen, parent, scratch, 
     return new
 
 
-def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
-    """The shortest path from the root to `node` (root first), or None if it is unreachable.
-
-    Not through the harness's scopes (`HeapGraph.path_tree`) unless there is no other way.
-    """
-    node = int(node)
-    if not 0 <= node < graph.node_count:
-        return None
-    tree = graph.path_tree
-    if tree.rank[node] < 0:
-        tree = graph.shortest_paths
-        if tree.rank[node] < 0:
-            return None
-    chain = [node]
-    while tree.parent[chain[-1]] >= 0:
-        chain.append(int(tree.parent[chain[-1]]))
-    chain.reverse()
-    locations = ClosureLocations.of_graph(graph)
-    steps = []
-    for position, index in enumerate(chain):
-        if position == 0:
-            edge_type = edge_name = None
-        else:
-            edge = graph.edge(tree_edge(graph, chain[position - 1], index))
-            edge_type = edge.type
-            edge_name = str(edge.name)
-        view = graph.node(index)
-        steps.append(
-            PathStep(
-                edge_type=edge_type,
-                edge_name=edge_name,
-                node_type=view.type,
-                node_name=view.name,
-                class_name=view.class_name,
-                node_id=view.id,
-                self_size=view.self_size,
-                location=locations.of(index) if view.type == "closure" else None,
-            )
-        )
-    return RetainerPath(tuple(steps))
-
-
 def tree_edge(graph: HeapGraph, parent: int, child: int) -> int:
     """The edge the BFS took from `parent` to `child`: its first followed edge to `child`.
 
@@ -352,10 +264,7 @@ class ClosureLocations:
     @classmethod
     def of_graph(cls, graph: HeapGraph) -> ClosureLocations:
         """One per graph: built on first use."""
-        cached = graph.__dict__.get("_closure_locations")
-        if cached is None:
-            cached = graph.__dict__["_closure_locations"] = cls(graph)
-        return cached
+        return graph.memo(cls)
 
     def of(self, node: int) -> str | None:
         if not self.usable or self.line_column < 0:
@@ -373,14 +282,14 @@ class ClosureLocations:
 
     def script_name(self, closure: int) -> str | None:
         graph = self.graph
-        shared = _follow(graph, closure, ("shared",))
+        shared = follow_named(graph, closure, ("shared",))
         if shared is None:
             return None
-        script = _follow(graph, shared, ("script_or_debug_info", "script"))
+        script = follow_named(graph, shared, ("script_or_debug_info", "script"))
         if script is None:
             return None
         url = None
-        name_target = _follow(graph, script, ("name",))
+        name_target = follow_named(graph, script, ("name",))
         if name_target is not None:
             target = graph.node(name_target)
             if target.type in ("string", "concatenated string", "sliced string"):
@@ -396,7 +305,7 @@ class ClosureLocations:
         return url[len("file://") :] if url.startswith("file://") else url
 
 
-def _follow(graph: HeapGraph, node: int, names: tuple[str, ...]) -> int | None:
+def follow_named(graph: HeapGraph, node: int, names: tuple[str, ...]) -> int | None:
     """The target of the first non-element edge of `node` named one of `names`."""
     snap = graph.snapshot
     first = int(graph.first_edge[node])
@@ -408,3 +317,13 @@ def _follow(graph: HeapGraph, node: int, names: tuple[str, ...]) -> int | None:
         if snap.strings[int(snap.edge_name[edge])] in names:
             return int(snap.edge_to[edge])
     return None
+
+
+def nearest_to_roots(nodes: np.ndarray, rank: np.ndarray, limit: int) -> tuple[int, ...]:
+    """Up to `limit` of `nodes`, reachable ones nearest to the roots (lowest BFS `rank`) first."""
+    if not nodes.size:
+        return ()
+    ranks = rank[nodes].astype(np.int64)
+    ranks[ranks < 0] = np.iinfo(np.int64).max
+    order = np.argsort(ranks, kind="stable")[:limit]
+    return tuple(int(n) for n in nodes[order])

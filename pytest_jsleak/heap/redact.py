@@ -46,7 +46,7 @@ import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
 from pytest_jsleak.heap.meta import SnapshotMeta
-from pytest_jsleak.heap.parse import SnapshotFile, _DigitParser, iter_sections, read_header, scan_json_array
+from pytest_jsleak.heap.parse import DigitParser, SnapshotFile, iter_sections, read_header, scan_json_array
 from pytest_jsleak.model import (
     FIXED_STRING_NAMES,
     STRING_NODE_TYPES,
@@ -132,7 +132,7 @@ class _FieldSink:
             self.use(self.row, *(table[:, field] for field in self.fields))
             self.row += rows
 
-    def read(self, parser: _DigitParser, at: int) -> None:
+    def read(self, parser: DigitParser, at: int) -> None:
         """Decode the whole section at `at` (every field: one pass is cheaper than one per field)."""
         _, count = parser.numbers(at, self.what, self)
         if self.rows is not None and count != self.rows * self.width:
@@ -209,7 +209,7 @@ def _indices_where(src: SnapshotFile, layout: _Layout, text: str, *, prefix: boo
 def collect_uses(src: SnapshotFile, meta: SnapshotMeta, layout: _Layout) -> _Uses:
     """Which string indices are used as values and which as names, over the whole file (module docstring)."""
     uses = _Uses(int(layout.starts.size), src)
-    parser = _DigitParser(src)
+    parser = DigitParser(src)
     node_type_count, edge_type_count = len(meta.node_types), len(meta.edge_types)
     value_types = meta.node_type_mask(STRING_NODE_TYPES)
     index_edges = np.zeros(edge_type_count, np.bool_)

@@ -7,26 +7,23 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from pytest_jsleak.heap.meta import SnapshotMeta
 from pytest_jsleak.heap.parse import (
     ColumnSink,
+    DigitParser,
     FlatSink,
     SelectSink,
     SnapshotFile,
     StringTable,
-    _DigitParser,
     iter_sections,
     read_header,
     read_strings,
     scan_json_array,
 )
-
-if TYPE_CHECKING:
-    from pytest_jsleak.heap.graph import HeapGraph
 
 _NODE_DTYPES: dict[str, Any] = {
     "type": np.uint8,
@@ -128,12 +125,6 @@ class HeapSnapshot:
         """
         return guess_runtime(self.node_id)
 
-    @cached_property
-    def graph(self) -> HeapGraph:
-        from pytest_jsleak.heap.graph import HeapGraph
-
-        return HeapGraph(self)
-
     def type_name(self, code: int) -> str:
         return self.meta.node_types[int(code)]
 
@@ -166,7 +157,7 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
     """
     with SnapshotFile(path) as src:
         meta, pos = read_header(src)
-        parser = _DigitParser(src)
+        parser = DigitParser(src)
         node_sink = ColumnSink(meta.node_count, meta.node_fields, _NODE_DTYPES, src, "nodes")
         edge_sink = ColumnSink(meta.edge_count, meta.edge_fields, _EDGE_DTYPES, src, "edges",
                                node_offsets=("to_node", meta.node_field_count, meta.node_count))
@@ -186,7 +177,7 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
                     edges_at = _edges_after_nodes(src, at) if parallel and src.size >= PARALLEL_BYTES else None
                     if edges_at is not None:
                         pool = ThreadPoolExecutor(max_workers=1)
-                        edges_ahead = (edges_at, pool.submit(_DigitParser(src).numbers, edges_at, "edges", edge_sink))
+                        edges_ahead = (edges_at, pool.submit(DigitParser(src).numbers, edges_at, "edges", edge_sink))
                     end, count = parser.numbers(at, key, node_sink)
                     _expect_count(src, key, count, meta.node_count, meta.node_field_count)
                 elif key == "edges":
@@ -227,12 +218,12 @@ def read_snapshot(path: str | os.PathLike[str], *, parallel: bool = True) -> Hea
         _validate(src, meta, node_columns, edge_columns, strings)
         locations = _shape(src, meta.location_fields, flat.get("locations"), "locations")
         if locations is not None and locations.size and "object_index" in meta.location_fields:
-            column = meta.location_fields.index("object_index")
-            objects = locations[:, column]
+            object_column = meta.location_fields.index("object_index")
+            objects = locations[:, object_column]
             width = meta.node_field_count
             if (objects % width).any() or (objects >= meta.node_count * width).any():
                 src.fail("section 'locations' points at a node that does not exist")
-            locations[:, column] //= width
+            locations[:, object_column] //= width
         return HeapSnapshot(
             src.path,
             meta,
@@ -272,7 +263,7 @@ def read_node_ids(path: str | os.PathLike[str], *, dtype: Any = np.int64) -> np.
     """
     with SnapshotFile(path) as src:
         meta, pos = read_header(src)
-        parser = _DigitParser(src)
+        parser = DigitParser(src)
         sections = iter_sections(src, pos)
         step = next(sections, None)
         while step is not None:

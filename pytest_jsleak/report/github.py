@@ -100,7 +100,7 @@ def _annotation_file(entry: Mapping[str, Any], root: Path, workspace: Path | Non
     return source
 
 
-def annotations(entries: Iterable[Mapping[str, Any]], *, root: Path, workspace: Path | None = None) -> list[str]:
+def annotation_lines(entries: Iterable[Mapping[str, Any]], *, root: Path, workspace: Path | None = None) -> list[str]:
     """One workflow command per check worth the reviewer's eye, errors first, each at its scenario."""
     lines: dict[str, list[str]] = {"error": [], "warning": []}
     for entry in entries:
@@ -183,4 +183,4 @@ def job_summary(entries: Sequence[Mapping[str, Any]], *, baseline: Sequence[str]
     return "\n".join(out) + "\n"
 
 
-__all__ = ["annotations", "escape_data", "escape_property", "holder_of", "job_summary", "level_of", "message_of"]
+__all__ = ["annotation_lines", "escape_data", "escape_property", "holder_of", "job_summary", "level_of", "message_of"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pytest_jsleak import __version__
 from pytest_jsleak.model import InPlaceGrowth, PathStep, RetainerPath
 from pytest_jsleak.report.fold import Repeat, fold_repeats
 from pytest_jsleak.report.json_report import write_text_atomically
@@ -78,7 +79,8 @@ def _signed(value: float) -> str:
 
 def _value_range(values: Sequence[int]) -> tuple[float, float]:
     """(low, span) of a plot: at least 0.5 % of the value, so GC noise of a few hundred bytes stays flat."""
-    low, high = min(values), max(values)
+    low: float = min(values)
+    high = max(values)
     span = max(high - low, math.ceil(0.005 * high), 1)
     if high - low < span:
         low -= (span - (high - low)) / 2
@@ -182,7 +184,8 @@ def retainer_path(steps: Sequence[Mapping[str, Any]] | None) -> RetainerPath | N
         return RetainerPath(tuple(PathStep(**step) for step in steps))
     except TypeError:  # a key more or less than this version's PathStep: take the known ones
         names = PathStep.__dataclass_fields__
-        return RetainerPath(tuple(PathStep(**{name: step.get(name) for name in names}) for step in steps))
+        known: list[dict[str, Any]] = [{name: step.get(name) for name in names} for step in steps]
+        return RetainerPath(tuple(PathStep(**fields) for fields in known))
 
 
 def _step_html(step: PathStep) -> str:
@@ -425,7 +428,7 @@ def baseline_html(entry: Mapping[str, Any]) -> str:
 
 
 def item_html(number: int, entry: Mapping[str, Any], base: Path | None) -> str:
-    verdict = entry.get("verdict") if entry.get("verdict") in VERDICT_ORDER else "error"
+    verdict = _verdict(entry)
     growth = ""
     if verdict in ("leak", "known"):
         growth = f'<span class="growth {verdict}">{esc(format_bytes(entry.get("growth_per_iteration") or 0))}' \
@@ -456,17 +459,23 @@ def item_html(number: int, entry: Mapping[str, Any], base: Path | None) -> str:
 # -- the page --------------------------------------------------------------------------------------------
 
 
+def _verdict(entry: Mapping[str, Any]) -> str:
+    """The entry's verdict; `error` for one this version does not know."""
+    verdict = entry.get("verdict")
+    return verdict if isinstance(verdict, str) and verdict in VERDICT_ORDER else "error"
+
+
 def ordered(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Leaks first, then errors, then clean; the biggest leak first, otherwise in run order."""
     indexed = list(enumerate(entries))
-    indexed.sort(key=lambda pair: (VERDICT_ORDER.get(pair[1].get("verdict"), 1),
+    indexed.sort(key=lambda pair: (VERDICT_ORDER.get(str(pair[1].get("verdict")), 1),
                                    -float(pair[1].get("growth_per_iteration") or 0)
                                    if pair[1].get("verdict") == "leak" else 0, pair[0]))
     return [entry for _, entry in indexed]
 
 
 def _index_row(number: int, entry: Mapping[str, Any], *, machines: bool = False) -> str:
-    verdict = entry.get("verdict") if entry.get("verdict") in VERDICT_ORDER else "error"
+    verdict = _verdict(entry)
     if verdict == "leak":
         suspects = entry.get("suspects") or []
         what = f"{format_bytes(entry.get('growth_per_iteration') or 0)}/iteration"
@@ -635,8 +644,6 @@ def render_page(
     base: Path | None = None,
 ) -> str:
     """The whole page. `base` is the report's folder: snapshot links are relative to it."""
-    from pytest_jsleak import __version__
-
     items = ordered(entries)
     counts = Counter(entry.get("verdict") for entry in items)
     runtimes = Counter(

@@ -17,6 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_jsleak import __version__
+from pytest_jsleak.model import VERDICTS
+
 SCHEMA_VERSION = 3
 
 
@@ -29,9 +32,6 @@ def schema() -> dict[str, Any]:
 def build_document(
     entries: Iterable[Mapping[str, Any]], *, complete: bool, started: float | None = None
 ) -> dict[str, Any]:
-    from pytest_jsleak import __version__
-    from pytest_jsleak.model import VERDICTS
-
     items = [dict(entry) for entry in entries]
     counts = Counter(item["verdict"] for item in items)
     return {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from pytest_jsleak.model import (
+    HARNESS_PREFIX,
     MODULE_SCOPE,
     VARIABLE_EDGE_TYPES,
     InPlaceGrowth,
@@ -23,7 +24,6 @@ from pytest_jsleak.units import format_bytes
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
-HARNESS_PREFIX = "__jsleak"
 
 
 def sparkline(values: Sequence[int], width: int = SPARK_WIDTH) -> str:

@@ -315,7 +315,7 @@ class HarnessProcess:
         target = Path(path).resolve()
         if self.runtime.name == "deno" and not any(target.is_relative_to(Path(w).resolve()) for w in self.writable):
             # Deno's permissions were fixed at the start: refuse here, clearly, not in the runtime.
-            allowed = ", ".join(map(os.fspath, self.writable)) or "none"
+            allowed = ", ".join(os.fspath(folder) for folder in self.writable) or "none"
             raise JsLeakError(
                 f"cannot write a snapshot at {target}: deno may write only under the folders given as "
                 f"HarnessProcess(writable=...) ({allowed})"

@@ -228,8 +228,8 @@ def deno_permissions(
     `-A`/`--allow-all` replaces them all.
     """
     granted: dict[str, list[str] | None] = {
-        "read": ["/dev/fd", os.fspath(target.parent), *map(os.fspath, readable)],
-        "write": ["/dev/fd", *map(os.fspath, writable)],
+        "read": ["/dev/fd", os.fspath(target.parent), *(os.fspath(path) for path in readable)],
+        "write": ["/dev/fd", *(os.fspath(path) for path in writable)],
         "env": None,
         "sys": None,
     }

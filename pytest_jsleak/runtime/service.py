@@ -471,7 +471,7 @@ class ServiceProcess:
 
 def _port_in_use(output: str | None) -> bool:
     # Node: "listen EADDRINUSE: address already in use"; Deno: "AddrInUse: Address already in use".
-    return bool(output) and ("EADDRINUSE" in output or "AddrInUse" in output)
+    return output is not None and ("EADDRINUSE" in output or "AddrInUse" in output)
 
 
 def _how_it_ended(code: int) -> str:

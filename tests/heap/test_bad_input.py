@@ -32,10 +32,11 @@ def _analyse(path) -> None:
     snap = heap.read_snapshot(path)
     heap.class_census(snap)
     ids = heap.read_node_ids(path)
-    diff = heap.three_snapshot_diff(ids[:1], ids, snap.graph)
+    graph = heap.HeapGraph(snap)
+    diff = heap.three_snapshot_diff(ids[:1], ids, graph)
     for row in diff:
-        heap.representative_path(snap.graph, row.example_nodes)
-    heap.retained_sizes(snap.graph)
+        heap.representative_path(graph, row.example_nodes)
+    heap.retained_sizes(graph)
 
 
 def _expect_clean_failure(path, action) -> None:

@@ -27,7 +27,8 @@ def _hand_count(path, type_name, name):
 def test_three_snapshot_diff_finds_the_leak(node_snapshots):
     s1, s2, s3 = node_snapshots
     final = heap.read_snapshot(s3)
-    diff = heap.three_snapshot_diff(heap.read_node_ids(s1), heap.read_node_ids(s2), final.graph)
+    graph = heap.HeapGraph(final)
+    diff = heap.three_snapshot_diff(heap.read_node_ids(s1), heap.read_node_ids(s2), graph)
     records = diff["RequestRecord"]
     assert records.survivors == LEAKS
     assert records.fresh == LEAKS
@@ -42,7 +43,7 @@ def test_three_snapshot_diff_finds_the_leak(node_snapshots):
     assert set(final.node_id[records.survivor_nodes].tolist()) == by_hand
     # The garbage objects ({i}) never survive; compiled code is not a candidate.
     assert "(compiled code)" not in [row.class_name for row in diff]
-    path, node_id = heap.representative_path(final.graph, records.example_nodes)
+    path, node_id = heap.representative_path(graph, records.example_nodes)
     assert node_id in by_hand
     assert any(step.edge_name == "requestLog" for step in path.steps)
 
@@ -79,10 +80,10 @@ def test_census_counts_and_sizes(node_final):
 @pytest.mark.bun
 def test_bun_falls_back_to_per_class_counts(bun_snapshots):
     census = [heap.class_census(heap.read_snapshot(path)) for path in bun_snapshots]
-    final = heap.read_snapshot(bun_snapshots[2])
-    diff = heap.three_snapshot_counts(*census, final.graph)
+    graph = heap.HeapGraph(heap.read_snapshot(bun_snapshots[2]))
+    diff = heap.three_snapshot_counts(*census, graph)
     assert diff.method == "counts" and "bun" in diff.notes[0]
     row = diff["RequestRecord"]
     assert (row.survivors, row.fresh) == (LEAKS, LEAKS)
-    path, _ = heap.representative_path(final.graph, row.example_nodes)
+    path, _ = heap.representative_path(graph, row.example_nodes)
     assert path is not None and any(step.edge_name == "requestLog" for step in path.steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytest_jsleak import heap
+from pytest_jsleak.heap.classes import class_keys, class_name
 from pytest_jsleak.heap.dom import ATTACHED, DETACHED, UNKNOWN, propagate_dom_state
 
 from .snapshot_builder import SnapshotBuilder
@@ -50,7 +51,7 @@ def _page_snapshot(tmp_path):
 
 def test_state_spreads_as_devtools_spreads_it(tmp_path):
     snap, nodes = _page_snapshot(tmp_path)
-    state = propagate_dom_state(snap.graph)
+    state = propagate_dom_state(heap.HeapGraph(snap))
     assert state[nodes["modal"]] == DETACHED
     assert state[nodes["paragraph"]] == DETACHED  # below a detached root
     assert state[nodes["text"]] == DETACHED  # natives all the way down
@@ -62,18 +63,18 @@ def test_state_spreads_as_devtools_spreads_it(tmp_path):
 
 def test_detached_elements_are_keyed_by_interface(tmp_path):
     snap, nodes = _page_snapshot(tmp_path)
-    graph = snap.graph
-    assert graph.class_name(nodes["modal"]) == "Detached HTMLDivElement"
-    assert graph.class_name(nodes["paragraph"]) == "Detached HTMLParagraphElement"
-    assert graph.class_name(nodes["text"]) == "Detached Text"
-    assert graph.class_name(nodes["root"]) == "HTMLDivElement"
-    assert graph.class_name(nodes["child"]) == "HTMLLIElement"  # attributes do not split the class
-    assert graph.class_name(nodes["widget"]) == "Detached MyWidget"  # a custom element: its prototype
-    assert graph.class_name(nodes["document"]) == "HTMLDocument"
-    assert graph.class_name(nodes["weak_only"]) == "HTMLSpanElement"
-    codes, names = graph.class_keys()
+    graph = heap.HeapGraph(snap)
+    assert class_name(graph, nodes["modal"]) == "Detached HTMLDivElement"
+    assert class_name(graph, nodes["paragraph"]) == "Detached HTMLParagraphElement"
+    assert class_name(graph, nodes["text"]) == "Detached Text"
+    assert class_name(graph, nodes["root"]) == "HTMLDivElement"
+    assert class_name(graph, nodes["child"]) == "HTMLLIElement"  # attributes do not split the class
+    assert class_name(graph, nodes["widget"]) == "Detached MyWidget"  # a custom element: its prototype
+    assert class_name(graph, nodes["document"]) == "HTMLDocument"
+    assert class_name(graph, nodes["weak_only"]) == "HTMLSpanElement"
+    codes, names = class_keys(graph)
     assert names[codes[nodes["modal"]]] == "Detached HTMLDivElement"
-    subset, subset_names = graph.class_keys(np.array([nodes["paragraph"], nodes["root"]]))
+    subset, subset_names = class_keys(graph, np.array([nodes["paragraph"], nodes["root"]]))
     assert [subset_names[c] for c in subset] == ["Detached HTMLParagraphElement", "HTMLDivElement"]
     census = heap.class_census(snap)
     assert census.count("Detached HTMLDivElement") == 1
@@ -85,7 +86,7 @@ def test_snapshots_without_dom_state_are_unchanged(tmp_path):
     node = b.add("native", '<div class="modal">')
     b.edge(0, node, 1, "element")
     snap = heap.read_snapshot(b.write(tmp_path / "plain.heapsnapshot"))
-    assert snap.graph.class_name(node) == '<div class="modal">'
+    assert class_name(heap.HeapGraph(snap), node) == '<div class="modal">'
 
 
 def _listener_snapshot(tmp_path):
@@ -117,7 +118,7 @@ def test_listener_chain_collapses_to_one_named_step(tmp_path):
     from pytest_jsleak.report.text import held_by
 
     snap, window, handler, box = _listener_snapshot(tmp_path)
-    graph = snap.graph
+    graph = heap.HeapGraph(snap)
     path = heap.retainer_path(graph, box)
     assert any(step.node_name == "V8EventListener" for step in path.steps)
     short = collapse_listeners(path)
@@ -132,20 +133,21 @@ def test_listener_chain_collapses_to_one_named_step(tmp_path):
 
 
 def test_wrappers_count_with_their_dom_node(tmp_path):
-    from pytest_jsleak.heap.dom import dom_wrappers
+    from pytest_jsleak.heap.exclusions import dom_wrappers
 
     snap, nodes = _page_snapshot(tmp_path)
-    assert np.flatnonzero(dom_wrappers(snap.graph)).tolist() == [nodes["wrapper"]]
-    assert snap.graph.class_name(nodes["wrapper"]) == "HTMLDivElement"  # its own key is unchanged
+    graph = heap.HeapGraph(snap)
+    assert np.flatnonzero(dom_wrappers(graph)).tolist() == [nodes["wrapper"]]
+    assert class_name(graph, nodes["wrapper"]) == "HTMLDivElement"  # its own key is unchanged
     everything = np.array([], np.int64)
     all_ids = np.sort(snap.node_id.astype(np.int64))
-    found = heap.leak_candidates(everything, all_ids, snap.graph)  # all nodes "allocated in round A"
+    found = heap.leak_candidates(everything, all_ids, graph)  # all nodes "allocated in round A"
     assert nodes["modal"] in found.survivors
     assert nodes["wrapper"] not in found.survivors
 
 
 def test_what_only_playwright_keeps_is_the_tools(tmp_path):
-    from pytest_jsleak.heap.dom import automation_owned
+    from pytest_jsleak.heap.exclusions import automation_owned
 
     b = SnapshotBuilder()
     roots = b.add("synthetic", "(GC roots)")
@@ -182,6 +184,6 @@ def test_what_only_playwright_keeps_is_the_tools(tmp_path):
     utility_only = b.add("object", "Array")
     b.edge(other_world, utility_only, "cache")
     snap = heap.read_snapshot(b.write(tmp_path / "tools.heapsnapshot"))
-    owned = automation_owned(snap.graph)
+    owned = automation_owned(heap.HeapGraph(snap))
     assert owned[[injected, evaluator, cache, injected_class, prototype, utility_only]].all()
     assert not owned[[window, shared, body, handler, page_world]].any()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_jsleak import heap
+from pytest_jsleak.heap.dominators import dominators
 
 from .snapshot_builder import SnapshotBuilder
 
@@ -45,7 +46,7 @@ def test_immediate_dominators_match_networkx(tmp_path, monkeypatch, seed, fallba
         monkeypatch.setattr("pytest_jsleak.heap.dominators.MAX_ROUNDS", 0)
     size = 5 + seed * 3
     snap, digraph = random_snapshot(tmp_path, seed, size, int(size * (1.2 + (seed % 4) * 0.6)), weak=seed % 3)
-    tree = snap.graph.dominators
+    tree = dominators(heap.HeapGraph(snap))
     expected = nx.immediate_dominators(digraph, 0)
     for node in range(size):
         if node == 0:
@@ -71,15 +72,16 @@ def test_deep_chain_with_back_edges(tmp_path):
         builder.edge(a, b, "next")
         builder.edge(b, a, "prev")
     snap = heap.read_snapshot(builder.write(tmp_path / "list.heapsnapshot"))
-    assert snap.graph.dominators.rounds > 20  # the fix-point gave up and Lengauer–Tarjan finished
+    graph = heap.HeapGraph(snap)
+    assert dominators(graph).rounds > 20  # the fix-point gave up and Lengauer–Tarjan finished
     digraph = nx.DiGraph()
     for source in range(snap.node_count):
-        for edge in snap.graph.node(source).edges:
+        for edge in graph.node(source).edges:
             digraph.add_edge(source, edge.target_index)
     expected = nx.immediate_dominators(digraph, 0)
-    idom = snap.graph.dominators.idom
+    idom = dominators(graph).idom
     assert all(idom[v] == d for v, d in expected.items() if v != 0)
-    assert heap.retained_sizes(snap.graph)[holder] == 5 + 400 * 10
+    assert heap.retained_sizes(graph)[holder] == 5 + 400 * 10
 
 
 def test_weak_edges_do_not_retain(tmp_path):
@@ -88,19 +90,19 @@ def test_weak_edges_do_not_retain(tmp_path):
     b = builder.add("object", "B", self_size=20)
     builder.edge(0, a, "a")
     builder.edge(a, b, "cache", type="weak")
-    snap = heap.read_snapshot(builder.write(tmp_path / "weak.heapsnapshot"))
-    sizes = heap.retained_sizes(snap.graph)
+    graph = heap.HeapGraph(heap.read_snapshot(builder.write(tmp_path / "weak.heapsnapshot")))
+    sizes = heap.retained_sizes(graph)
     assert sizes[a] == 10
-    assert heap.retainer_path(snap.graph, b) is None
+    assert heap.retainer_path(graph, b) is None
 
 
 def test_fix_point_equals_lengauer_tarjan_on_a_real_heap(node_final, monkeypatch):
     """On a real node heap (cycles, maps shared by thousands of objects) both algorithms agree."""
     from pytest_jsleak.heap.dominators import dominator_tree
 
-    vectorised = dominator_tree(node_final.graph)
+    vectorised = dominator_tree(heap.HeapGraph(node_final))
     monkeypatch.setattr("pytest_jsleak.heap.dominators.MAX_ROUNDS", 0)
-    reference = dominator_tree(node_final.graph)
+    reference = dominator_tree(heap.HeapGraph(node_final))
     assert vectorised.rounds > 1
     assert np.array_equal(vectorised.idom, reference.idom)
     assert np.array_equal(vectorised.retained, reference.retained)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from pytest_jsleak import heap
+from pytest_jsleak.heap.classes import class_keys
+from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.report.paths import format_path_inline, format_retainer_path
 
 from .conftest import LEAKS, TARGET
 
 
 def _nodes_of(snap, class_name):
-    codes, names = snap.graph.class_keys()
+    codes, names = class_keys(heap.HeapGraph(snap))
     return np.flatnonzero(codes == names.index(class_name))
 
 
 def test_class_keys_follow_devtools(node_final):
-    _codes, names = node_final.graph.class_keys()
+    _codes, names = class_keys(heap.HeapGraph(node_final))
     for key in ("RequestRecord", "onRequest()", "(string)", "(array)", "(compiled code)", "system / Context",
                 "EventEmitter", "Array"):
         assert key in names, key
@@ -26,7 +28,7 @@ def test_class_keys_follow_devtools(node_final):
 
 
 def test_node_and_edge_views(node_final):
-    graph = node_final.graph
+    graph = heap.HeapGraph(node_final)
     record = graph.node(_nodes_of(node_final, "RequestRecord")[0])
     assert record.type == "object" and record.name == "RequestRecord" and record.id % 2 == 1
     names = {edge.name: edge.target for edge in record.edges if edge.type == "property"}
@@ -38,7 +40,7 @@ def test_node_and_edge_views(node_final):
 
 
 def test_retainer_path_names_the_variable(node_final):
-    graph = node_final.graph
+    graph = heap.HeapGraph(node_final)
     record = _nodes_of(node_final, "RequestRecord")[0]
     path = heap.retainer_path(graph, record)
     assert path is not None
@@ -53,7 +55,7 @@ def test_retainer_path_names_the_variable(node_final):
 
 
 def test_closure_location_is_resolved_to_the_file(node_final):
-    graph = node_final.graph
+    graph = heap.HeapGraph(node_final)
     closure = _nodes_of(node_final, "onRequest()")[0]
     path = heap.retainer_path(graph, closure)
     assert path.steps[-1].class_name == "onRequest()"
@@ -64,8 +66,9 @@ def test_closure_location_is_resolved_to_the_file(node_final):
 
 
 def test_retained_sizes_cover_self_sizes(node_final):
-    sizes = heap.retained_sizes(node_final.graph)
-    reachable = node_final.graph.shortest_paths.rank >= 0
+    graph = heap.HeapGraph(node_final)
+    sizes = heap.retained_sizes(graph)
+    reachable = shortest_paths(graph).rank >= 0
     assert (sizes >= node_final.node_self_size).all()
     # The root retains everything reachable.
     assert sizes[0] == int(node_final.node_self_size[reachable].sum(dtype=np.int64))

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from pytest_jsleak import heap
+from pytest_jsleak.heap.exclusions import harness_owned
 from pytest_jsleak.heap.growth import (
     deepest,
     dominated_ancestors,
     grew_again,
     grown_in_place,
-    harness_owned,
     identity_keys,
     large_objects,
     structural_keys,

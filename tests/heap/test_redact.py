@@ -109,7 +109,8 @@ def test_everything_but_the_strings_is_byte_for_byte_the_same(tmp_path: Path) ->
     from pytest_jsleak.heap.paths import ClosureLocations
 
     closure = int(next(i for i, n in enumerate(a.node_id) if n == 33))
-    assert ClosureLocations(b.graph).of(closure) == ClosureLocations(a.graph).of(closure) == "/app/a.mjs:10:5"
+    assert ClosureLocations(heap.HeapGraph(b)).of(closure) == ClosureLocations(heap.HeapGraph(a)).of(closure) == (
+        "/app/a.mjs:10:5")
 
 
 def test_in_place_keeps_the_mode_and_twice_changes_nothing(tmp_path: Path) -> None:

@@ -81,6 +81,43 @@ def test_bad_marker_value_fails_the_test_before_any_process_starts(pytester: pyt
     assert result.ret != pytest.ExitCode.OK
 
 
+def test_a_positional_marker_argument_fails_the_fixture_and_the_collected_scenarios(pytester: pytest.Pytester) -> None:
+    """One reading of the marker for both: keyword options only, before any check starts."""
+    pytester.makefile(".leak.mjs", app=LEAKY_AND_CLEAN)
+    pytester.makeconftest(
+        """
+        import pytest
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                item.add_marker(pytest.mark.jsleak("fast", iterations=40))
+        """
+    )
+    pytester.makepyfile("def test_it(jsleak):\n    jsleak.check('app.leak.mjs', 'clean')\n")
+    result = pytester.runpytest_subprocess("--jsleak", "-rA")
+    result.assert_outcomes(failed=2, errors=1)  # the fixture's test errors in setup; each scenario fails
+    for test in ("app.leak.mjs::clean", "app.leak.mjs::leaky", "test_it"):
+        result.stdout.re_match_lines([rf".*{test}.*: @pytest.mark.jsleak takes keyword options only"])
+    assert "LEAK" not in result.stdout.str()
+
+
+def test_a_run_without_leak_checks_loads_none_of_their_modules(pytester: pytest.Pytester) -> None:
+    """pytest loads the plugin in every run: what a leak check needs (numpy with it) loads only for one."""
+    pytester.makepyfile(
+        """
+        import sys
+        def test_fails():
+            assert False
+        def test_nothing_of_the_check_is_loaded():
+            loaded = [name for name in ("pytest_jsleak.api", "pytest_jsleak.collect", "pytest_jsleak.heap",
+                                        "pytest_jsleak.check", "pytest_jsleak.plan", "numpy")
+                      if name in sys.modules]
+            assert not loaded, loaded
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, failed=1)
+
+
 def test_collected_scenarios_leak_and_pass_with_status_and_report(pytester: pytest.Pytester) -> None:
     pytester.makefile(".leak.mjs", app=LEAKY_AND_CLEAN)
     junit = pytester.path / "junit.xml"

@@ -45,6 +45,7 @@ def test_allocation_tracking_puts_stacks_in_the_snapshots_taken_while_on(
 ) -> None:
     from pytest_jsleak import heap
     from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites
+    from pytest_jsleak.heap.classes import class_keys
 
     with HarnessProcess(runtime, targets / "basic.mjs", timeout=30, writable=(tmp_path,)) as proc:
         proc.start()
@@ -66,7 +67,7 @@ def test_allocation_tracking_puts_stacks_in_the_snapshots_taken_while_on(
     assert AllocationTraces.of_snapshot(heap.read_snapshot(after)) is None  # stopping drops the stacks
     # The objects of the 30 tracked calls, found by id as the verdict finds them, and their stack.
     new = ~heap.diff.contains(heap.read_node_ids(before), tracked.node_id.astype("int64"))
-    codes, names = tracked.graph.class_keys()
+    codes, names = class_keys(heap.HeapGraph(tracked))
     objects = new & (codes == names.index("Object"))
     sites = allocation_sites(traces, tracked.node_id[objects], tracked.node_self_size[objects], root=targets)
     assert sites and sites[0].frames[0].function == "leak" and sites[0].frames[0].file == "basic.mjs"

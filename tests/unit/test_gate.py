@@ -13,7 +13,7 @@ from pytest_jsleak.collect import export_line
 from pytest_jsleak.gate import item_status, known_reason, leak_word, outcome_of
 from pytest_jsleak.model import LeakResult, MemorySample, PathStep, RetainerPath, Suspect
 from pytest_jsleak.options import DEFAULTS, OptionError, parse_option, resolve
-from pytest_jsleak.report.github import annotations, escape_data, escape_property, job_summary
+from pytest_jsleak.report.github import annotation_lines, escape_data, escape_property, job_summary
 from pytest_jsleak.report.html import render_page
 from pytest_jsleak.report.json_report import build_document, schema
 from pytest_jsleak.report.merge import MergeError, merge_documents
@@ -374,7 +374,7 @@ def test_annotations_levels_places_and_messages(tmp_path):
                   source_file="tests/test_api.py", source_line=7, baseline={"status": "known", "recorded": RECORDED})
     clean = entry(result("clean", scenario="ok"), outcome="pass", source_file="src/app.leak.mjs", source_line=2)
     root = tmp_path / "repo" / "sub"
-    lines = annotations([clean, unsure, known, leak, strict], root=root, workspace=tmp_path / "repo")
+    lines = annotation_lines([clean, unsure, known, leak, strict], root=root, workspace=tmp_path / "repo")
     assert len(lines) == 4 and [line.split(" ", 1)[0] for line in lines] == ["::error", "::error", "::warning",
                                                                              "::warning"]
     first = lines[0]
@@ -387,13 +387,13 @@ def test_annotations_levels_places_and_messages(tmp_path):
     assert lines[3].startswith("::warning file=sub/tests/test_api.py,line=7,title=tests/test_api.py%3A%3Atest_it "
                                "[leaky]::jsleak: known leak (node 20.20.2)")
     assert "(baseline 100 B/iteration)" in lines[3]
-    outside = annotations([leak], root=root, workspace=tmp_path / "elsewhere")
+    outside = annotation_lines([leak], root=root, workspace=tmp_path / "elsewhere")
     assert outside[0].startswith("::error file=src/app.leak.mjs,line=12,")
 
 
 def test_annotations_stop_at_githubs_limit_and_say_so(tmp_path):
     leaks = [entry(result("leak", scenario=f"s{i}"), f"app.leak.mjs::s{i}", outcome="fail") for i in range(12)]
-    lines = annotations(leaks, root=tmp_path)
+    lines = annotation_lines(leaks, root=tmp_path)
     assert len(lines) == 11 and "2 more errors: see the job summary" in lines[-1]
 
 
