@@ -1,0 +1,50 @@
+"""The service corpus: `jsleak.service(...)` + `svc.check(...)` on routes of real server frameworks.
+
+Every app (express, fastify, koa, pinned in package-lock.json) has a leaky route and its fixed twin;
+ground_truth.json says what each one does, measured WITHOUT the plugin (ground_truth.mjs: the app in
+a plain `node --expose-gc` process, 10,000 requests over loopback, memory after GC every 500). Each
+check runs with the defaults: nothing here is tuned to a scenario. Scenarios today's verdict gets
+wrong are strict xfails (README.md has the table): the marker must come off once the verdict is right.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from corpus_verdicts import assert_matches_truth, run_check
+from scenarios import SCENARIOS
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+TRUTH = json.loads((HERE / "ground_truth.json").read_text())
+# What today's verdict gets wrong, scenario by scenario (README.md, "Today's verdicts").
+WRONG_TODAY: dict[str, str] = {}
+
+
+def scenario_params() -> list:
+    return [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=f"issue 17: {WRONG_TODAY[name]}")]
+                         if name in WRONG_TODAY else [], id=name) for name in SCENARIOS]
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def test_ground_truth_covers_every_scenario() -> None:
+    assert set(TRUTH) == set(SCENARIOS), "run `python tests/corpus_services/ground_truth.py`"
+    for name, entry in TRUTH.items():
+        assert entry["verdict"] == ("clean" if SCENARIOS[name].fixed else "leak"), (name, entry)
+
+
+@pytest.mark.parametrize("name", scenario_params())
+def test_route_verdict_equals_ground_truth(jsleak, services_node_modules: Path, name: str) -> None:
+    scenario = SCENARIOS[name]
+    with jsleak.service(["node", scenario.app], ready="/health", cwd=HERE) as svc:
+        url = svc.url + scenario.path
+        result, failure = run_check(jsleak, lambda: svc.check(lambda: get(url), name=name))
+    assert_matches_truth(name, TRUTH[name], result, failure, unit="request")
