@@ -9,6 +9,7 @@ wrong are strict xfails (README.md has the table): the marker must come off once
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import urllib.request
 from pathlib import Path
@@ -39,6 +40,32 @@ def test_ground_truth_covers_every_scenario() -> None:
     assert set(TRUTH) == set(SCENARIOS), "run `python tests/corpus_services/ground_truth.py`"
     for name, entry in TRUTH.items():
         assert entry["verdict"] == ("clean" if SCENARIOS[name].fixed else "leak"), (name, entry)
+
+
+def load_ground_truth_module():  # not a package: load the script by path
+    spec = importlib.util.spec_from_file_location("corpus_services_ground_truth", HERE / "ground_truth.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def readings(totals: list[float]) -> list[dict]:
+    """Twenty-one readings 500 requests apart, as the ground truth takes them."""
+    return [{"requests": i * 500, "total": total, "used": total} for i, total in enumerate(totals)]
+
+
+@pytest.mark.parametrize(
+    ("totals", "verdict"),
+    [
+        ([9_000_000 + 200 * 500 * i for i in range(21)], "leak"),  # linear
+        ([9_000_000 + 300_000 * min(i, 6) for i in range(21)], "clean"),  # a rise that settled by the middle
+        ([9_000_000 + (400_000 if i in (12, 17) else 0) for i in range(21)], "clean"),  # two transient spikes
+        ([9_000_000 + 10_000 * i for i in range(21)], "unclear"),  # slow growth: measured again, longer
+        ([9_000_000 + (1_000_000 if i >= 15 else 0) for i in range(21)], "unclear"),  # one step, no line
+    ],
+)
+def test_ground_truth_classification(totals: list[float], verdict: str) -> None:
+    assert load_ground_truth_module().classify(readings(totals))["verdict"] == verdict
 
 
 @pytest.mark.parametrize("name", scenario_params())
