@@ -21,19 +21,31 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HERE = Path(__file__).resolve().parent
 TRUTH = json.loads((HERE / "ground_truth.json").read_text())
-# What today's verdict gets wrong, scenario by scenario (README.md, "Today's verdicts").
+# What today's verdict gets wrong in every one of three runs (README.md, "Today's verdicts"): strict,
+# so the marker must come off once the verdict is right.
 WRONG_TODAY: dict[str, str] = {}
+# What it gets wrong in some of three runs only: not strict, or the runs it gets right would fail the
+# suite. Issue 17 is done when none is left (5 runs in a row, the machine loaded).
+FLAKY_TODAY: dict[str, str] = {}
 
 
 def scenario_params() -> list:
-    return [pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=f"issue 17: {WRONG_TODAY[name]}")]
-                         if name in WRONG_TODAY else [], id=name) for name in SCENARIOS]
+    params = []
+    for name in SCENARIOS:
+        marks = []
+        if name in WRONG_TODAY:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"issue 17: {WRONG_TODAY[name]}"))
+        elif name in FLAKY_TODAY:
+            marks.append(pytest.mark.xfail(strict=False, reason=f"issue 17, some runs: {FLAKY_TODAY[name]}"))
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
 
 
 def test_ground_truth_covers_every_scenario() -> None:
     assert set(TRUTH) == set(SCENARIOS), "run `python tests/corpus_pages/ground_truth.py`"
     for name, entry in TRUTH.items():
         assert entry["verdict"] == ("clean" if SCENARIOS[name].fixed else "leak"), (name, entry)
+    assert not (set(WRONG_TODAY) | set(FLAKY_TODAY)) - set(SCENARIOS), "a marked scenario that does not exist"
 
 
 def load_ground_truth_module():  # not a package: load the script by path
