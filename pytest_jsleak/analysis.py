@@ -30,6 +30,7 @@ from pytest_jsleak.heap.growth import (
     grown_in_place,
     large_objects,
 )
+from pytest_jsleak.heap.holders import with_named_holder
 from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.profiles import RuntimeProfile
 from pytest_jsleak.report.text import HARNESS_PREFIX
@@ -240,6 +241,10 @@ def _program_held(graph: heap.HeapGraph, objects: Sequence[GrownObject]) -> tupl
     unheld: list[GrownObject] = []
     for obj in objects:
         path = heap.retainer_path(graph, obj.node)
+        if path is not None:
+            # The variable behind the path where the shortest one goes through the engine (JSC roots a
+            # module's values through compiled code and its own cells).
+            path = with_named_holder(graph, path)
         (held if path is None or held_by_program(path) else unheld).append(obj)
     return held, unheld
 

@@ -187,9 +187,11 @@ def _judge(
     decision = verdict.judge(evidence, rounds, profile=profile, options=options)
     if not verdict.needs_extra_round(decision, evidence, rounds, sampling_jump=m.sampling_jump, profile=profile):
         return evidence, decision
-    # Only the pace of the growth in question: twice a round. Storage that grows by a factor (found
-    # in one round only) grows again only after as many calls again as made so far.
-    wanted = plan.pace_round_calls(m) if decision.wants_extra_round else plan.extra_round_calls(m)
+    # Storage that grows by a factor (an array by half, a hash table doubling; found in one round or
+    # both) grows again only after as many calls again as made so far: the extra round is that long.
+    # Memory that rose with no object to show for it only needs a longer round: twice a round.
+    pace_only = decision.wants_extra_round and not decision.grown
+    wanted = plan.pace_round_calls(m) if pace_only else plan.extra_round_calls(m)
     calls = plan.fitting_calls(clock, wanted, at_least=m.round_calls)
     if not calls:
         m.cut_short = "extra round"

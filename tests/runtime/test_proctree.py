@@ -30,7 +30,8 @@ import json, sys, threading, time, urllib.request
 from pathlib import Path
 import psutil
 from pytest_jsleak.runtime import HarnessProcess, find_runtime
-from pytest_jsleak.runtime.service import InspectorDriver, ServiceProcess
+from pytest_jsleak.drivers.inspector import InspectorDriver
+from pytest_jsleak.runtime.service import ServiceProcess
 
 targets = Path(sys.argv[1])
 node = find_runtime("node")
