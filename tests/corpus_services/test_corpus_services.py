@@ -24,9 +24,7 @@ HERE = Path(__file__).resolve().parent
 TRUTH = json.loads((HERE / "ground_truth.json").read_text())
 # What today's verdict gets wrong in every one of three runs (README.md, "Today's verdicts"): strict,
 # so the marker must come off once the verdict is right.
-WRONG_TODAY: dict[str, str] = {
-    "express-audit::leaky": "timed out after 60 s in 2 of 3 runs; 251-379 B/iteration for 165.5 B/request (1.5-2.3x)",
-}
+WRONG_TODAY: dict[str, str] = {}
 # What it gets wrong in some of three runs only: not strict, or the runs it gets right would fail the
 # suite. Issue 17 is done when none is left (5 runs in a row, the machine loaded).
 FLAKY_TODAY: dict[str, str] = {
