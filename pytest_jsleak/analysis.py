@@ -125,6 +125,7 @@ def analyse(
         grown_graph=final,
         traces=traces,
         survivors=survivors,
+        storage=tuple(heap.bytes_by_type(g) for g in graphs),
     )
 
 
@@ -209,6 +210,7 @@ def add_round(
         evidence, calls=total, extra_rounds=evidence.extra_rounds + 1, grown_graph=after, one_round=(),
         grown=tuple(_in_place(g, total) for g in grown), grown_objects=tuple(grown),
         regrown=tuple(g.class_name for g in again), slowed=tuple(slowed),
+        storage=(*evidence.storage, heap.bytes_by_type(after)),
     )
 
 

@@ -79,6 +79,10 @@ class Evidence:
     slowed: tuple[str, ...] = ()
     """Classes of objects that grew in place in rounds A and B but fell behind over the longer extra
     round (the JIT, a warm-up still settling): set aside."""
+    storage: tuple[Mapping[str, int], ...] = ()
+    """Per snapshot compared (S1, S2, S3, and S4 after an extra round), the bytes of its objects by node
+    type (`code`, `object shape`, `object`, `array`, ...): where the reachable heap grew, when no single
+    object accounts for it."""
 
 
 __all__ = ["ClassGrowth", "Evidence", "GrowthInPlace"]

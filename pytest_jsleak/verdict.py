@@ -161,6 +161,18 @@ CREEP_ROUND_BYTES = 1024
 # After the extra round, rounds A and B together must have kept at least this share of its rate:
 # a leak keeps its pace, a warm-up slows down.
 KEPT_PACE_SHARE = 0.25
+# The engine's own storage in a V8 snapshot: compiled code with its bytecode and feedback vectors
+# (`code`), the hidden classes with their descriptors (`object shape`), the synthetic roots. The JIT
+# fills them as it warms up; the program holds none of them itself (a function it keeps is a `closure`
+# with its context, an object an `object`, their properties an `array` or `hidden` property array).
+ENGINE_STORAGE_TYPES = frozenset({"code", "object shape", "synthetic"})
+# A rise is the engine's when its storage holds at least this share of what the snapshots grew by from
+# round B on (what is left, a few strings and a property array, weighs less than any kept object
+# would)...
+ENGINE_RISE_SHARE = 0.75
+# ... and covers at least this share of the samples' rise over the same rounds (the rest of a rise the
+# snapshots do not show at all stays unexplained).
+ENGINE_COVER_SHARE = 0.5
 # A leak's external share is worth a note when it is at least this many bytes per call, and this
 # share of the growth.
 EXTERNAL_NOTE_BYTES = 64.0
@@ -205,6 +217,9 @@ class Decision:
     confirm), `timeout` (the check neared its timeout before the evidence settled)."""
     slowed_rise: bool = False
     """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
+    engine_rise: int = 0
+    """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
+    engine's own storage (compiled code, object shapes): its bytes from S2 to the last snapshot."""
 
 
 def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
@@ -440,6 +455,11 @@ def _unexplained_rise(
     rise = sample_trend(ab, tolerated_per_iteration=tolerated)
     if not (rise.suspicious and rise.rising):
         return decision
+    engine = engine_rise(evidence, rounds)
+    if engine:
+        # The snapshots hold every reachable object: they show where the rise went, and it is not the
+        # program's. No longer round is needed to say so.
+        return replace(decision, engine_rise=engine)
     if not evidence.extra_rounds:
         if can_extend:
             return replace(decision, wants_extra_round=True)
@@ -451,6 +471,42 @@ def _unexplained_rise(
     if grew > FLAT_TOLERANCE_BYTES and rate > tolerated and rate >= KEPT_PACE_SHARE * pace:
         return replace(decision, verdict="inconclusive", unsettled="unexplained-rise")
     return replace(decision, slowed_rise=True)
+
+
+def storage_growth(evidence: Evidence, since: int = 1) -> tuple[int, int]:
+    """What the snapshots' reachable heap grew by from snapshot `since` (S2) to the last one compared:
+    (the engine's own storage, everything else), bytes."""
+    if len(evidence.storage) <= since:
+        return 0, 0
+    first, last = evidence.storage[since], evidence.storage[-1]
+    engine = program = 0
+    for node_type in first.keys() | last.keys():
+        grew = last.get(node_type, 0) - first.get(node_type, 0)
+        if node_type in ENGINE_STORAGE_TYPES:
+            engine += grew
+        else:
+            program += grew
+    return engine, program
+
+
+def engine_rise(evidence: Evidence, rounds: Rounds) -> int:
+    """The bytes the engine's own storage grew by from S2 on, when that is where the samples' rise went
+    (see `ENGINE_RISE_SHARE`, `ENGINE_COVER_SHARE`); else 0. From S2: round A may have been tracked,
+    and it is where a warm-up compiles most."""
+    engine, program = storage_growth(evidence)
+    if engine <= FLAT_TOLERANCE_BYTES:
+        return 0
+    # The samples' rise over the same rounds: the JS heap only (memory outside it, a backing store that
+    # no snapshot sizes, is never the engine's storage).
+    heap_rise = sum(rounds.growth()[1:])
+    external_rise = sum(rounds.growth("external")[1:])
+    if external_rise > max(FLAT_TOLERANCE_BYTES, ENGINE_COVER_SHARE * heap_rise):
+        return 0
+    if max(0, program) > (1 - ENGINE_RISE_SHARE) * (engine + max(0, program)):
+        return 0
+    if engine < ENGINE_COVER_SHARE * heap_rise:
+        return 0
+    return engine
 
 
 def unexplained_growth(
@@ -529,6 +585,7 @@ __all__ = [
     "SampleTrend",
     "confirming_slope",
     "decide",
+    "engine_rise",
     "internal_quiet",
     "is_leaking_class",
     "is_runtime_internal",
@@ -537,5 +594,6 @@ __all__ = [
     "needs_extra_round",
     "sample_trend",
     "second_sampling_trend",
+    "storage_growth",
     "unexplained_growth",
 ]

@@ -37,10 +37,12 @@ class Program:
     """Bytes of the module's `latencies` array storage (numbers pushed per call: no new object)."""
     engine_held: Callable[[int], int] = lambda calls: 0
     """Bytes of an array's storage that only the engine's global handles hold (no variable of the program)."""
+    compiled: Callable[[int], int] = lambda calls: 0
+    """Bytes of compiled code (the JIT's) after `calls` calls: in the heap and in the snapshot's `code`."""
 
     def memory(self, calls: int) -> MemorySample:
         heap = (BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls) + self.in_place(calls)
-                + self.engine_held(calls))
+                + self.engine_held(calls) + self.compiled(calls))
         return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000)
 
 
@@ -130,7 +132,7 @@ def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -
     b.edge(roots, scope, 1, "element")
     log = b.add("object", "Array", self_size=32, id=7 + shift)
     b.edge(scope, log, "log", "context")
-    code = b.add("code", "(compiled code)", self_size=400, id=9 + shift)
+    code = b.add("code", "(compiled code)", self_size=400 + program.compiled(calls), id=9 + shift)
     b.edge(scope, code, "code", "internal")
     latencies = b.add("object", "Array", self_size=32, id=11 + shift)
     b.edge(scope, latencies, "latencies", "context")

@@ -208,3 +208,50 @@ def test_the_confirming_slope_reads_heap_and_external():
     samples = [MemorySample(i * 10, 4_000_000 + 80 * i, 500 * i) for i in range(60)]
     retained, external = confirming_slope(samples, after_iteration=200)
     assert retained == pytest.approx(58.0) and external == pytest.approx(50.0)
+
+
+# --- a rise the snapshots put in the engine's own storage ---------------------------------------------
+
+
+def _rise(storage, heap_rise=24_000, external_rise=0):
+    """Evidence whose snapshots' bytes by node type are `storage` (S1, S2, S3), beside rounds whose JS heap
+    rose by `heap_rise` in round B (and A) and whose external memory by `external_rise`."""
+    from pytest_jsleak.evidence import Evidence
+    from pytest_jsleak.verdict import Rounds, engine_rise
+
+    samples = [MemorySample(0, 1_000_000, 100_000, 0), MemorySample(1000, 1_000_000 + heap_rise, 100_000, 0),
+               MemorySample(2000, 1_000_000 + 2 * heap_rise, 100_000 + external_rise, 0)]
+    evidence = Evidence(method="ids", classes=(), grown=(), one_round=(), calls=2000, final=None,
+                        grown_graph=None, storage=tuple(storage))
+    return engine_rise(evidence, Rounds(tuple(samples), confirm_from=0, round_calls=1000))
+
+
+def test_compiled_code_that_grew_by_the_rise_is_the_engines():
+    s1 = {"code": 100_000, "object": 50_000}
+    assert _rise([s1, {"code": 124_000, "object": 50_000}, {"code": 148_000, "object": 50_100}]) == 24_000
+
+
+def test_the_engines_share_of_what_the_snapshots_grew_by_is_held_to_three_quarters():
+    s = {"code": 100_000, "object": 50_000, "object shape": 0}
+    # From S2: code +18 KB, shapes +1 KB, objects +6 KB: 76% is the engine's...
+    assert _rise([s, s, {"code": 118_000, "object shape": 1_000, "object": 56_000}]) == 19_000
+    # ... +7 KB of objects: 73%, the rest is too much to be a warm-up's.
+    assert _rise([s, s, {"code": 118_000, "object shape": 1_000, "object": 57_000}]) == 0
+
+
+def test_the_engines_storage_must_cover_half_the_samples_rise():
+    s = {"code": 100_000}
+    assert _rise([s, s, {"code": 112_000}], heap_rise=24_000) == 12_000
+    assert _rise([s, s, {"code": 111_000}], heap_rise=24_000) == 0
+
+
+def test_external_memory_that_rose_is_never_the_engines_storage():
+    s = {"code": 100_000}
+    assert _rise([s, s, {"code": 124_000}], external_rise=512) == 24_000
+    assert _rise([s, s, {"code": 124_000}], external_rise=13_000) == 0
+
+
+def test_a_few_hundred_bytes_of_code_are_no_evidence():
+    s = {"code": 100_000}
+    assert _rise([s, s, {"code": 100_512}], heap_rise=400) == 0
+    assert _rise([s, s, {"code": 100_600}], heap_rise=400) == 600
