@@ -162,10 +162,12 @@ CREEP_ROUND_BYTES = 1024
 # a leak keeps its pace, a warm-up slows down.
 KEPT_PACE_SHARE = 0.25
 # The engine's own storage in a V8 snapshot: compiled code with its bytecode and feedback vectors
-# (`code`), the hidden classes with their descriptors (`object shape`), the synthetic roots. The JIT
-# fills them as it warms up; the program holds none of them itself (a function it keeps is a `closure`
-# with its context, an object an `object`, their properties an `array` or `hidden` property array).
-ENGINE_STORAGE_TYPES = frozenset({"code", "object shape", "synthetic"})
+# (`code`), the hidden classes with their descriptors (`object shape`), the synthetic roots, and the
+# engines' own C++ objects (`native internals`: Blink's layout, style and text-shaping caches, V8's
+# objects outside the JS heap). The JIT and the renderer fill them as they warm up; the program holds
+# none of them itself (a function it keeps is a `closure` with its context, an object an `object`,
+# their properties an `array` or `hidden` property array, a DOM node a `native` named by its interface).
+ENGINE_STORAGE_TYPES = frozenset({"code", "object shape", "synthetic", "native internals"})
 # A rise is the engine's when its storage holds at least this share of what the snapshots grew by from
 # round B on (what is left, a few strings and a property array, weighs less than any kept object
 # would)...

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pytest_jsleak.heap.classes import instances_of, key_for
 from pytest_jsleak.heap.diff import (
+    NATIVE_INTERNALS,
     Candidates,
     ClassCensus,
     ClassComparison,
@@ -42,6 +43,7 @@ from pytest_jsleak.heap.retainers import representative_path, retainer_path
 from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapshot
 
 __all__ = [
+    "NATIVE_INTERNALS",
     "NOISE_NODE_TYPES",
     "Candidates",
     "ClassCensus",

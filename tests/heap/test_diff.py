@@ -87,3 +87,16 @@ def test_bun_falls_back_to_per_class_counts(bun_snapshots):
     assert (row.survivors, row.fresh) == (LEAKS, LEAKS)
     path, _ = heap.representative_path(graph, row.example_nodes)
     assert path is not None and any(step.edge_name == "requestLog" for step in path.steps)
+
+
+def test_bytes_by_type_counts_the_engines_natives_apart_from_the_dom(tmp_path):
+    from .snapshot_builder import SnapshotBuilder
+
+    b = SnapshotBuilder()
+    root = b.add("synthetic", "(GC roots)", self_size=0, id=1)
+    for name, type_, size in [("HTMLDivElement", "native", 100), ("blink::ShapeResult", "native", 40),
+                              ("system / SharedFunctionInfoWrapper", "native", 8), ("(compiled code)", "code", 300),
+                              ("Object", "object", 24), ("Object", "object", 24)]:
+        b.edge(root, b.add(type_, name, self_size=size), name)
+    totals = heap.bytes_by_type(heap.read_snapshot(b.write(tmp_path / "s.heapsnapshot")))
+    assert totals == {"native": 100, heap.NATIVE_INTERNALS: 48, "code": 300, "object": 48}
