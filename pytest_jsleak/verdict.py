@@ -168,8 +168,8 @@ KEPT_PACE_SHARE = 0.25
 # none of them itself (a function it keeps is a `closure` with its context, an object an `object`,
 # their properties an `array` or `hidden` property array, a DOM node a `native` named by its interface).
 ENGINE_STORAGE_TYPES = frozenset({"code", "object shape", "synthetic", "native internals"})
-# A rise is the engine's when its storage holds at least this share of what the snapshots grew by from
-# round B on (what is left, a few strings and a property array, weighs less than any kept object
+# A rise is the engine's when its storage holds at least this share of what the snapshots grew by over
+# the last round (what is left, a few strings and a property array, weighs less than any kept object
 # would)...
 ENGINE_RISE_SHARE = 0.75
 # ... and covers at least this share of the samples' rise over the same rounds (the rest of a rise the
@@ -492,16 +492,21 @@ def storage_growth(evidence: Evidence, since: int = 1) -> tuple[int, int]:
 
 
 def engine_rise(evidence: Evidence, rounds: Rounds) -> int:
-    """The bytes the engine's own storage grew by from S2 on, when that is where the samples' rise went
-    (see `ENGINE_RISE_SHARE`, `ENGINE_COVER_SHARE`); else 0. From S2: round A may have been tracked,
-    and it is where a warm-up compiles most."""
-    engine, program = storage_growth(evidence)
+    """The bytes the engine's own storage grew by over the last round the snapshots cover (round B, or
+    the extra round), when that is where the samples' rise went (see `ENGINE_RISE_SHARE`,
+    `ENGINE_COVER_SHARE`); else 0. The last round only: a table that doubled once in round B (64 KB of
+    `array` on a Vue page) is not a rise that goes on, and what goes on shows in every round."""
+    if len(evidence.storage) < 2:
+        return 0
+    engine, program = storage_growth(evidence, since=len(evidence.storage) - 2)
     if engine <= FLAT_TOLERANCE_BYTES:
         return 0
-    # The samples' rise over the same rounds: the JS heap only (memory outside it, a backing store that
+    # The samples' rise over the same round: the JS heap only (memory outside it, a backing store that
     # no snapshot sizes, is never the engine's storage).
-    heap_rise = sum(rounds.growth()[1:])
-    external_rise = sum(rounds.growth("external")[1:])
+    heap_rounds, external_rounds = rounds.growth(), rounds.growth("external")
+    if len(heap_rounds) != len(evidence.storage) - 1:
+        return 0
+    heap_rise, external_rise = heap_rounds[-1], external_rounds[-1]
     if external_rise > max(FLAT_TOLERANCE_BYTES, ENGINE_COVER_SHARE * heap_rise):
         return 0
     if max(0, program) > (1 - ENGINE_RISE_SHARE) * (engine + max(0, program)):

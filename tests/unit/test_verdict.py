@@ -255,3 +255,23 @@ def test_a_few_hundred_bytes_of_code_are_no_evidence():
     s = {"code": 100_000}
     assert _rise([s, s, {"code": 100_512}], heap_rise=400) == 0
     assert _rise([s, s, {"code": 100_600}], heap_rise=400) == 600
+
+
+def test_a_table_that_doubled_once_in_round_b_is_not_held_against_the_extra_round():
+    # A Vue page's fixed twin: 64 KB of `array` in round B (once), then compiled code only over the
+    # longer round. The last round is judged: what goes on shows in every round.
+    from pytest_jsleak.evidence import Evidence
+    from pytest_jsleak.verdict import Rounds, engine_rise
+
+    s = {"code": 100_000, "array": 50_000}
+    storage = [s, {"code": 119_000, "array": 50_000}, {"code": 138_000, "array": 114_500},
+               {"code": 231_000, "array": 114_500}]
+    samples = tuple(MemorySample(i * 1000, 1_000_000 + heap, 100_000, 0)
+                    for i, heap in enumerate([0, 19_000, 102_000, 195_000]))
+    evidence = Evidence(method="ids", classes=(), grown=(), one_round=(), calls=3000, final=None,
+                        grown_graph=None, storage=tuple(storage), extra_rounds=1)
+    rounds = Rounds(samples, confirm_from=0, round_calls=1000, extra_calls=1000)
+    assert engine_rise(evidence, rounds) == 93_000
+    before_the_extra_round = Evidence(method="ids", classes=(), grown=(), one_round=(), calls=2000, final=None,
+                                      grown_graph=None, storage=tuple(storage[:3]))
+    assert engine_rise(before_the_extra_round, Rounds(samples[:3], confirm_from=0, round_calls=1000)) == 0
