@@ -7,7 +7,7 @@ process so that first-touch memory costs are counted the same way:
 
 - `fromstring`: numpy's C text parser, `np.fromstring(chunk, sep=",", count=...)`;
 - `simdjson`: pysimdjson, each chunk wrapped in `[...]`, `Array.as_buffer(of_type="i")`;
-- `swar`: pytest_jsleak.heap.parse's digit parser (one 8-byte window per number) on the mapped
+- `swar`: pytest_jsleak.heap.scan's digit parser (one 8-byte window per number) on the mapped
   file, values thrown away like the others';
 - `read_snapshot`: for reference, the whole single-threaded read (also strings, checks and the
   columns' first-touch memory).
@@ -70,11 +70,11 @@ def run_simdjson(texts: list[bytes]) -> int:
 
 def run_swar(path: Path) -> int:
     """The digit parser alone, on the same two sections, values thrown away like the others'."""
-    from pytest_jsleak.heap import parse
+    from pytest_jsleak.heap import scan
 
     total = 0
-    with parse.SnapshotFile(path) as src:
-        parser = parse.DigitParser(src)
+    with scan.SnapshotFile(path) as src:
+        parser = scan.DigitParser(src)
         for key in (b'"nodes":[', b'"edges":['):
             at = src.mm.find(key) + len(key) - 1
             _, count = parser.numbers(at, key.decode(), lambda values, first: None)

@@ -28,7 +28,8 @@ import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
 from pytest_jsleak.heap.exclusions import HARNESS_SCRIPTS
-from pytest_jsleak.heap.parse import SnapshotFile, read_header
+from pytest_jsleak.heap.parse import read_header
+from pytest_jsleak.heap.scan import SnapshotFile
 from pytest_jsleak.heap.snapshot import HeapSnapshot
 from pytest_jsleak.model import AllocationSite, StackFrame
 

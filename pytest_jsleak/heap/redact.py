@@ -22,7 +22,7 @@ are copied byte for byte, so DevTools loads the file and `jsleak diff` finds the
 counts and retainer paths; only the string steps of a path read `"…" (string, N chars)`.
 
 Streaming, in bounded memory: the file is memory-mapped and walked once. `nodes`, `edges` and
-`trace_function_infos` are decoded chunk by chunk (the digit parser of heap/parse.py) into two
+`trace_function_infos` are decoded chunk by chunk (the digit parser of heap/scan.py) into two
 bitmaps over the string indices (used as a value, used as a name), never into columns; the
 `strings` section is only located (its strings' byte ranges). Then the output is written to a temp
 file beside the target: the bytes before `strings` copied, `strings` rewritten, the rest copied,
@@ -46,7 +46,8 @@ import numpy as np
 
 from pytest_jsleak.errors import SnapshotFormatError
 from pytest_jsleak.heap.meta import SnapshotMeta
-from pytest_jsleak.heap.parse import DigitParser, SnapshotFile, iter_sections, read_header, scan_json_array
+from pytest_jsleak.heap.parse import iter_sections, read_header
+from pytest_jsleak.heap.scan import DigitParser, SnapshotFile, scan_json_array
 from pytest_jsleak.model import (
     FIXED_STRING_NAMES,
     STRING_NODE_TYPES,
@@ -57,7 +58,7 @@ from pytest_jsleak.model import (
 )
 
 COPY_BYTES = 16 << 20
-"""Bytes copied per write: big enough for the disk, and whole map pages dropped after each (parse.release)."""
+"""Bytes copied per write: big enough for the disk, and whole map pages dropped after each (SnapshotFile.release)."""
 WRITE_BUFFER = 1 << 20
 """The output file's buffer."""
 OUT_BATCH = 1 << 20

@@ -14,16 +14,14 @@ import numpy as np
 from pytest_jsleak.heap.meta import SnapshotMeta
 from pytest_jsleak.heap.parse import (
     ColumnSink,
-    DigitParser,
     FlatSink,
     SelectSink,
-    SnapshotFile,
     StringTable,
     iter_sections,
     read_header,
     read_strings,
-    scan_json_array,
 )
+from pytest_jsleak.heap.scan import DigitParser, SnapshotFile, scan_json_array
 
 _NODE_DTYPES: dict[str, Any] = {
     "type": np.uint8,

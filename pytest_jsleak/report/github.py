@@ -34,7 +34,7 @@ def escape_property(text: str) -> str:
 def holder_of(entry: Mapping[str, Any]) -> str:
     """`requestLog (variable) → Array → [250] → RequestRecord`: what holds the top suspect, or the
     object that grew in place; empty when the snapshots name none."""
-    from pytest_jsleak.report.html import retainer_path
+    from pytest_jsleak.report.html_item import retainer_path
     from pytest_jsleak.report.text import held_by
 
     for suspect in entry.get("suspects") or []:

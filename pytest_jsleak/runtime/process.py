@@ -1,17 +1,17 @@
-"""One runtime process running harness.mjs on one target: spawn, commands, time budget, cleanup."""
+"""One runtime process running harness.mjs on one target: spawn, commands, time budget, cleanup.
+
+The process and its pipes are harness_channel.py's, the wording of its failures harness_failures.py's;
+this module decides what each event means and what becomes of the process.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-import select
 import subprocess
 import time
 import weakref
-from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,8 +27,10 @@ from pytest_jsleak.errors import (
 )
 from pytest_jsleak.model import MemorySample
 from pytest_jsleak.runtime import proctree
+from pytest_jsleak.runtime.harness_channel import ChannelClosed, Expired, HarnessChannel
+from pytest_jsleak.runtime.harness_failures import clean_stack, crash_text, describe_where, error_text, missing_scenario
 from pytest_jsleak.runtime.output import OutputTail
-from pytest_jsleak.runtime.protocol import Event, EventDecoder, HarnessProtocolError, encode_command
+from pytest_jsleak.runtime.protocol import Event, HarnessProtocolError, Hello
 from pytest_jsleak.runtime.runtimes import RuntimeInfo, check_target, harness_command
 
 RESERVED = ("setup", "teardown", "jsleak")
@@ -38,43 +40,10 @@ RUN_ID_VAR = proctree.RUN_ID_VAR
 STATUS_GRACE = 0.3
 #: How long `close()` lets the harness exit on its own before killing it.
 EXIT_GRACE = 1.0
-#: The longest select() wait, so that a dead runtime is noticed even if a grandchild keeps the pipe open.
-POLL_INTERVAL = 0.25
-
-
-@dataclass(frozen=True, slots=True)
-class Hello:
-    """What the harness reports once the target has loaded."""
-
-    runtime: str
-    """`node`, `bun` or `deno`."""
-    version: str
-    """The runtime's version, e.g. `20.20.2`."""
-    pid: int
-    """The runtime's process id."""
-    exports: dict[str, str]
-    """Scenarios (exported functions, reserved names excluded) → kind: `function`, `async function`, ..."""
-    non_functions: list[str]
-    """Exports that are neither functions nor reserved names."""
-    options: dict[str, Any]
-    """The `jsleak` export (`{}` when there is none)."""
-    reserved: dict[str, str] = field(default_factory=dict)
-    """Reserved exports present (`setup`, `teardown`, `jsleak`) → kind."""
-    load_ms: float = 0.0
-    """Time the runtime spent importing the target."""
-
-    @property
-    def scenarios(self) -> list[str]:
-        """Scenario names, in the order the runtime listed them."""
-        return list(self.exports)
 
 
 #: What `run` and `gc_sample` return (the model's type: the plan takes samples from every driver alike).
 Sample = MemorySample
-
-
-class _Expired(Exception):
-    """A wait for an event reached its deadline."""
 
 
 class HarnessProcess:
@@ -109,11 +78,7 @@ class HarnessProcess:
         self.timings: dict[str, float] = {}
         self._popen: subprocess.Popen[bytes] | None = None
         self._output: OutputTail | None = None
-        self._cmd_w = -1
-        self._evt_r = -1
-        self._decoder = EventDecoder()
-        self._events: deque[Event] = deque()
-        self._eof = False
+        self._channel: HarnessChannel | None = None
         self._deadline = 0.0
         self._closed = False
         self._gone: str | None = None  # why the process can no longer be used
@@ -158,53 +123,24 @@ class HarnessProcess:
             readable=[os.path.abspath(self.cwd if self.cwd is not None else os.getcwd())],
             writable=[os.path.abspath(path) for path in self.writable],
         )
-        cmd_r, self._cmd_w = os.pipe()
-        self._evt_r, evt_w = os.pipe()
-        out_r, out_w = os.pipe()
         env = dict(os.environ if self.env is None else self.env)
-        env["JSLEAK_CMD_FD"] = str(cmd_r)
-        env["JSLEAK_EVT_FD"] = str(evt_w)
         env[RUN_ID_VAR] = self._run_id
         t0 = time.perf_counter()
         self._deadline = time.monotonic() + self.timeout
         try:
-            # pass_fds keeps the two channel ends at their numbers; dup2 in a preexec_fn would be
-            # undone by close_fds (runtimes.md §8). A new session lets one killpg end the whole tree.
-            self._popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=out_w,
-                pass_fds=(cmd_r, evt_w),
-                cwd=self.cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            for fd in (out_r, self._cmd_w, self._evt_r):
-                os.close(fd)
+            self._channel = HarnessChannel.spawn(argv, cwd=self.cwd, env=env)
+        except RuntimeNotFoundError:
             self._closed = True
-            raise RuntimeNotFoundError(f"could not start {self.runtime.executable}: {exc}") from exc
-        finally:
-            for fd in (cmd_r, evt_w, out_w):
-                os.close(fd)
+            raise
+        self._popen = self._channel.popen
         # Killed with us if we die before close(); unwatched by the finalizer once the group is gone.
         proctree.watch(self._popen.pid, self._run_id)
         self._finalizer = weakref.finalize(self, proctree.end_group, self._popen, self._run_id)
-        self._output = OutputTail(out_r)
+        self._output = OutputTail(self._channel.output_fd)
         self._busy = True
         event = self._wait("hello")
         self.timings["start"] = time.perf_counter() - t0
-        self.hello = Hello(
-            runtime=event["runtime"],
-            version=event["version"],
-            pid=event["pid"],
-            exports=dict(event["exports"]),
-            non_functions=list(event["non_functions"]),
-            options=dict(event["options"]),
-            reserved=dict(event.get("reserved", {})),
-            load_ms=float(event.get("load_ms", 0.0)),
-        )
+        self.hello = Hello.from_event(event)
         return self.hello
 
     def close(self) -> None:
@@ -212,8 +148,8 @@ class HarnessProcess:
         if self._closed:
             return
         self._closed = True
-        popen = self._popen
-        if popen is None:
+        popen, channel = self._popen, self._channel
+        if popen is None or channel is None:
             return
         try:
             if popen.poll() is None:
@@ -222,18 +158,14 @@ class HarnessProcess:
                 self._orphans = proctree.descendants(popen.pid)
                 # A command still running (an interrupted wait) would delay the exit command: kill.
                 if self._gone is None and not self._busy:
-                    self._send_quietly("exit")
+                    channel.send_quietly("exit")
                     # EOF on the command pipe makes the harness exit even if it missed the command.
-                    os.close(self._cmd_w)
-                    self._cmd_w = -1
+                    channel.end_commands()
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         popen.wait(timeout=EXIT_GRACE)
         finally:
             self._kill()
-            for fd in (self._cmd_w, self._evt_r):
-                if fd >= 0:
-                    os.close(fd)
-            self._cmd_w = self._evt_r = -1
+            channel.close()
             if self._output is not None:
                 self._output.join(1.0)
 
@@ -344,7 +276,7 @@ class HarnessProcess:
         self.timings[key] = self.timings.get(key, 0.0) + seconds
 
     def _request(self, cmd: str, *, phase: str, **kwargs: Any) -> Event:
-        if self._popen is None or self.hello is None:
+        if self._channel is None or self.hello is None:
             raise RuntimeError(f"HarnessProcess.{cmd}() needs a successful start() first")
         if self._gone is not None:
             raise RuntimeCrashError(f"the {self.runtime.name} process is gone ({self._gone})", phase=phase)
@@ -358,22 +290,18 @@ class HarnessProcess:
         scenario = None if cmd in ("setup", "teardown") else self._scenario
         self._where = {"phase": phase, "scenario": scenario, "iteration": None}
         try:
-            os.write(self._cmd_w, encode_command(cmd, **kwargs))
+            self._channel.send(cmd, **kwargs)
         except BrokenPipeError:
             raise self._crashed() from None
         self._busy = True
         return self._wait(cmd)
-
-    def _send_quietly(self, cmd: str) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._cmd_w, encode_command(cmd))
 
     def _wait(self, cmd: str) -> Event:
         """The answer to `cmd` ("hello" for the start), keeping track of progress meanwhile."""
         while True:
             try:
                 event = self._next_event(self._deadline)
-            except _Expired:
+            except Expired:
                 raise self._timed_out() from None
             kind = event["event"]
             if kind == "progress":
@@ -394,70 +322,30 @@ class HarnessProcess:
                 raise HarnessProtocolError(f"unexpected {kind!r} event while waiting for {cmd!r}: {event}")
 
     def _next_event(self, deadline: float) -> Event:
-        """The next event; `_Expired` once `deadline` (monotonic) has passed without one."""
-        assert self._popen is not None
-        while not self._events:
-            if self._eof:
-                raise self._crashed()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Expired
-            ready, _, _ = select.select([self._evt_r], [], [], min(remaining, POLL_INTERVAL))
-            if not ready:
-                if self._popen.poll() is not None:
-                    self._eof = True  # dead, while a grandchild may still hold the pipe open
-                continue
-            data = os.read(self._evt_r, 1 << 16)
-            if not data:
-                self._eof = True
-                continue
-            self._events.extend(self._decoder.feed(data))
-        return self._events.popleft()
+        """The next event; `Expired` once `deadline` (monotonic) has passed without one."""
+        assert self._channel is not None
+        try:
+            return self._channel.next_event(deadline)
+        except ChannelClosed:
+            pass
+        raise self._crashed()
 
     # --- failures ----------------------------------------------------------------------------------
-
-    def _describe_where(self, where: Mapping[str, Any]) -> str:
-        phase, scenario, iteration = where.get("phase"), where.get("scenario"), where.get("iteration")
-        if phase == "load":
-            return f"while loading {self.target.name}"
-        if scenario is None:
-            return f"in the {phase} of {self.target.name}"
-        text = f"in scenario {scenario!r}, {phase} phase"
-        return text if iteration is None else f"{text}, at iteration {iteration}"
 
     def _error(self, event: Event) -> JsLeakError:
         name, message = event.get("name", "Error"), event.get("message", "")
         phase, iteration, scenario = event.get("phase"), event.get("iteration"), event.get("scenario")
-        thrown = f"{name}: {message}" if message else name
         if name == "ProtocolError":
             return HarnessProtocolError(f"the harness rejected a command: {message}")
-        stack = _clean_stack(event.get("stack"))
+        stack = clean_stack(event.get("stack"))
         if phase == "load":
             self._gone = "the target failed to load"
             self._settle()  # the harness exits now; its last words (node's syntax error location) count
-            if name == "JsleakOptionsError":
-                text = f"{self.target}: {message}"
-            else:
-                text = f"cannot load {self.target} with {self.runtime.name} {self.runtime.version}: {thrown}"
         elif event.get("uncaught"):
             self._gone = "the target threw outside a call"
-            kind = "promise rejection" if event["uncaught"] == "rejection" else "exception"
-            text = (
-                f"uncaught {kind} {self._describe_where(event)} (raised outside the call itself: "
-                f"a timer, a callback or a promise nobody awaited) in {self.target.name}: {thrown}"
-            )
         elif name == "ScenarioNotFound":
             return self._missing_scenario(str(scenario), message)
-        elif name == "ReservedExportError":
-            text = f"{self.target.name}: {message}"
-        elif event.get("cmd") == "run":
-            text = f"scenario {scenario!r} threw at call {iteration} ({phase} phase) in {self.target.name}: {thrown}"
-        elif phase in ("setup", "teardown"):
-            text = f"the {phase} export of {self.target.name} threw: {thrown}"
-        else:
-            text = f"{phase} failed in the harness ({self.target.name}): {thrown}"
-        if self.runtime.name == "deno":
-            text += _deno_permission_hint(name, message)
+        text = error_text(event, self.target, self.runtime)
         if self._output is not None and phase != "load":
             self._output.settle()  # what the target printed just before it threw
         return TargetError(text, phase=phase, iteration=iteration, js_stack=stack, output_tail=self.output_tail())
@@ -473,9 +361,7 @@ class HarnessProcess:
         raise self._missing_scenario(scenario, f"{self.target.name} exports no {scenario!r}")
 
     def _missing_scenario(self, scenario: str, reason: str) -> TargetError:
-        known = self.hello.scenarios if self.hello else []
-        listing = f"its scenarios: {', '.join(known)}" if known else "it exports no functions"
-        return TargetError(f"no scenario {scenario!r} in {self.target}: {reason}; {listing}", phase="run")
+        return missing_scenario(self.target, scenario, reason, self.hello.scenarios if self.hello else [])
 
     def _settle(self) -> None:
         """Give an exiting runtime a moment to finish and its output to drain."""
@@ -494,19 +380,12 @@ class HarnessProcess:
         except subprocess.TimeoutExpired:
             code = None  # it closed the event pipe yet lives on
         self._gone = "it exited" if code is not None else "its event pipe closed"
-        where = self._describe_where(self._where)
+        where = describe_where(self.target, self._where)
         self._kill(sweep=True)
-        if code is None:
-            how = "closed the harness channel"
-        elif code < 0:
-            how = f"was killed by {proctree.signal_name(-code)}"
-        else:
-            how = f"exited with code {code}"
-        hint = " (does the target call process.exit()?)" if code is not None and code >= 0 else ""
         if self._output is not None:
             self._output.join(0.5)  # the last words are often the explanation
         return RuntimeCrashError(
-            f"{self.runtime.name} {how} {where}{hint}",
+            crash_text(self.runtime.name, code, where),
             phase=self._where.get("phase"),
             iteration=self._where.get("iteration"),
             output_tail=self.output_tail(),
@@ -516,7 +395,7 @@ class HarnessProcess:
         where, exact = self._ask_status()
         self._gone = "timed out"
         self._kill()
-        text = f"timed out after {self.timeout!r} s {self._describe_where(where)}"
+        text = f"timed out after {self.timeout!r} s {describe_where(self.target, where)}"
         if where.get("iteration") is not None and not exact:
             text += " or later (the event loop was blocked: synchronous code that never returns?)"
         if self._output is not None:
@@ -528,40 +407,18 @@ class HarnessProcess:
     def _ask_status(self) -> tuple[Mapping[str, Any], bool]:
         # The harness answers only when its event loop is free (a promise that never settles): then
         # the answer is exact. A busy loop leaves us with the last progress event.
-        self._send_quietly("status")
+        assert self._channel is not None
+        self._channel.send_quietly("status")
         grace = time.monotonic() + STATUS_GRACE
         while True:
             try:
                 event = self._next_event(grace)
-            except (_Expired, RuntimeCrashError, HarnessProtocolError):
+            except (Expired, RuntimeCrashError, HarnessProtocolError):
                 return self._where, False
             if event["event"] == "status":
                 return {k: event.get(k) for k in ("phase", "scenario", "iteration")}, True
             if event["event"] == "progress":
                 self._where = {k: event.get(k) for k in ("phase", "scenario", "iteration")}
-
-
-_DENO_FLAG_RE = re.compile(r"--allow-[a-z-]+")
-
-
-def _deno_permission_hint(name: str, message: str) -> str:
-    """What to add when Deno refused a permission (`NotCapable: Requires net access to ...`)."""
-    if name not in ("NotCapable", "PermissionDenied") or "Requires" not in message:
-        return ""
-    found = _DENO_FLAG_RE.search(message)
-    flag = found.group(0) if found else "--allow-..."
-    return (
-        f" [deno denied a permission the target needs: grant it with the runtime_args option, "
-        f"e.g. --jsleak-runtime-args={flag} or runtime_args=[{flag!r}]]"
-    )
-
-
-def _clean_stack(stack: Any) -> str | None:
-    """The JS stack without the harness's own frames, which say nothing about the target."""
-    if not isinstance(stack, str):
-        return None
-    lines = [line for line in stack.splitlines() if not ("harness.mjs" in line and "pytest_jsleak" in line)]
-    return "\n".join(lines)
 
 
 def list_scenarios(

@@ -18,17 +18,19 @@ Commands (Python → harness), each answered by one ``result`` or ``error`` even
 - ``status``: answered at once, out of turn, by a ``status`` event (phase, scenario, iteration),
   but only if the event loop is free: a scenario awaiting a promise that never settles.
 
-Events (harness → Python): ``hello`` (sent once, after the target loaded), ``result``, ``error``
-(cmd, phase, scenario, iteration, name, message, stack, origin: ``target`` or ``harness``, and
-``uncaught`` for a throw outside any call), ``progress`` (phase, scenario, iteration; at the
-first call of a run and then at most every 50 ms), ``status``, ``exiting`` (code, phase, scenario,
-iteration; from the runtime's exit hook, so a target's ``process.exit()`` is located exactly).
+Events (harness → Python): ``hello`` (sent once, after the target loaded; `Hello` below),
+``result``, ``error`` (cmd, phase, scenario, iteration, name, message, stack, origin: ``target`` or
+``harness``, and ``uncaught`` for a throw outside any call), ``progress`` (phase, scenario,
+iteration; at the first call of a run and then at most every 50 ms), ``status``, ``exiting`` (code,
+phase, scenario, iteration; from the runtime's exit hook, so a target's ``process.exit()`` is
+located exactly).
 Every ``result`` carries ``ms``, the command's duration inside the runtime.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_jsleak.errors import JsLeakError
@@ -84,4 +86,47 @@ def decode_event(line: bytes) -> Event:
     return event
 
 
-__all__ = ["COMMANDS", "EVENTS", "Event", "EventDecoder", "HarnessProtocolError", "decode_event", "encode_command"]
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """What the harness reports once the target has loaded."""
+
+    runtime: str
+    """`node`, `bun` or `deno`."""
+    version: str
+    """The runtime's version, e.g. `20.20.2`."""
+    pid: int
+    """The runtime's process id."""
+    exports: dict[str, str]
+    """Scenarios (exported functions, reserved names excluded) → kind: `function`, `async function`, ..."""
+    non_functions: list[str]
+    """Exports that are neither functions nor reserved names."""
+    options: dict[str, Any]
+    """The `jsleak` export (`{}` when there is none)."""
+    reserved: dict[str, str] = field(default_factory=dict)
+    """Reserved exports present (`setup`, `teardown`, `jsleak`) → kind."""
+    load_ms: float = 0.0
+    """Time the runtime spent importing the target."""
+
+    @property
+    def scenarios(self) -> list[str]:
+        """Scenario names, in the order the runtime listed them."""
+        return list(self.exports)
+
+    @classmethod
+    def from_event(cls, event: Event) -> Hello:
+        """The `hello` event's fields."""
+        return cls(
+            runtime=event["runtime"],
+            version=event["version"],
+            pid=event["pid"],
+            exports=dict(event["exports"]),
+            non_functions=list(event["non_functions"]),
+            options=dict(event["options"]),
+            reserved=dict(event.get("reserved", {})),
+            load_ms=float(event.get("load_ms", 0.0)),
+        )
+
+
+__all__ = [
+    "COMMANDS", "EVENTS", "Event", "EventDecoder", "HarnessProtocolError", "Hello", "decode_event", "encode_command",
+]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_jsleak import heap
-from pytest_jsleak.heap import parse
+from pytest_jsleak.heap import scan
 from pytest_jsleak.heap.classes import class_name
 
 from .snapshot_builder import SnapshotBuilder
@@ -55,7 +55,7 @@ def test_bun_snapshot_matches_json(bun_snapshots):
 
 def test_small_chunks_give_the_same_arrays(node_snapshots, monkeypatch):
     whole = heap.read_snapshot(node_snapshots[0])
-    monkeypatch.setattr(parse, "CHUNK_BYTES", 997)  # odd size: numbers and lines cut everywhere
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 997)  # odd size: numbers and lines cut everywhere
     chunked = heap.read_snapshot(node_snapshots[0])
     for name in whole.meta.node_fields:
         assert np.array_equal(whole.node_columns[name], chunked.node_columns[name])
@@ -65,7 +65,7 @@ def test_small_chunks_give_the_same_arrays(node_snapshots, monkeypatch):
 def test_parallel_edges_give_the_same_arrays(node_snapshots, monkeypatch):
     serial = heap.read_snapshot(node_snapshots[1], parallel=False)
     monkeypatch.setattr("pytest_jsleak.heap.snapshot.PARALLEL_BYTES", 0)
-    monkeypatch.setattr(parse, "CHUNK_BYTES", 4099)
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 4099)
     threaded = heap.read_snapshot(node_snapshots[1])
     for name in serial.meta.node_fields:
         assert np.array_equal(serial.node_columns[name], threaded.node_columns[name])
