@@ -15,7 +15,7 @@ For `iterations` = N:
 Rounds grow where jumps recur (storage that grows by a factor grows again only after as many calls
 again as made so far) and where the profile asks for longer ones (Bun: at least 1,000 calls).
 The plan records what it measured in a `Measurement`; it judges nothing itself but whether the
-samples are worth snapshots (`verdict.sample_trend`).
+samples are worth snapshots (`trend.sample_trend`).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pytest_jsleak import verdict
 from pytest_jsleak.drivers.base import Driver
 from pytest_jsleak.model import MemorySample
 from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import RuntimeProfile
+from pytest_jsleak.trend import FLAT_TOLERANCE_BYTES, SampleTrend, sample_trend, second_sampling_trend
 
 SAMPLES_PER_ROUND = 20
 #: Samples during the warm-up: the harness's own GC-and-sample path settles only after some twenty
@@ -99,7 +99,7 @@ class Measurement:
     """Every sample from the end of the warm-up on (the first one is iteration 0)."""
     sampling_calls: int = 0
     """Calls per sampling round."""
-    trend: verdict.SampleTrend | None = None
+    trend: SampleTrend | None = None
     """What the sampling round(s) said."""
     sampling_jump: int = 0
     """The sampling rounds' largest step when it holds most of their rise (a table resized): what
@@ -158,7 +158,7 @@ def measure(
     m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
     m.calls = m.sampling_calls
     clock.timed(m.sampling_calls, time.perf_counter() - mark)
-    trend = verdict.sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
+    trend = sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
                                  jumps_inconclusive=profile.jumps_inconclusive)
     round_calls = m.sampling_calls
     if trend.inconclusive and clock.fits(m.sampling_calls):
@@ -167,7 +167,7 @@ def measure(
         more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
         m.calls += m.sampling_calls
         m.samples += more
-        trend = verdict.second_sampling_trend(more, m.sampling_calls, profile=profile, options=options)
+        trend = second_sampling_trend(more, m.sampling_calls, profile=profile, options=options)
         if trend.suspicious:
             # Jumps that recur: storage that grows by a factor (an array by half, a hash table
             # doubling) grows again only after as many calls again as made so far, so the
@@ -314,7 +314,7 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
             break
         values = [last.retained, *(sample.retained for sample in more)]
         last = more[-1]
-        if max(values) - min(values) <= verdict.FLAT_TOLERANCE_BYTES:
+        if max(values) - min(values) <= FLAT_TOLERANCE_BYTES:
             break
     return replace(last, iteration=0), done
 
