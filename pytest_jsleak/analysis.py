@@ -78,6 +78,8 @@ def analyse(
             census2, census3 = heap.class_census(graphs[1]), heap.class_census(final)
             net_b = {row.class_name: max(0, census3.count(row.class_name) - census2.count(row.class_name))
                      for row in diff}
+    if profile.matches_by_id:
+        diff = _without_replaced_storage(diff, graphs[0], final)
     # S2 was written while round A's allocations were tracked: its stacks say where the survivors
     # (round A's objects, found by id in S3) were made.
     traces = AllocationTraces.of_snapshot(graphs[1].snapshot) if tracked and profile.matches_by_id else None
@@ -127,6 +129,54 @@ def analyse(
         survivors=survivors,
         storage=tuple(heap.bytes_by_type(g) for g in graphs),
     )
+
+
+def replaced_storage(first: heap.HeapGraph, final: heap.HeapGraph) -> np.ndarray:
+    """Mask over S3's nodes: the backing stores (`array`, `hidden`: elements, property arrays, a Map's
+    hash table) whose immediate dominator was alive in S1.
+
+    A long-lived object's storage is reallocated as it grows or rehashes: a new store replaces the old
+    one, which dies. The object grew in place, or not at all (Node's `timerListMap` elements and an LRU
+    Map's table, replaced once a round on a clean route: two "new" `(array)`s per round, the class's
+    count flat): never a new object of the program. What the object grew by is the growth-in-place
+    rule's to judge.
+    """
+    snap = final.snapshot
+    types = snap.meta.node_types
+    storage_codes = [types.index(name) for name in ("array", "hidden") if name in types]
+    idom = dominators(final).idom
+    old = np.sort(first.snapshot.node_id.astype(np.int64))
+    held = idom >= 0
+    mask = np.isin(snap.node_type, storage_codes) & held
+    mask[mask] = contains(old, snap.node_id[idom[mask]].astype(np.int64))
+    return mask
+
+
+def _without_replaced_storage(
+    diff: heap.ThreeSnapshotDiff, first: heap.HeapGraph, final: heap.HeapGraph
+) -> heap.ThreeSnapshotDiff:
+    """The diff with every class's survivors and fresh objects less the replaced storage (`replaced_storage`)."""
+    storage = replaced_storage(first, final)
+    if not storage.any():
+        return diff
+    sizes = final.snapshot.node_self_size
+    retained = dominators(final).retained
+    rows = []
+    for row in diff.rows:
+        kept, fresh = row.survivor_nodes[~storage[row.survivor_nodes]], row.fresh_nodes[~storage[row.fresh_nodes]]
+        if kept.size == row.survivor_nodes.size and fresh.size == row.fresh_nodes.size:
+            rows.append(row)
+            continue
+        if not (kept.size or fresh.size):
+            continue  # the class gained no object
+        dropped = row.survivor_nodes[storage[row.survivor_nodes]]
+        rows.append(replace(
+            row, survivors=int(kept.size), survivor_bytes=int(sizes[kept].sum()), survivor_nodes=kept,
+            retained_bytes=max(0, row.retained_bytes - int(retained[dropped].sum())),
+            fresh=int(fresh.size), fresh_bytes=int(sizes[fresh].sum()), fresh_nodes=fresh,
+            example_nodes=tuple(node for node in row.example_nodes if not storage[node]),
+        ))
+    return replace(diff, rows=rows)
 
 
 def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> int:
