@@ -161,8 +161,9 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
     if decision.engine_rise:
         notes.append(
             f"memory rose by {format_bytes(decision.measured_per_iteration)} per iteration with no object of the "
-            f"program to show for it: the snapshots put it in the engine's own storage (compiled code and "
-            f"object shapes grew by {format_bytes(decision.engine_rise)}): the JIT still compiling, not a leak"
+            f"program to show for it: the snapshots put it in the engine's own storage (compiled code, object "
+            f"shapes and the engines' own natives grew by {format_bytes(decision.engine_rise)} over the last "
+            "round): the JIT still compiling, not a leak"
         )
     if decision.counts_gated:
         notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")
