@@ -120,7 +120,8 @@ class Decision:
     """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
     engine_rise: int = 0
     """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
-    engine's own storage (compiled code, object shapes): its bytes from S2 to the last snapshot."""
+    engine's own storage (compiled code, object shapes, the engines' natives): its bytes over the last
+    round the snapshots cover (see `engine_rise`)."""
 
 
 def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
@@ -304,12 +305,12 @@ def _unexplained_rise(
     return replace(decision, slowed_rise=True)
 
 
-def storage_growth(evidence: Evidence, since: int = 1) -> tuple[int, int]:
-    """What the snapshots' reachable heap grew by from snapshot `since` (S2) to the last one compared:
-    (the engine's own storage, everything else), bytes."""
-    if len(evidence.storage) <= since:
+def storage_growth(evidence: Evidence) -> tuple[int, int]:
+    """What the snapshots' reachable heap grew by over the last round they cover (S2→S3, or S3→S4
+    after an extra round): (the engine's own storage, everything else), bytes."""
+    if len(evidence.storage) < 2:
         return 0, 0
-    first, last = evidence.storage[since], evidence.storage[-1]
+    first, last = evidence.storage[-2], evidence.storage[-1]
     engine = program = 0
     for node_type in first.keys() | last.keys():
         grew = last.get(node_type, 0) - first.get(node_type, 0)
@@ -325,9 +326,7 @@ def engine_rise(evidence: Evidence, rounds: Rounds) -> int:
     the extra round), when that is where the samples' rise went (see `ENGINE_RISE_SHARE`,
     `ENGINE_COVER_SHARE`); else 0. The last round only: a table that doubled once in round B (64 KB of
     `array` on a Vue page) is not a rise that goes on, and what goes on shows in every round."""
-    if len(evidence.storage) < 2:
-        return 0
-    engine, program = storage_growth(evidence, since=len(evidence.storage) - 2)
+    engine, program = storage_growth(evidence)
     if engine <= FLAT_TOLERANCE_BYTES:
         return 0
     # The samples' rise over the same round: the JS heap only (memory outside it, a backing store that
