@@ -405,10 +405,14 @@ def needs_extra_round(
     # Or the heap rose in both rounds, by less than its jitter: a longer round shows a few bytes per
     # call (a list that grows by one slot per call) above it.
     creeping = len(heap_rounds) == 2 and all(CREEP_ROUND_BYTES < g <= floor for g in heap_rounds)
+    # Or it rose above its jitter in both rounds, but not steadily (it gave back more than a jump's
+    # noise: Bun's wandering heap between an array's steps, or memory freed late, as zlib's): whether it
+    # keeps its pace over a longer round settles it, where calling it clean here let a leak through.
+    unsteady = len(heap_rounds) == 2 and all(grew) and not rounds.rise_steadily(profile)
     # Or a backing store that grows by a factor (a Buffer reallocated 1.5x larger) jumped in one round
     # only: its next step may be just past the other round's end.
     external_grew = [g > ext_floor for g in rounds.growth("external")]
-    return sum(grew) == 1 or creeping or sum(external_grew) == 1
+    return sum(grew) == 1 or creeping or unsteady or sum(external_grew) == 1
 
 
 __all__ = [

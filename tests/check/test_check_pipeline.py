@@ -311,3 +311,22 @@ def test_on_bun_memory_freed_late_is_no_leak_once_a_longer_round_sees_it_come_ba
     driver = FakeDriver(program, profile=BUN)
     result = check(driver, tmp_path)
     assert len(driver.snapshots) == 4 and result.verdict == "clean", result.notes
+
+
+def _stepping_array_under_a_wandering_heap(calls: int) -> int:
+    """Numbers pushed into one array on Bun (no snapshot object shows its storage): 8 B a slot, the
+    capacity growing by half when full, under a heap that wanders by ±1.5 KB from sample to sample."""
+    capacity = 16
+    while capacity < calls:
+        capacity = capacity * 3 // 2
+    return 8 * capacity + (calls * 7919) % 3001 - 1500
+
+
+def test_on_bun_an_array_stepping_under_a_wandering_heap_is_a_leak_after_a_longer_round(tmp_path: Path) -> None:
+    # Both confirming rounds rose above Bun's jitter, but gave some back between the steps: the rise is
+    # not steady, and only a longer round (as long as the calls so far: the array steps again) says
+    # it keeps pace. The examples' `numbers-array` on Bun was called clean in CI here.
+    driver = FakeDriver(Program(unexplained=_stepping_array_under_a_wandering_heap), profile=BUN)
+    result = check(driver, tmp_path)
+    assert (result.verdict, len(driver.snapshots)) == ("leak", 4), result.notes
+    assert any("rounds of increasing length that kept the same per-call pace" in note for note in result.notes)

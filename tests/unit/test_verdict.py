@@ -275,3 +275,38 @@ def test_a_table_that_doubled_once_in_round_b_is_not_held_against_the_extra_roun
     before_the_extra_round = Evidence(method="ids", classes=(), grown=(), one_round=(), calls=2000, final=None,
                                       grown_graph=None, storage=tuple(storage[:3]))
     assert engine_rise(before_the_extra_round, Rounds(samples[:3], confirm_from=0, round_calls=1000)) == 0
+
+
+# --- Bun: a rise in both rounds that gave some back ---------------------------------------------------
+
+
+def _bun_rounds(heaps):
+    """Bun evidence with no survivors beside rounds A and B (1,000 calls each) whose JS heap after GC is
+    `heaps`, sampled every 250 calls from S1 on."""
+    from pytest_jsleak.evidence import Evidence
+    from pytest_jsleak.verdict import Rounds
+
+    samples = tuple(MemorySample(i * 250, 1_000_000 + heap, 100_000, 0) for i, heap in enumerate(heaps))
+    evidence = Evidence(method="counts", classes=(), grown=(), one_round=(), calls=2000, final=None,
+                        grown_graph=None)
+    return evidence, Rounds(samples, confirm_from=0, round_calls=1000)
+
+
+def _wants_longer_round(heaps):
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import judge, needs_extra_round
+
+    evidence, rounds = _bun_rounds(heaps)
+    decision = judge(evidence, rounds, profile=BUN, options=resolve({}))
+    return decision.verdict, needs_extra_round(decision, evidence, rounds, sampling_jump=0, profile=BUN)
+
+
+def test_a_rise_in_both_rounds_that_gave_some_back_gets_a_longer_round():
+    # An array's storage stepping by 12 KB per round under a heap that wanders by 3 KB: above the
+    # jitter in both rounds (8 KB on Bun) but not a steady rise. Calling it clean let a leak through.
+    wandering = [0, 3_000, 0, 12_000, 10_000, 12_000, 10_000, 24_000, 22_000]
+    assert _wants_longer_round(wandering) == ("clean", True)
+    # Steady steps are a leak at once; a rise under the jitter in one round only gets a round anyway
+    # (`sum(grew) == 1`), and a flat heap none.
+    assert _wants_longer_round([0, 0, 0, 12_000, 12_000, 12_000, 12_000, 24_000, 24_000])[0] == "leak"
+    assert _wants_longer_round([0, 200, 0, 300, 100, 200, 0, 300, 100]) == ("clean", False)
