@@ -67,6 +67,10 @@ class Evidence:
     holders_growth: int = 0
     """Bytes the long-lived holders of the leaking survivors grew by over both rounds (the survivors, and
     the slots and tables that keep them): what the survivors cost, by ids (0 by counts)."""
+    natives_growth: int = 0
+    """Bytes the engines' own natives grew by over both rounds, of the names whose count kept the calls'
+    pace in each round (Blink's objects that came with a page's leaked ones: a canvas context's font
+    caches); counted in the leak's size, never its evidence (see `analysis.natives_kept_pace`)."""
     grown_objects: tuple[Any, ...] = ()
     """`grown` as the heap core found them (`heap.growth.GrownObject`, same order): what an extra round
     measures again."""

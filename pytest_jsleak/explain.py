@@ -183,6 +183,11 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
             f"{format_bytes(decision.growth_per_iteration)} per iteration kept, within "
             f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
         )
+    if decision.verdict == "leak" and decision.natives_per_iteration >= 0.25 * decision.growth_per_iteration > 0:
+        notes.append(
+            f"{format_bytes(decision.natives_per_iteration)} per iteration of it are the engine's own objects "
+            "(Blink's: layout, text shaping, canvas state) that grew at the calls' pace with the leaked ones"
+        )
     external = decision.external_per_iteration
     if decision.verdict == "leak" and external > max(64.0, 0.25 * decision.growth_per_iteration):
         notes.append(

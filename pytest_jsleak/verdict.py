@@ -118,6 +118,9 @@ class Decision:
     confirm), `timeout` (the check neared its timeout before the evidence settled)."""
     slowed_rise: bool = False
     """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
+    natives_per_iteration: float = 0.0
+    """Of `attributed_per_iteration`: the engines' own natives that grew at the calls' pace beside the
+    leaking classes (Blink's objects of a page's leaked DOM and canvases)."""
     engine_rise: int = 0
     """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
     engine's own storage (compiled code, object shapes, the engines' natives): its bytes over the last
@@ -148,6 +151,7 @@ def decide(
     grown: Iterable[GrowthInPlace] = (),
     measured_per_iteration: float | None = None,
     held_per_iteration: float = 0.0,
+    natives_per_iteration: float = 0.0,
     profile: RuntimeProfile = NODE,
 ) -> Decision:
     """Leak when something kept pace with the calls and all the memory kept per call exceeds the limit.
@@ -174,6 +178,10 @@ def decide(
     # corpus's leaks, up to 1.8x where a table doubles inside the rounds), else their own bytes.
     own = sum(g.bytes_a for g in leaking) / calls
     survivors = (held_per_iteration or own) if leaking else 0.0
+    # The engine's own objects that came with them at the calls' pace (Blink's, for a page's leaked
+    # DOM and canvases) are part of what they cost; without program survivors they are no evidence.
+    natives = natives_per_iteration if leaking and not internal_only else 0.0
+    survivors += natives
     in_place = sum(g.per_iteration for g in kept)
     attributed = survivors + in_place
     # By ids the snapshots size what survived: the headline is what that evidence accounts for (the
@@ -186,7 +194,7 @@ def decide(
     verdict = "leak" if evidence and per_iteration > max_growth_per_iteration else "clean"
     return Decision(
         verdict, per_iteration if evidence else 0.0, tuple(leaking), tuple(tolerated), tuple(kept), internal_only,
-        attributed,
+        attributed, natives_per_iteration=natives,
     )
 
 
@@ -243,6 +251,7 @@ def judge(
         grown=grown,
         measured_per_iteration=measured,
         held_per_iteration=evidence.holders_growth / max(1, 2 * rounds.round_calls),
+        natives_per_iteration=evidence.natives_growth / max(1, 2 * rounds.round_calls),
         profile=profile,
     )
     decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from pytest_jsleak.heap.classes import instances_of, key_for
 from pytest_jsleak.heap.diff import (
-    NATIVE_INTERNALS,
     Candidates,
     ClassCensus,
     ClassComparison,
     LeakCandidates,
     ThreeSnapshotDiff,
-    bytes_by_type,
     class_census,
     compare,
     group_candidates,
@@ -41,6 +39,7 @@ from pytest_jsleak.heap.paths import ShortestPathTree
 from pytest_jsleak.heap.redact import RedactionStats, redact_snapshot
 from pytest_jsleak.heap.retainers import representative_path, retainer_path
 from pytest_jsleak.heap.snapshot import HeapSnapshot, read_node_ids, read_snapshot
+from pytest_jsleak.heap.storage import NATIVE_INTERNALS, bytes_by_type, engine_natives
 
 __all__ = [
     "NATIVE_INTERNALS",
@@ -61,6 +60,7 @@ __all__ = [
     "bytes_by_type",
     "class_census",
     "compare",
+    "engine_natives",
     "group_candidates",
     "instances_of",
     "key_for",

@@ -62,34 +62,6 @@ class ClassCensus:
         return len(self.names)
 
 
-#: Native nodes of the engines' own C++ classes: Blink's (`blink::ShapeCache…`, layout, style, the
-#: backings of its weak tables) and V8's objects outside the JS heap (`system / SharedFunctionInfoWrapper`).
-#: A page's DOM is named by its interfaces (`HTMLDivElement`, `Text`), never so.
-ENGINE_NATIVE_PREFIXES = ("blink::", "system / ")
-#: The key under which `bytes_by_type` counts those natives apart from the rest.
-NATIVE_INTERNALS = "native internals"
-
-
-def bytes_by_type(snapshot: HeapSnapshot | HeapGraph) -> dict[str, int]:
-    """The self sizes of a snapshot's nodes summed per node type (`code`, `object shape`, `object`, ...):
-    where the reachable heap lies, in the engine's own categories (one bincount). Natives of the engines'
-    own classes (`ENGINE_NATIVE_PREFIXES`) count under `NATIVE_INTERNALS`, apart from `native`."""
-    snapshot = snapshot.snapshot if isinstance(snapshot, HeapGraph) else snapshot
-    types = list(snapshot.meta.node_types)
-    codes = snapshot.node_type.astype(np.int64)
-    if "native" in types:
-        native = types.index("native")
-        is_native = codes == native
-        names = np.unique(snapshot.node_name[is_native])
-        internal = [int(n) for n in names.tolist() if snapshot.strings[int(n)].startswith(ENGINE_NATIVE_PREFIXES)]
-        if internal:
-            codes = codes.copy()
-            codes[is_native & np.isin(snapshot.node_name, internal)] = len(types)
-    types.append(NATIVE_INTERNALS)
-    sizes = np.bincount(codes, weights=snapshot.node_self_size, minlength=len(types))
-    return {name: int(size) for name, size in zip(types, sizes.tolist(), strict=True) if size}
-
-
 def class_census(snapshot: HeapSnapshot | HeapGraph) -> ClassCensus:
     """Count nodes and sum self sizes per DevTools class key (vectorised: one bincount each)."""
     graph = snapshot if isinstance(snapshot, HeapGraph) else HeapGraph(snapshot)

@@ -56,3 +56,83 @@ def test_a_long_lived_objects_replaced_storage_is_not_a_new_object(tmp_path: Pat
                if is_leaking_class(g, iterations=100, profile=NODE)}
     # The leaked arrays, with their own elements, still count; the tables and log's storage do not.
     assert leaking == {"Array": (2, 2), "(array)": (2, 2)}, leaking
+
+
+def write_root_held(path: Path, leaked: list[int]) -> Path:
+    """Charts that only an engine root holds (Blink keeps a page's detached canvases through its own
+    roots): each a `Chart` of 400 B with a 600 B dataset, under a synthetic node alive since S1."""
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
+    b.edge(0, roots, 1, "element")
+    blink = b.add("synthetic", "(Blink roots)", self_size=0, id=5)
+    b.edge(roots, blink, 2, "element")
+    for k, leak_id in enumerate(leaked):
+        chart = b.add("object", "Chart", self_size=400, id=leak_id)
+        b.edge(blink, chart, k, "element")
+        b.edge(chart, b.add("object", "Dataset", self_size=600, id=leak_id + 1000), "data", "property")
+    return b.write(path)
+
+
+def test_new_objects_only_an_engine_root_holds_are_sized_over_both_rounds(tmp_path: Path) -> None:
+    # Round A's survivors alone read half the leak (the Chart.js page's leak read 51 KB/action of its
+    # samples' 98 KB): round B's new objects count too, each with what it retains.
+    snapshots = [
+        write_root_held(tmp_path / "s1.heapsnapshot", []),
+        write_root_held(tmp_path / "s2.heapsnapshot", [601, 603]),
+        write_root_held(tmp_path / "s3.heapsnapshot", [601, 603, 701, 703]),
+    ]
+    evidence = analysis.analyse(snapshots, profile=NODE, round_calls=2)
+    assert {g.class_name for g in evidence.classes if is_leaking_class(g, iterations=2, profile=NODE)} >= {"Chart"}
+    assert evidence.holders_growth == 4 * (400 + 600)
+
+
+def write_with_natives(path: Path, charts: int, text_nodes: int, cache_entries: int, *, under_charts: bool = False) -> Path:
+    """A page's heap: `charts` leaked Chart objects under a module array, and Blink's own natives
+    under Blink's roots (as a page's snapshot has them, not under the charts that own them, and with
+    even ids, as Chromium gives the embedder's nodes: never survivors by id): 100 B text nodes, and
+    50 B entries of a cache of Blink's."""
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
+    b.edge(0, roots, 1, "element")
+    scope = b.add("object", "system / Context", self_size=40, id=5)
+    b.edge(roots, scope, 1, "element")
+    history = b.add("object", "Array", self_size=32, id=7)
+    b.edge(scope, history, "history", "context")
+    blink = b.add("synthetic", "(Blink roots)", self_size=0, id=9)
+    b.edge(roots, blink, 2, "element")
+    chart_nodes = []
+    for k in range(charts):
+        chart_nodes.append(b.add("object", "Chart", self_size=400, id=1001 + 2 * k))
+        b.edge(history, chart_nodes[-1], k, "element")
+    for k in range(text_nodes):
+        text = b.add("native", "blink::PlainTextNode", self_size=100, id=100_000 + 2 * k)
+        # Under its chart (3 per chart), or under Blink's roots.
+        b.edge(chart_nodes[k // 3] if under_charts else blink, text, k, "element")
+    for k in range(cache_entries):
+        b.edge(blink, b.add("native", "blink::ShapeCache", self_size=50, id=200_000 + 2 * k), k, "element")
+    return b.write(path)
+
+
+def test_the_engines_natives_that_kept_the_calls_pace_are_the_leaks_size_not_its_evidence(tmp_path: Path) -> None:
+    # 10 calls a round: a chart and 3 text nodes per call (Blink's, for the chart's canvas), and a
+    # cache of Blink's that gains 4 entries a round (under half an object per call: Blink warming).
+    rounds = [(0, 0, 0), (10, 30, 4), (20, 60, 8)]
+    snapshots = [write_with_natives(tmp_path / f"s{n}.heapsnapshot", *counts) for n, counts in enumerate(rounds, 1)]
+    evidence = analysis.analyse(snapshots, profile=NODE, round_calls=10)
+    assert evidence.natives_growth == 60 * 100
+    assert "blink::PlainTextNode" not in {g.class_name for g in evidence.classes}
+    # At the pace's floor (half an object per call: 5 a round) they count; below it they do not.
+    assert analysis.natives_kept_pace([heap.HeapGraph(heap.read_snapshot(p)) for p in snapshots], 8) == 6000 + 400
+    assert analysis.natives_kept_pace([heap.HeapGraph(heap.read_snapshot(p)) for p in snapshots], 10) == 6000
+    # Without a leaking class of the program, Blink's natives alone are no evidence.
+    quiet = [write_with_natives(tmp_path / f"q{n}.heapsnapshot", 0, *counts[1:]) for n, counts in enumerate(rounds, 1)]
+    assert analysis.analyse(quiet, profile=NODE, round_calls=10).natives_growth == 0
+
+
+def test_the_engines_natives_under_the_leaked_objects_are_counted_once(tmp_path: Path) -> None:
+    # The text nodes held under their charts are in the charts' retained sizes already.
+    rounds = [(0, 0, 0), (10, 30, 0), (20, 60, 0)]
+    snapshots = [write_with_natives(tmp_path / f"s{n}.heapsnapshot", *counts, under_charts=True)
+                 for n, counts in enumerate(rounds, 1)]
+    evidence = analysis.analyse(snapshots, profile=NODE, round_calls=10)
+    assert (evidence.holders_growth, evidence.natives_growth) == (20 * 400 + 60 * 100, 0)

@@ -310,3 +310,17 @@ def test_a_rise_in_both_rounds_that_gave_some_back_gets_a_longer_round():
     # (`sum(grew) == 1`), and a flat heap none.
     assert _wants_longer_round([0, 0, 0, 12_000, 12_000, 12_000, 12_000, 24_000, 24_000])[0] == "leak"
     assert _wants_longer_round([0, 200, 0, 300, 100, 200, 0, 300, 100]) == ("clean", False)
+
+
+def test_the_engines_natives_add_to_a_leaks_size_never_make_one():
+    leaking = [growth("Chart", 40, 40, bytes_a=40 * 400)]
+    with_natives = decide(leaking, iterations=40, max_growth_per_iteration=0, held_per_iteration=1_000,
+                          natives_per_iteration=2_000)
+    assert (with_natives.verdict, with_natives.growth_per_iteration) == ("leak", 3_000)
+    assert with_natives.natives_per_iteration == 2_000
+    alone = decide([], iterations=40, max_growth_per_iteration=0, natives_per_iteration=2_000)
+    assert (alone.verdict, alone.growth_per_iteration, alone.natives_per_iteration) == ("clean", 0.0, 0.0)
+    # Beside the runtime's own classes only (a JIT settling) they are no evidence either.
+    internal = decide([growth("(compiled code)", 40, 40)], iterations=40, max_growth_per_iteration=0,
+                      natives_per_iteration=2_000)
+    assert internal.verdict == "clean" and internal.natives_per_iteration == 0.0
