@@ -23,11 +23,7 @@ HERE = Path(__file__).resolve().parent
 TRUTH = json.loads((HERE / "ground_truth.json").read_text())
 # What today's verdict gets wrong in every one of three runs (README.md, "Today's verdicts"): strict,
 # so the marker must come off once the verdict is right.
-WRONG_TODAY: dict[str, str] = {
-    "chartjs-recreate::leaky": "51.8 KB/iteration in every run for 214.6 KB/action (0.24x): what the "
-                               "survivors' holders grew by; Blink's share (the detached canvases) is not under them",
-    "vue-keepalive::leaky": "16.6 KB/iteration in every run for 33.9 KB/action (0.49x): the same gap",
-}
+WRONG_TODAY: dict[str, str] = {}
 FLAKY_TODAY: dict[str, str] = {
     "react-interval::fixed": "inconclusive in 1 of 2 runs before the engines' natives (Blink's shape cache) counted "
                              "as the engine's storage; clean since",
