@@ -16,12 +16,19 @@ from pytest_jsleak.verdict import is_leaking_class
 MAPS = (101, 103, 105, 107)
 
 
-def write(path: Path, tables: dict[int, int], leaked: list[int], log_storage: int) -> Path:
+def rooted(node_type: str, name: str, self_size: int) -> tuple[SnapshotBuilder, int, int]:
+    """A builder with the GC roots and one node under them (a module's scope, or an engine's roots):
+    (builder, roots, node)."""
     b = SnapshotBuilder()
     roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
     b.edge(0, roots, 1, "element")
-    scope = b.add("object", "system / Context", self_size=40, id=5)
-    b.edge(roots, scope, 1, "element")
+    node = b.add(node_type, name, self_size=self_size, id=5)
+    b.edge(roots, node, 1, "element")
+    return b, roots, node
+
+
+def write(path: Path, tables: dict[int, int], leaked: list[int], log_storage: int) -> Path:
+    b, _, scope = rooted("object", "system / Context", 40)
     for number, map_id in enumerate(MAPS):
         holder = b.add("object", "Map", self_size=32, id=map_id)
         b.edge(scope, holder, f"cache{number}", "context")
@@ -61,11 +68,7 @@ def test_a_long_lived_objects_replaced_storage_is_not_a_new_object(tmp_path: Pat
 def write_root_held(path: Path, leaked: list[int]) -> Path:
     """Charts that only an engine root holds (Blink keeps a page's detached canvases through its own
     roots): each a `Chart` of 400 B with a 600 B dataset, under a synthetic node alive since S1."""
-    b = SnapshotBuilder()
-    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
-    b.edge(0, roots, 1, "element")
-    blink = b.add("synthetic", "(Blink roots)", self_size=0, id=5)
-    b.edge(roots, blink, 2, "element")
+    b, _, blink = rooted("synthetic", "(Blink roots)", 0)
     for k, leak_id in enumerate(leaked):
         chart = b.add("object", "Chart", self_size=400, id=leak_id)
         b.edge(blink, chart, k, "element")
@@ -86,16 +89,14 @@ def test_new_objects_only_an_engine_root_holds_are_sized_over_both_rounds(tmp_pa
     assert evidence.holders_growth == 4 * (400 + 600)
 
 
-def write_with_natives(path: Path, charts: int, text_nodes: int, cache_entries: int, *, under_charts: bool = False) -> Path:
+def write_with_natives(
+    path: Path, charts: int, text_nodes: int, cache_entries: int, *, under_charts: bool = False
+) -> Path:
     """A page's heap: `charts` leaked Chart objects under a module array, and Blink's own natives
     under Blink's roots (as a page's snapshot has them, not under the charts that own them, and with
     even ids, as Chromium gives the embedder's nodes: never survivors by id): 100 B text nodes, and
     50 B entries of a cache of Blink's."""
-    b = SnapshotBuilder()
-    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
-    b.edge(0, roots, 1, "element")
-    scope = b.add("object", "system / Context", self_size=40, id=5)
-    b.edge(roots, scope, 1, "element")
+    b, roots, scope = rooted("object", "system / Context", 40)
     history = b.add("object", "Array", self_size=32, id=7)
     b.edge(scope, history, "history", "context")
     blink = b.add("synthetic", "(Blink roots)", self_size=0, id=9)
