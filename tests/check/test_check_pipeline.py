@@ -330,3 +330,21 @@ def test_on_bun_an_array_stepping_under_a_wandering_heap_is_a_leak_after_a_longe
     result = check(driver, tmp_path)
     assert (result.verdict, len(driver.snapshots)) == ("leak", 4), result.notes
     assert any("rounds of increasing length that kept the same per-call pace" in note for note in result.notes)
+
+
+class SlowExtraRound(FakeDriver):
+    """A target whose extra round (the calls after S3) takes half a second."""
+
+    def run(self, iterations: int, *, sample_every: int, start: int, phase: str) -> list:
+        if len(self.snapshots) == 3:
+            time.sleep(0.5)
+        return super().run(iterations, sample_every=sample_every, start=start, phase=phase)
+
+
+def test_the_extra_rounds_calls_are_the_targets_time_not_the_analysiss(tmp_path: Path) -> None:
+    # Margin: the analysis of these small generated snapshots takes milliseconds, ten times under the
+    # half second the extra round sleeps.
+    driver = SlowExtraRound(Program(unexplained=lambda calls: 24 * calls))
+    result = check(driver, tmp_path)
+    assert len(driver.snapshots) == 4
+    assert result.timings["snapshots"] >= 0.5 > result.timings["analysis"], result.timings
