@@ -100,18 +100,16 @@ def analyse(
         for row in diff
     )
     # Objects that hold leaking survivors grow with them: that growth is the survivors', not theirs.
-    leaking_nodes = [
-        row.survivor_nodes for row, growth in zip(diff, classes, strict=True)
+    leaking_rows = [
+        row for row, growth in zip(diff, classes, strict=True)
         if row.survivor_nodes.size and is_leaking_class(growth, iterations=round_calls, profile=profile)
     ]
+    leaking_nodes = [row.survivor_nodes for row in leaking_rows]
     leaking_survivors = np.concatenate(leaking_nodes) if leaking_nodes else np.zeros(0, np.int64)
     explained = dominated_ancestors(final, leaking_survivors) if leaking_nodes else None
     # What the leak cost over both rounds: round A's survivors and round B's new objects of the same
     # classes (a survivor that only the engine's roots hold is sized by itself, and round B's count).
-    leaking_new = np.concatenate([leaking_survivors, *(
-        row.fresh_nodes for row, growth in zip(diff, classes, strict=True)
-        if row.survivor_nodes.size and is_leaking_class(growth, iterations=round_calls, profile=profile)
-    )]) if leaking_nodes else leaking_survivors
+    leaking_new = np.concatenate([leaking_survivors, *(row.fresh_nodes for row in leaking_rows)])
     holders_growth = natives_growth = 0
     if profile.matches_by_id and leaking_nodes:
         holders_growth, counted = held_growth(graphs, leaking_new)

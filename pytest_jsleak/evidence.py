@@ -65,8 +65,8 @@ class Evidence:
     survivors: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     """Per class, the ids and shallow sizes of round A's survivors in S3 (for allocation sites)."""
     holders_growth: int = 0
-    """Bytes the long-lived holders of the leaking survivors grew by over both rounds (the survivors, and
-    the slots and tables that keep them): what the survivors cost, by ids (0 by counts)."""
+    """Bytes the long-lived holders of the leaking classes' new objects grew by over both rounds (those
+    objects, and the slots and tables that keep them): what the leak costs, by ids (0 by counts)."""
     natives_growth: int = 0
     """Bytes the engines' own natives grew by over both rounds, of the names whose count kept the calls'
     pace in each round (Blink's objects that came with a page's leaked ones: a canvas context's font

@@ -183,6 +183,7 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
             f"{format_bytes(decision.growth_per_iteration)} per iteration kept, within "
             f"max_growth_per_iteration={format_bytes(options.max_growth_per_iteration)}"
         )
+    # Said when it is a sizeable share of the headline (a quarter, as for memory outside the JS heap).
     if decision.verdict == "leak" and decision.natives_per_iteration >= 0.25 * decision.growth_per_iteration > 0:
         notes.append(
             f"{format_bytes(decision.natives_per_iteration)} per iteration of it are the engine's own objects "
