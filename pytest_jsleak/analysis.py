@@ -113,7 +113,7 @@ def analyse(
     holders_growth = natives_growth = 0
     if profile.matches_by_id and leaking_nodes:
         holders_growth, counted = held_growth(graphs, leaking_new)
-        natives_growth = natives_kept_pace(graphs, round_calls, counted=dominated_by(final, counted))
+        natives_growth = natives_kept_pace(graphs, round_calls, counted=counted)
     # At least a byte per call in each round: a runtime's own queues and tables (Deno's timer queue
     # under a server that sets a timer per request) wander by a hundred bytes a round.
     findings = grown_in_place(
@@ -201,25 +201,24 @@ def natives_kept_pace(graphs: Sequence[heap.HeapGraph], round_calls: int, *, cou
     The program's classes leave them out (they are the engine's), and Blink keeps many of them through
     its own roots, not under the leaked objects that own them: a page's leaked canvases hold their
     contexts' font caches so, and their bytes were missing from the leak's size (the Chart.js page's
-    leak read 0.48x its plain loop's V8 + Blink heap slope; with them, 1.01x). `counted`: a mask over
-    S3's nodes that `held_growth` already sized; a name with a node there is left out (never twice).
+    leak read 0.48x its plain loop's V8 + Blink heap slope; with them, 1.01x). `counted`: the nodes of
+    S3 whose retained sizes `held_growth` already counts; a name with a node under them is left out
+    (never twice).
     """
     census = [heap.engine_natives(g) for g in graphs[:3]]
-    skip: set[str] = set()
-    if counted is not None:
-        snap = graphs[2].snapshot
-        under = counted & (snap.node_type == snap.meta.node_type_code("native"))
-        skip = {snap.strings[int(code)] for code in np.unique(snap.node_name[under]).tolist()}
     floor = NATIVE_PACE * round_calls
-    total = 0
-    for name, (count3, bytes3) in census[2].items():
-        if name in skip:
-            continue
-        count1, bytes1 = census[0].get(name, (0, 0))
-        count2 = census[1].get(name, (0, 0))[0]
-        if count2 - count1 >= floor and count3 - count2 >= floor:
-            total += max(0, bytes3 - bytes1)
-    return total
+    kept = {
+        name: max(0, bytes3 - census[0].get(name, (0, 0))[1])
+        for name, (count3, bytes3) in census[2].items()
+        if census[1].get(name, (0, 0))[0] - census[0].get(name, (0, 0))[0] >= floor
+        and count3 - census[1].get(name, (0, 0))[0] >= floor
+    }
+    if kept and counted is not None:  # the subtree walk only where a name kept pace (most leaks: none)
+        snap = graphs[2].snapshot
+        under = dominated_by(graphs[2], counted) & (snap.node_type == snap.meta.node_type_code("native"))
+        for code in np.unique(snap.node_name[under]).tolist():
+            kept.pop(snap.strings[int(code)], None)
+    return sum(kept.values())
 
 
 def held_growth(graphs: Sequence[heap.HeapGraph], survivors: np.ndarray) -> tuple[int, np.ndarray]:
