@@ -19,18 +19,20 @@ import numpy as np
 from pytest_jsleak import heap
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import AllocationTraces
+from pytest_jsleak.heap.classes import class_name
 from pytest_jsleak.heap.diff import contains
 from pytest_jsleak.heap.dominators import dominators, level_runs, level_slices
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
+    data_retained,
     deepest,
     dominated_ancestors,
     grew_again,
     grown_in_place,
     large_objects,
 )
-from pytest_jsleak.heap.holders import with_named_holder
+from pytest_jsleak.heap.holders import module_variable, with_named_holder
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.profiles import RuntimeProfile
@@ -315,7 +317,7 @@ def add_round(
         again = grew_again(evidence.final, after, list(evidence.one_round), stable_ids=profile.matches_by_id)
     kept, slowed = _kept_pace(evidence, after, calls, profile)
     total = evidence.calls + calls
-    grown = [*kept, *(g for g in again if g.key not in {k.key for k in kept})]
+    grown = [_as_module_variable(after, g) for g in (*kept, *(g for g in again if g.key not in {k.key for k in kept}))]
     return replace(
         evidence, calls=total, extra_rounds=evidence.extra_rounds + 1, grown_graph=after, one_round=(),
         grown=tuple(_in_place(g, total) for g in grown), grown_objects=tuple(grown),
@@ -352,6 +354,7 @@ def _program_held(graph: heap.HeapGraph, objects: Sequence[GrownObject]) -> tupl
     held: list[GrownObject] = []
     unheld: list[GrownObject] = []
     for obj in objects:
+        obj = _as_module_variable(graph, obj)
         path = heap.retainer_path(graph, obj.node)
         if path is not None:
             # The variable behind the path where the shortest one goes through the engine (JSC roots a
@@ -359,6 +362,18 @@ def _program_held(graph: heap.HeapGraph, objects: Sequence[GrownObject]) -> tupl
             path = with_named_holder(graph, path)
         (held if path is None or held_by_program(path) else unheld).append(obj)
     return held, unheld
+
+
+def _as_module_variable(graph: heap.HeapGraph, obj: GrownObject) -> GrownObject:
+    """A module scope that grew stands for the variable in it that holds the most (`buf`, replaced by
+    a larger copy per call: a new object in every snapshot, which only its scope outlives). Sizes and
+    key stay the scope's: they are what grew, and what finds it in the next snapshot."""
+    if class_name(graph, obj.node) != "system / Context":
+        return obj
+    held = module_variable(graph, obj.node, data_retained(graph))
+    if held is None:
+        return obj
+    return replace(obj, node=held, node_id=int(graph.snapshot.node_id[held]), class_name=class_name(graph, held))
 
 
 def _in_place(grown: GrownObject, calls: int) -> GrowthInPlace:

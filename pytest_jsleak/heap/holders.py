@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from pytest_jsleak.heap.allocations import display_path, frame_kind, package_of
 from pytest_jsleak.heap.classes import class_name
 from pytest_jsleak.heap.exclusions import HARNESS_PREFIX, harness_scopes
@@ -77,6 +79,28 @@ def module_scope_name(graph: HeapGraph, context: int) -> str | None:
             if script:
                 return script
     return None
+
+
+def module_variable(graph: HeapGraph, context: int, retained: np.ndarray) -> int | None:
+    """What a program's module scope holds in the variable that retains the most, or None.
+
+    A module variable replaced by a larger copy on every call (`buf = grow(buf)`) is a new object in
+    every snapshot, so only the scope is alive in all three and grows in place. Its shortest path
+    is the loader's (`Node / Environment → … → ModuleWrap → Generator → system / Context`); the
+    variable is what the user's code names. `retained`: retained sizes of `graph`'s nodes.
+    None for a scope that is no module's, or a runtime's or the harness's module.
+    """
+    name = module_scope_name(graph, context)
+    if name is None or frame_kind(name) not in ("user", "library"):
+        return None
+    best, best_size = None, -1
+    for edge in graph.node(context).edges:
+        if edge.type != "context" or not isinstance(edge.name, str) or edge.name.startswith(HARNESS_PREFIX):
+            continue
+        size = int(retained[edge.target_index])
+        if size > best_size:
+            best, best_size = edge.target_index, size
+    return best
 
 
 def module_url(graph: HeapGraph, module: int) -> str | None:
@@ -173,5 +197,5 @@ def _relative_locations(path: RetainerPath, root: str | None) -> RetainerPath:
     ))
 
 
-__all__ = ["MODULE_SCOPE", "first_variable", "module_scope_name", "module_url",
+__all__ = ["MODULE_SCOPE", "first_variable", "module_scope_name", "module_url", "module_variable",
            "start_at_module", "through_import", "with_named_holder"]

@@ -12,7 +12,11 @@ that explain nothing:
   they lead to the global objects, which gives the short `global → requestLog → ...` paths);
 - memlab's blocklist (research/peers.md §3): `feedback_cell` edges, edges into
   `system / PropertyCell` nodes, and the ephemeron edges (`part of key ... -> value ...`) that
-  V8 emits for WeakMap entries, which hold the value only while the key lives.
+  V8 emits for WeakMap entries, which hold the value only while the key lives;
+- the edges out of the string tables' roots (`(Internalized strings)`, `(External strings)`):
+  V8 clears dead entries from them at every GC, so they never keep a string alive, but it writes
+  them as `internal`, and a string that a program's object holds would read
+  `(GC roots) → (Internalized strings) → "…"`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pytest_jsleak.heap.graph import HeapGraph
 
 ROOT = 0
 """V8 writes the synthetic root as node 0."""
+WEAK_TABLE_ROOTS = ("(Internalized strings)", "(External strings)")
+"""Synthetic roots whose edges are weak in fact (the string tables), though typed `internal`."""
 BFS_BLOCK = 1 << 21
 """Edges handled per step of the breadth-first search."""
 
@@ -90,12 +96,21 @@ def _make_edge_filter(graph: HeapGraph) -> EdgeFilter:
     blocked = blocked_edge_names(graph)
     property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
     node_name = snap.node_name
+    # The string tables' edges as ranges of edge indices (a node's edges are contiguous).
+    synthetic = meta.node_type_code("synthetic")
+    weak_tables = [
+        (int(graph.first_edge[node]), int(graph.first_edge[node + 1]))
+        for name in WEAK_TABLE_ROOTS for index in snap.strings.indices_of(name)
+        for node in np.flatnonzero((node_name == index) & (snap.node_type == synthetic)).tolist()
+    ]
 
     def follow(edges: np.ndarray, sources: np.ndarray | bool, targets: np.ndarray | None = None) -> np.ndarray:
         """`sources`: the source node per edge, or a bool for all of them: "is the root";
         `targets`: edge_to[edges] when the caller has it already."""
         types = edge_type[edges]
         keep = types != weak
+        for start, stop in weak_tables:
+            keep &= (edges < start) | (edges >= stop)
         if shortcut >= 0:
             if sources is True:
                 pass

@@ -137,3 +137,46 @@ def test_the_engines_natives_under_the_leaked_objects_are_counted_once(tmp_path:
                  for n, counts in enumerate(rounds, 1)]
     evidence = analysis.analyse(snapshots, profile=NODE, round_calls=10)
     assert (evidence.holders_growth, evidence.natives_growth) == (20 * 400 + 60 * 100, 0)
+
+
+def write_replaced_module_variable(path: Path, buffer_bytes: int, buffer_id: int) -> Path:
+    """A user module whose `buf` is replaced by a larger Uint8Array on every call (a new object in
+    every snapshot). Only its scope outlives the calls, and the shortest path to the scope is the
+    loader's (`(GC roots) → Node / Environment → ModuleWrap → Generator → system / Context`)."""
+    b, roots, environment = rooted("native", "Node / Environment", 0)
+    wrap = b.add("native", "ModuleWrap", self_size=16, id=7)
+    b.edge(environment, wrap, 1, "element")
+    generator = b.add("object", "Generator", self_size=32, id=9)
+    b.edge(wrap, generator, 1, "element")
+    scope = b.add("object", "system / Context", self_size=40, id=11)
+    b.edge(generator, scope, "context", "internal")
+    native = b.add("object", "system / NativeContext", self_size=40, id=13)
+    b.edge(roots, native, 2, "element")
+    b.edge(scope, native, "previous", "internal")
+    # The scope is the module's: a function of the module closes over it, and its script is the file.
+    replaced = b.add("closure", "replaced", self_size=32, id=15)
+    b.edge(scope, replaced, "replaced", "context")
+    b.edge(replaced, scope, "context", "internal")
+    shared = b.add("code", "(shared function info)", self_size=40, id=17)
+    b.edge(replaced, shared, "shared", "internal")
+    script = b.add("code", "(script)", self_size=40, id=19)
+    b.edge(shared, script, "script_or_debug_info", "internal")
+    b.edge(script, b.add("string", "/project/src/store.mjs", self_size=40, id=21), "name", "internal")
+    buf = b.add("object", "Uint8Array", self_size=96, id=buffer_id)
+    b.edge(scope, buf, "buf", "context")
+    b.edge(buf, b.add("native", "system / JSArrayBufferData", self_size=buffer_bytes, id=buffer_id + 1000),
+           "backing_store", "internal")
+    return b.write(path)
+
+
+def test_a_module_variable_replaced_by_a_larger_copy_is_named_and_held_by_the_program(tmp_path: Path) -> None:
+    # 256 B more per call, 10 calls a round: only the module's scope is alive in all three snapshots.
+    snapshots = [
+        write_replaced_module_variable(tmp_path / f"s{k + 1}.heapsnapshot", 1024 + 2560 * k, 101 + 2 * k)
+        for k in range(3)
+    ]
+    evidence = analysis.analyse(snapshots, profile=NODE, round_calls=10)
+    assert [(g.class_name, g.per_iteration) for g in evidence.grown] == [("Uint8Array", 256.0)], evidence
+    assert not evidence.unheld
+    path = heap.retainer_path(evidence.final, evidence.grown[0].node)
+    assert path is not None and path.steps[-1].edge_name == "buf" and analysis.held_by_program(path)

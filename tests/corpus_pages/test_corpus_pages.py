@@ -24,12 +24,6 @@ TRUTH = json.loads((HERE / "ground_truth.json").read_text())
 # What today's verdict gets wrong in every one of three runs (README.md, "Today's verdicts"): strict,
 # so the marker must come off once the verdict is right.
 WRONG_TODAY: dict[str, str] = {}
-FLAKY_TODAY: dict[str, str] = {
-    "react-interval::fixed": "inconclusive in 1 of 2 runs before the engines' natives (Blink's shape cache) counted "
-                             "as the engine's storage; clean since",
-    "chartjs-recreate::fixed": "clean with the page defaults in 2 runs; after a 20-call warm-up an Object grew in "
-                               "place by 7 B/iteration and kept pace over the longer round",
-}
 
 
 def scenario_params() -> list:
@@ -38,8 +32,6 @@ def scenario_params() -> list:
         marks = []
         if name in WRONG_TODAY:
             marks.append(pytest.mark.xfail(strict=True, reason=f"issue 17: {WRONG_TODAY[name]}"))
-        elif name in FLAKY_TODAY:
-            marks.append(pytest.mark.xfail(strict=False, reason=f"issue 17, some runs: {FLAKY_TODAY[name]}"))
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 
@@ -48,7 +40,7 @@ def test_ground_truth_covers_every_scenario() -> None:
     assert set(TRUTH) == set(SCENARIOS), "run `python tests/corpus_pages/ground_truth.py`"
     for name, entry in TRUTH.items():
         assert entry["verdict"] == ("clean" if SCENARIOS[name].fixed else "leak"), (name, entry)
-    assert not (set(WRONG_TODAY) | set(FLAKY_TODAY)) - set(SCENARIOS), "a marked scenario that does not exist"
+    assert not (set(WRONG_TODAY)) - set(SCENARIOS), "a marked scenario that does not exist"
 
 
 def load_ground_truth_module():  # not a package: load the script by path

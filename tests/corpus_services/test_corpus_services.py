@@ -25,15 +25,6 @@ TRUTH = json.loads((HERE / "ground_truth.json").read_text())
 # What today's verdict gets wrong in every one of three runs (README.md, "Today's verdicts"): strict,
 # so the marker must come off once the verdict is right.
 WRONG_TODAY: dict[str, str] = {}
-# What it gets wrong in some of three runs only: not strict, or the runs it gets right would fail the
-# suite. Issue 17 is done when none is left (5 runs in a row, the machine loaded).
-FLAKY_TODAY: dict[str, str] = {
-    "express-audit::fixed": "timed out after 60 s (load 13): no fast path, 26-50 s of snapshots",
-    "fastify-shutdown-listener::leaky": "called clean: 'grew early in the sampling round, then stayed flat' (a spike)",
-    "fastify-shutdown-listener::fixed": "timed out after 60 s (load 13): no fast path",
-    "koa-inflight-map::leaky": "timed out after 60 s (load 13)",
-    "koa-inflight-map::fixed": "timed out after 60 s (load 13): no fast path, 19-47 s of snapshots",
-}
 
 
 def scenario_params() -> list:
@@ -42,8 +33,6 @@ def scenario_params() -> list:
         marks = []
         if name in WRONG_TODAY:
             marks.append(pytest.mark.xfail(strict=True, reason=f"issue 17: {WRONG_TODAY[name]}"))
-        elif name in FLAKY_TODAY:
-            marks.append(pytest.mark.xfail(strict=False, reason=f"issue 17, some runs: {FLAKY_TODAY[name]}"))
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 
@@ -57,7 +46,7 @@ def test_ground_truth_covers_every_scenario() -> None:
     assert set(TRUTH) == set(SCENARIOS), "run `python tests/corpus_services/ground_truth.py`"
     for name, entry in TRUTH.items():
         assert entry["verdict"] == ("clean" if SCENARIOS[name].fixed else "leak"), (name, entry)
-    assert not (set(WRONG_TODAY) | set(FLAKY_TODAY)) - set(SCENARIOS), "a marked scenario that does not exist"
+    assert not (set(WRONG_TODAY)) - set(SCENARIOS), "a marked scenario that does not exist"
 
 
 def load_ground_truth_module():  # not a package: load the script by path

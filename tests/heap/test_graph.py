@@ -72,3 +72,36 @@ def test_retained_sizes_cover_self_sizes(node_final):
     assert (sizes >= node_final.node_self_size).all()
     # The root retains everything reachable.
     assert sizes[0] == int(node_final.node_self_size[reachable].sum(dtype=np.int64))
+
+
+def test_a_retainer_path_never_goes_through_the_string_table(tmp_path):
+    # V8 writes the string table's edges as `internal`, but it clears dead entries at every GC: a key
+    # string that a program's object holds is alive through the object, and the path says so.
+    from .snapshot_builder import SnapshotBuilder
+
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)", self_size=0)
+    b.edge(0, roots, 1, "element")
+    table = b.add("synthetic", "(Internalized strings)", self_size=0)
+    b.edge(roots, table, 1, "element")
+    strong = b.add("synthetic", "(Strong roots)", self_size=0)
+    b.edge(roots, strong, 2, "element")
+    key = b.add("string", "wBrjSessionId", self_size=32)
+    b.edge(table, key, 0, "internal")  # one step from the roots: the shortest path, were it followed
+    scope = b.add("object", "system / Context", self_size=40)
+    b.edge(strong, scope, 1, "element")
+    sessions = b.add("object", "Object", self_size=24)
+    b.edge(scope, sessions, "sessions", "context")
+    properties = b.add("array", "(object properties)", self_size=64)
+    b.edge(sessions, properties, "properties", "internal")
+    b.edge(properties, key, 3, "internal")
+    only_in_table = b.add("string", "unused", self_size=32)
+    b.edge(table, only_in_table, 1, "internal")
+    graph = heap.HeapGraph(heap.read_snapshot(b.write(tmp_path / "s.heapsnapshot")))
+    path = heap.retainer_path(graph, key)
+    assert path is not None
+    assert [step.node_name for step in path.steps][-4:] == ["system / Context", "Object", "(object properties)",
+                                                            "wBrjSessionId"]
+    assert "(Internalized strings)" not in [step.node_name for step in path.steps]
+    # A string only the table holds is garbage the next GC frees: no path at all.
+    assert heap.retainer_path(graph, only_in_table) is None
