@@ -312,7 +312,7 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
         done += chunk
         if not more:
             break
-        values = [last.retained, *(sample.retained for sample in more)]
+        values = [last.held, *(sample.held for sample in more)]
         last = more[-1]
         if max(values) - min(values) <= FLAT_TOLERANCE_BYTES:
             break
@@ -321,7 +321,7 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
 
 def largest_jump(samples: list[MemorySample]) -> int:
     """The largest step between samples when it holds at least half of their rise (a resize, not a creep)."""
-    steps = [after.retained - before.retained for before, after in itertools.pairwise(samples)]
+    steps = [after.held - before.held for before, after in itertools.pairwise(samples)]
     largest = max(steps, default=0)
     return largest if largest >= 0.5 * sum(step for step in steps if step > 0) else 0
 

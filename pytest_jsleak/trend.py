@@ -57,12 +57,13 @@ class SampleTrend:
 def sample_trend(
     samples: Sequence[MemorySample], *, tolerated_per_iteration: int, jumps_inconclusive: bool = False
 ) -> SampleTrend:
-    """Judge a round of samples: is the retained memory (heap + external) still rising over its second half?
+    """Judge a round of samples: is the memory held (heap + external, less the JIT's machine code where
+    the driver reads it) still rising over its second half?
 
     `jumps_inconclusive`: a first half that rose in a few jumps and stopped is inconclusive, not a
     cache filling (for runtimes whose snapshots cannot size a collection's storage: Bun).
     """
-    values = [s.retained for s in samples]
+    values = [s.held for s in samples]
     iterations = [s.iteration for s in samples]
     if len(values) < 2:
         return SampleTrend(False, False, 0.0, 0, False)
@@ -120,7 +121,7 @@ def second_sampling_trend(
     collection that grows by a factor resizes again)."""
     again = sample_trend(samples, tolerated_per_iteration=options.max_growth_per_iteration,
                          jumps_inconclusive=profile.jumps_inconclusive)
-    grew_again = samples[-1].retained - samples[0].retained
+    grew_again = samples[-1].held - samples[0].held
     # `max_growth_per_iteration` over the round's calls, not over its samples.
     tolerated = max(FLAT_TOLERANCE_BYTES, options.max_growth_per_iteration * calls)
     return replace(again, suspicious=again.suspicious or again.inconclusive or grew_again > tolerated)

@@ -159,7 +159,8 @@ class InspectorDriver:
             cdp.discard_console(self.client)
             cdp.full_gc(self.client)
             heap, external = cdp.read_memory(self.client)
-        return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss())
+            code = cdp.read_code(self.client) if self.profile.reads_code else 0
+        return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss(), code=code)
 
     def _add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + seconds

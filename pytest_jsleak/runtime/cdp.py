@@ -247,6 +247,14 @@ def full_gc(session: CdpSession) -> None:
         session.send("HeapProfiler.collectGarbage")
 
 
+#: V8's machine code and its metadata (`v8.getHeapCodeStatistics()`), where the runtime lets a script
+#: read it (`process.getBuiltinModule`: Node >= 20.16); 0 elsewhere. Read after the heap: the script
+#: allocates, and V8 walks its code space for it (about a millisecond).
+CODE_EXPRESSION = (
+    "globalThis.process?.getBuiltinModule?.('node:v8')?.getHeapCodeStatistics?.().code_and_metadata_size ?? 0"
+)
+
+
 def read_memory(session: CdpSession) -> tuple[int, int]:
     """(heap used, external) in bytes.
 
@@ -258,6 +266,12 @@ def read_memory(session: CdpSession) -> tuple[int, int]:
     heap = session.send("Runtime.getHeapUsage")["usedSize"]
     value = evaluate(session, EXTERNAL_EXPRESSION)
     return int(heap), int(value or 0)
+
+
+def read_code(session: CdpSession) -> int:
+    """The JIT's machine code in the heap, bytes (0 where the runtime cannot say): see `CODE_EXPRESSION`."""
+    value = evaluate(session, CODE_EXPRESSION)
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def idle_resources(session: CdpSession) -> list[str]:

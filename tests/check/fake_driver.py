@@ -39,11 +39,15 @@ class Program:
     """Bytes of an array's storage that only the engine's global handles hold (no variable of the program)."""
     compiled: Callable[[int], int] = lambda calls: 0
     """Bytes of compiled code (the JIT's) after `calls` calls: in the heap and in the snapshot's `code`."""
+    machine_code: Callable[[int], int] = lambda calls: 0
+    """Bytes of the JIT's machine code: in the heap, the snapshot's `code`, and V8's code statistics
+    (`MemorySample.code`, for a driver that reads them)."""
 
-    def memory(self, calls: int) -> MemorySample:
+    def memory(self, calls: int, *, reads_code: bool = False) -> MemorySample:
         heap = (BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls) + self.in_place(calls)
-                + self.engine_held(calls) + self.compiled(calls))
-        return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000)
+                + self.engine_held(calls) + self.compiled(calls) + self.machine_code(calls))
+        code = 1_000_000 + self.machine_code(calls) if reads_code else 0
+        return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000, code=code)
 
 
 def leak_per_call(every: int = 1) -> Callable[[int], int]:
@@ -66,6 +70,8 @@ class FakeDriver:
     program: Program = field(default_factory=Program)
     profile: RuntimeProfile = NODE
     runtime_version: str = "0.0-fake"
+    reads_code: bool = False
+    """Samples carry the JIT's machine code size (a service's inspector on Node; the harness does not)."""
     fail_at: int | None = None
     """Raise a target error at this call (numbered across the whole check, warm-up included)."""
     calls: int = 0
@@ -93,8 +99,8 @@ class FakeDriver:
         return self._sample(0)
 
     def _sample(self, iteration: int) -> MemorySample:
-        memory = self.program.memory(self.calls)
-        return MemorySample(iteration, memory.heap, memory.external, memory.rss)
+        memory = self.program.memory(self.calls, reads_code=self.reads_code)
+        return MemorySample(iteration, memory.heap, memory.external, memory.rss, memory.code)
 
     def snapshot(self, path: Path) -> Path:
         renumber = 0 if self.profile.matches_by_id else len(self.snapshots)
@@ -132,7 +138,8 @@ def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -
     b.edge(roots, scope, 1, "element")
     log = b.add("object", "Array", self_size=32, id=7 + shift)
     b.edge(scope, log, "log", "context")
-    code = b.add("code", "(compiled code)", self_size=400 + program.compiled(calls), id=9 + shift)
+    code = b.add("code", "(compiled code)", self_size=400 + program.compiled(calls) + program.machine_code(calls),
+                 id=9 + shift)
     b.edge(scope, code, "code", "internal")
     latencies = b.add("object", "Array", self_size=32, id=11 + shift)
     b.edge(scope, latencies, "latencies", "context")
