@@ -21,6 +21,7 @@ samples are worth snapshots (`trend.sample_trend`).
 from __future__ import annotations
 
 import itertools
+import math
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -220,10 +221,10 @@ def confirming_rounds(
         if clock is not None and index == 2:
             clock.timed(round_calls, time.perf_counter() - began)  # round B: untracked, after the warm-up
         m.calls += round_calls
-        driver.snapshot(snapshots[index])
+        # S2 ends the tracking of round A (a tracking cut short already ended): over CDP the stop's
+        # answer is S2 itself.
+        driver.snapshot(snapshots[index], stop_tracking=m.tracked and index == 1 and not m.tracked_partly)
         m.snapshots.append(snapshots[index])
-        if m.tracked and index == 1 and not m.tracked_partly:
-            driver.track_allocations(False)
     m.timings["snapshots"] = time.perf_counter() - mark
 
 
@@ -306,6 +307,9 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
     done = options.warmup
     chunk = max(options.warmup, SETTLE_CHUNK)
     budget = SETTLE_ROUNDS * options.iterations
+    if driver.profile.settle_sample_share and warm:
+        chunk = min(budget, max(chunk, paced_chunk(driver.timings, options.warmup, len(warm),
+                                                   driver.profile.settle_sample_share)))
     started = time.perf_counter()
     while done - options.warmup < budget and time.perf_counter() - started < SETTLE_SECONDS:
         more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES), start=done, phase="warmup")
@@ -317,6 +321,17 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
         if max(values) - min(values) <= FLAT_TOLERANCE_BYTES:
             break
     return replace(last, iteration=0), done
+
+
+def paced_chunk(timings: dict[str, float], calls: int, samples: int, share: float) -> int:
+    """Calls per settle chunk such that its `SETTLE_SAMPLES` samples take `share` of its time, at the
+    pace of the driver's timings so far (`run.call`, `run.sample` over `calls` calls and `samples`
+    samples); 0 where the driver did not time them."""
+    call_seconds = timings.get("run.call", 0.0) / max(1, calls)
+    sample_seconds = timings.get("run.sample", 0.0) / max(1, samples)
+    if call_seconds <= 0 or sample_seconds <= 0:
+        return 0
+    return math.ceil(SETTLE_SAMPLES * sample_seconds * (1 - share) / share / call_seconds)
 
 
 def largest_jump(samples: list[MemorySample]) -> int:
@@ -347,6 +362,7 @@ __all__ = [
     "largest_jump",
     "measure",
     "pace_round_calls",
+    "paced_chunk",
     "round_cap",
     "warm_up",
 ]

@@ -67,6 +67,12 @@ class RuntimeProfile:
     reads_code: bool = False
     """Whether a script in the target can read the JIT's machine code size (V8's code statistics through
     `node:v8`: Node, Deno), which the sampling rounds leave out (`MemorySample.held`). JSC says 0."""
+    settle_sample_share: float = 0.0
+    """The warm-up's settle loop lengthens its chunks so that its samples take at most this share of its
+    time, at the pace the driver timed (0: chunks of `SETTLE_CHUNK` calls). A module's sample is a GC
+    in-process and a module that settles ends its warm-up within a hundred calls; a server's sample
+    (settle, GC, reads over the inspector: ~20 ms, ten requests) took three quarters of a warm-up that
+    a server's JIT, still compiling after thousands of requests, always runs to its time bound."""
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     """Option defaults of this driver, just above the built-in ones (a page click costs milliseconds)."""
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -131,6 +137,17 @@ CHROMIUM = replace(
 PROFILES: Mapping[str, RuntimeProfile] = MappingProxyType({p.name: p for p in (NODE, DENO, BUN, CHROMIUM)})
 
 
+#: A server's warm-up spends at most this share of its time on samples (`settle_sample_share`): the
+#: rest is requests, which the JIT needs.
+SERVICE_SETTLE_SAMPLE_SHARE = 0.25
+
+
+def service_profile(runtime: str) -> RuntimeProfile:
+    """The profile of a server checked over the inspector (`jsleak.service`): the runtime's, with the
+    facts of driving it by requests."""
+    return replace(profile_for(runtime), settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE)
+
+
 def profile_for(runtime: str) -> RuntimeProfile:
     """The profile of a runtime by name (`node`, `deno`, `bun`, `chromium`)."""
     try:
@@ -139,4 +156,7 @@ def profile_for(runtime: str) -> RuntimeProfile:
         raise ValueError(f"no runtime profile for {runtime!r}; known: {', '.join(PROFILES)}") from None
 
 
-__all__ = ["BUN", "CHROMIUM", "DENO", "NODE", "PROFILES", "RuntimeProfile", "SurvivorMethod", "profile_for"]
+__all__ = [
+    "BUN", "CHROMIUM", "DENO", "NODE", "PROFILES", "SERVICE_SETTLE_SAMPLE_SHARE", "RuntimeProfile", "SurvivorMethod",
+    "profile_for", "service_profile",
+]

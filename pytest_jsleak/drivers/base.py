@@ -42,8 +42,10 @@ class Driver(Protocol):
         """Settle, force a full GC, read memory (iteration 0)."""
         ...
 
-    def snapshot(self, path: Path) -> Path:
-        """Force a full GC, then write a V8-format `.heapsnapshot` at `path`."""
+    def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
+        """Force a full GC, then write a V8-format `.heapsnapshot` at `path`; with `stop_tracking`,
+        stop recording allocation stacks too (the snapshot still carries them). V8's inspector answers
+        a stop with a snapshot of its own: over CDP the two are one."""
         ...
 
     def track_allocations(self, on: bool) -> bool:

@@ -38,8 +38,11 @@ class HarnessDriver:
     def sample(self) -> MemorySample:
         return self.process.gc_sample()
 
-    def snapshot(self, path: Path) -> Path:
-        return self.process.snapshot(path)
+    def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
+        written = self.process.snapshot(path)
+        if stop_tracking:
+            self.process.track_allocations(False)
+        return written
 
     def track_allocations(self, on: bool) -> bool:
         return self.process.track_allocations(on)

@@ -26,7 +26,7 @@ from pytest_jsleak.errors import (
     ScenarioTimeoutError,
 )
 from pytest_jsleak.model import LeakResult, MemorySample
-from pytest_jsleak.profiles import RuntimeProfile, profile_for
+from pytest_jsleak.profiles import RuntimeProfile, service_profile
 from pytest_jsleak.runtime import cdp
 from pytest_jsleak.runtime.service import ServiceProcess
 
@@ -66,7 +66,7 @@ class InspectorDriver:
         self.service = service
         self.client = service.client
         self.action = action
-        self.profile: RuntimeProfile = profile_for(service.runtime)
+        self.profile: RuntimeProfile = service_profile(service.runtime)
         self.runtime_version = service.runtime_version
         self.timeout = float(timeout)
         self.timings: dict[str, float] = {}
@@ -109,15 +109,18 @@ class InspectorDriver:
         self._where = {"phase": "sample", "iteration": None}
         return self._sample(0)
 
-    def snapshot(self, path: Path) -> Path:
-        """A full GC, then a heap snapshot streamed to `path`."""
+    def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
+        """A full GC, then a heap snapshot streamed to `path` (with `stop_tracking`, the one V8 answers
+        the stop of allocation tracking with: half a second less than a snapshot and a stop)."""
         self._where = {"phase": "snapshot", "iteration": None}
         t0 = time.perf_counter()
         with self._faults():
             cdp.settle(self.client, self.service.idle)
             cdp.discard_console(self.client)
             cdp.full_gc(self.client)
-            written = cdp.take_snapshot(self.client, path)
+            written = cdp.take_snapshot(self.client, path, stop_tracking=stop_tracking and self._tracking)
+            if stop_tracking:
+                self._tracking = False
         self._add_time("snapshot", time.perf_counter() - t0)
         return written
 
@@ -158,8 +161,8 @@ class InspectorDriver:
             cdp.settle(self.client, self.service.idle)
             cdp.discard_console(self.client)
             cdp.full_gc(self.client)
-            heap, external = cdp.read_memory(self.client)
-            code = cdp.read_code(self.client) if self.profile.reads_code else 0
+            heap, external, code = cdp.read_memory(self.client)
+            code = code if self.profile.reads_code else 0
         return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss(), code=code)
 
     def _add_time(self, key: str, seconds: float) -> None:

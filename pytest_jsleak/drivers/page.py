@@ -123,10 +123,10 @@ class PageDriver:
     def sample(self) -> MemorySample:
         return self._sample(0)
 
-    def snapshot(self, path: Path) -> Path:
+    def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
         self._settle()
         self._collect_garbage()
-        return cdp.take_snapshot(self.session, path)
+        return cdp.take_snapshot(self.session, path, stop_tracking=stop_tracking)
 
     def track_allocations(self, on: bool) -> bool:
         cdp.set_allocation_tracking(self.session, on)

@@ -82,6 +82,10 @@ class FakeDriver:
     closed: bool = False
     annotated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    call_seconds: float = 0.0
+    """What one call is said to cost in `timings["run.call"]` (nothing sleeps)."""
+    sample_seconds: float = 0.0
+    """What one sample is said to cost in `timings["run.sample"]`."""
 
     def run(self, iterations: int, *, sample_every: int, start: int, phase: str) -> list[MemorySample]:
         assert phase in ("warmup", "measured"), phase
@@ -91,8 +95,10 @@ class FakeDriver:
             self.calls += 1
             if self.fail_at is not None and self.calls == self.fail_at:
                 raise JsLeakError(f"the scenario threw at call {self.calls} ({phase} phase)")
+            self.timings["run.call"] = self.timings.get("run.call", 0.0) + self.call_seconds
             if sample_every and offset % sample_every == 0:
                 samples.append(self._sample(start + offset))
+                self.timings["run.sample"] = self.timings.get("run.sample", 0.0) + self.sample_seconds
         return samples
 
     def sample(self) -> MemorySample:
@@ -102,10 +108,12 @@ class FakeDriver:
         memory = self.program.memory(self.calls, reads_code=self.reads_code)
         return MemorySample(iteration, memory.heap, memory.external, memory.rss, memory.code)
 
-    def snapshot(self, path: Path) -> Path:
+    def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
         renumber = 0 if self.profile.matches_by_id else len(self.snapshots)
         write_heap(path, self.program, self.calls, renumber=renumber)
         self.snapshots.append(path)
+        if stop_tracking:
+            self.track_allocations(False)
         return path
 
     def track_allocations(self, on: bool) -> bool:

@@ -4,6 +4,7 @@ is a script (`fake_driver.py`), and a check takes milliseconds."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pytest_jsleak.check import run_driver_check
 from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import resolve
-from pytest_jsleak.profiles import BUN, DENO, NODE, RuntimeProfile
+from pytest_jsleak.profiles import BUN, DENO, NODE, SERVICE_SETTLE_SAMPLE_SHARE, RuntimeProfile, service_profile
 
 
 def check(driver: FakeDriver, tmp_path: Path, **options: object) -> LeakResult:
@@ -371,3 +372,35 @@ def test_a_leak_beside_the_jits_machine_code_is_still_a_leak(tmp_path: Path) -> 
     result = check(driver, tmp_path)
     assert result.verdict == "leak" and result.suspects[0].class_name == "RequestRecord", result.notes
     assert result.growth_per_iteration == pytest.approx(48, rel=0.25)
+
+
+def _settle_chunks(driver: FakeDriver) -> list[int]:
+    return [calls for phase, calls in driver.phases[1:] if phase == "warmup"]
+
+
+def test_a_servers_warm_up_lengthens_its_chunks_so_samples_take_a_quarter_of_its_time(tmp_path: Path) -> None:
+    # A request costs 1.5 ms and a sample 20 ms: four samples per chunk are a quarter of its time at
+    # 4 x 20 x 3 / 1.5 = 160 calls. A leak never settles, so the loop runs to its bound of 4 x 200 calls.
+    server = replace(NODE, settle_sample_share=0.25)
+    driver = FakeDriver(Program(kept=leak_per_call()), profile=server, call_seconds=0.0015, sample_seconds=0.02)
+    check(driver, tmp_path)
+    assert _settle_chunks(driver) == [160] * 5
+    # A sample that costs less than a chunk of 50 calls' worth keeps the chunk at 50.
+    cheap = FakeDriver(Program(kept=leak_per_call()), profile=server, call_seconds=0.0015, sample_seconds=0.005)
+    check(cheap, tmp_path / "cheap")
+    assert set(_settle_chunks(cheap)) == {50}
+    # Never longer than the loop's budget.
+    slow = FakeDriver(Program(kept=leak_per_call()), profile=server, call_seconds=0.0001, sample_seconds=0.05)
+    check(slow, tmp_path / "slow")
+    assert _settle_chunks(slow) == [800]
+
+
+def test_a_modules_warm_up_keeps_chunks_of_fifty_whatever_a_sample_costs(tmp_path: Path) -> None:
+    driver = FakeDriver(Program(kept=leak_per_call()), call_seconds=0.0015, sample_seconds=0.02)
+    check(driver, tmp_path)
+    assert set(_settle_chunks(driver)) == {50}
+
+
+def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up() -> None:
+    assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE)
+    assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
