@@ -164,16 +164,11 @@ def measure(
     round_calls = m.sampling_calls
     if trend.inconclusive and clock.fits(m.sampling_calls):
         # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
-        # sampling round tells them apart: the JIT settles, a growing collection resizes again,
-        # but only after as many calls again as made so far (a Set of ids that doubled at 512 next
-        # grows at 1,024), so the round is that long where the clock allows.
-        again = min(max(m.sampling_calls, m.warmup_calls + m.calls), m.round_cap)
-        if not clock.fits(again):
-            again = m.sampling_calls
-        more = driver.run(again, sample_every=max(1, again // SAMPLES_PER_ROUND), start=m.calls, phase="measured")
-        m.calls += again
+        # sampling round tells them apart: the JIT settles, a growing collection resizes again.
+        more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
+        m.calls += m.sampling_calls
         m.samples += more
-        trend = second_sampling_trend(more, again, profile=profile, options=options)
+        trend = second_sampling_trend(more, m.sampling_calls, profile=profile, options=options)
         if trend.suspicious:
             # Jumps that recur: storage that grows by a factor (an array by half, a hash table
             # doubling) grows again only after as many calls again as made so far, so the

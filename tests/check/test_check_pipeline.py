@@ -4,7 +4,6 @@ is a script (`fake_driver.py`), and a check takes milliseconds."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -406,31 +405,3 @@ def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up() -> None:
     assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE)
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
-
-def doubling_table(first: int, entry_bytes: int = 16) -> Callable[[int], int]:
-    """A hash table of one entry per call that doubles when full: capacity first x 2^k, bytes per slot."""
-    def size(calls: int) -> int:
-        capacity = first
-        while capacity < calls:
-            capacity *= 2
-        return entry_bytes * capacity
-    return size
-
-
-def test_a_table_that_doubled_in_the_sampling_round_is_looked_at_over_as_many_calls_again(tmp_path: Path) -> None:
-    # Capacity 85 x 2^k: the warm-up ends at 150 (100..150 flat), the sampling round (150..350) jumps
-    # at 170 and 340, and the next doubling is at 680. A second round of 200 calls (350..550) would be
-    # flat and call it clean; one as long as the calls so far (350..700) sees the table double again.
-    driver = FakeDriver(Program(in_place=doubling_table(85)))
-    result = check(driver, tmp_path)
-    assert driver.phases[:4] == [("warmup", 50), ("warmup", 50), ("warmup", 50), ("measured", 200)], driver.phases
-    assert driver.phases[4] == ("measured", 350)
-    assert len(driver.snapshots) >= 3 and result.verdict != "clean", (result.verdict, result.notes)
-
-
-def test_a_one_off_jump_is_still_clean_after_the_longer_second_round(tmp_path: Path) -> None:
-    # The JIT's one step in the sampling round does not recur: the longer round stays flat.
-    driver = FakeDriver(Program(in_place=lambda calls: 6_000 if calls > 250 else 0))
-    result = check(driver, tmp_path)
-    assert (result.verdict, len(driver.snapshots)) == ("clean", 0), result.notes
-    assert driver.phases[-1] == ("measured", 300)
