@@ -165,10 +165,13 @@ def measure(
     if trend.inconclusive and clock.fits(m.sampling_calls):
         # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
         # sampling round tells them apart: the JIT settles, a growing collection resizes again.
+        before = m.samples[-1]
         more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
         m.calls += m.sampling_calls
         m.samples += more
-        trend = second_sampling_trend(more, m.sampling_calls, profile=profile, options=options)
+        # From the first round's last sample: a resize in the round's first calls, before its first
+        # sample, is growth of this round (an array of numbers went clean when it fell there).
+        trend = second_sampling_trend([before, *more], m.sampling_calls, profile=profile, options=options)
         if trend.suspicious:
             # Jumps that recur: storage that grows by a factor (an array by half, a hash table
             # doubling) grows again only after as many calls again as made so far, so the

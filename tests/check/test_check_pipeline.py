@@ -405,3 +405,14 @@ def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up() -> None:
     assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE)
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
+
+
+def test_a_resize_before_the_second_rounds_first_sample_counts_as_that_rounds_growth(tmp_path: Path) -> None:
+    # The warm-up ends at 100 calls; the sampling round (calls 100..300) jumps at 280, in its second
+    # half: inconclusive. The storage grows again at call 305, before the second round's first sample
+    # (310): measured from that sample the round is flat; from the first round's last one it grew.
+    steps = (280, 305)
+    driver = FakeDriver(Program(in_place=lambda calls: sum(4_000 for step in steps if calls >= step)))
+    check(driver, tmp_path)
+    assert driver.phases[:4] == [("warmup", 50), ("warmup", 50), ("measured", 200), ("measured", 200)]
+    assert len(driver.snapshots) >= 3  # the second round's growth took the check to the snapshots
