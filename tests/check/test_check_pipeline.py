@@ -406,7 +406,6 @@ def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up() -> None:
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
 
-
 def test_a_resize_before_the_second_rounds_first_sample_counts_as_that_rounds_growth(tmp_path: Path) -> None:
     # The warm-up ends at 100 calls; the sampling round (calls 100..300) jumps at 280, in its second
     # half: inconclusive. The storage grows again at call 305, before the second round's first sample
