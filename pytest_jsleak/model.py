@@ -139,7 +139,7 @@ class MemorySample:
         """What the sampling rounds judge: `retained` less the JIT's machine code. A server's JIT goes
         on compiling for thousands of requests (fastify: +75 KB of code from request 500 to 2,000,
         two thirds of its heap's rise), and no object of the program ever holds machine code."""
-        return self.heap + self.external - self.code
+        return self.retained - self.code
 
     def to_dict(self) -> dict[str, int]:
         return {"iteration": self.iteration, "heap": self.heap, "external": self.external, "rss": self.rss,

@@ -64,9 +64,6 @@ class RuntimeProfile:
     (JSC's Set and Map tables grow by 4x: after a step at ~1,000 calls the next is ~3,000 away)."""
     kept_jumps_fall_share: float = 0.1
     """Growth by jumps is a steady rise while the heap gives back at most this share of what it rose by."""
-    reads_code: bool = False
-    """Whether a script in the target can read the JIT's machine code size (V8's code statistics through
-    `node:v8`: Node, Deno), which the sampling rounds leave out (`MemorySample.held`). JSC says 0."""
     settle_sample_share: float = 0.0
     """The warm-up's settle loop lengthens its chunks so that its samples take at most this share of its
     time, at the pace the driver timed (0: chunks of `SETTLE_CHUNK` calls). A module's sample is a GC
@@ -90,7 +87,7 @@ class RuntimeProfile:
         return self.survivors == "counts"
 
 
-NODE = RuntimeProfile("node", survivors="ids", snapshots_show_storage=True, can_track_allocations=True, reads_code=True)
+NODE = RuntimeProfile("node", survivors="ids", snapshots_show_storage=True, can_track_allocations=True)
 
 DENO = replace(NODE, name="deno", survivors="ids+net-counts")
 
@@ -128,7 +125,6 @@ BUN = RuntimeProfile(
 CHROMIUM = replace(
     NODE,
     name="chromium",
-    reads_code=False,  # a page's scripts have no `node:v8`, and CDP has no code statistics
     # One Playwright click costs ~30 ms: 40 two-click iterations per round keep a page check near 20 s,
     # and 10 warm-up calls plus the settle loop's chunks make ~60 before the sampling round.
     defaults=MappingProxyType({"iterations": 40, "warmup": 10, "timeout": 120.0}),

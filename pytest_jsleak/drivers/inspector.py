@@ -161,8 +161,8 @@ class InspectorDriver:
             cdp.settle(self.client, self.service.idle)
             cdp.discard_console(self.client)
             cdp.full_gc(self.client)
+            # The code size is 0 where the runtime cannot read it (Bun's JSC reports 0).
             heap, external, code = cdp.read_memory(self.client)
-            code = code if self.profile.reads_code else 0
         return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss(), code=code)
 
     def _add_time(self, key: str, seconds: float) -> None:

@@ -71,7 +71,7 @@ class FakeDriver:
     profile: RuntimeProfile = NODE
     runtime_version: str = "0.0-fake"
     reads_code: bool = False
-    """Samples carry the JIT's machine code size (a service's inspector on Node; the harness does not)."""
+    """Samples carry the JIT's machine code size (a service's inspector on Node or Deno; the harness does not)."""
     fail_at: int | None = None
     """Raise a target error at this call (numbered across the whole check, warm-up included)."""
     calls: int = 0
