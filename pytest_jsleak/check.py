@@ -192,7 +192,7 @@ def _judge(
     # both) grows again only after as many calls again as made so far: the extra round is that long.
     # Memory that rose with no object to show for it only needs a longer round: twice a round.
     pace_only = decision.wants_extra_round and not decision.grown
-    wanted = plan.pace_round_calls(m) if pace_only else plan.extra_round_calls(m)
+    wanted = plan.pace_round_calls(m) if pace_only else plan.extra_round_calls(m, profile)
     calls = plan.fitting_calls(clock, wanted, at_least=m.round_calls)
     if not calls:
         m.cut_short = "extra round"

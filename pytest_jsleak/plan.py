@@ -13,7 +13,8 @@ For `iterations` = N:
    round and snapshot S4 (`extra_round`).
 
 Rounds grow where jumps recur (storage that grows by a factor grows again only after as many calls
-again as made so far) and where the profile asks for longer ones (Bun: at least 1,000 calls).
+again as made so far: `spanning_calls`) and where the profile asks for longer ones (Bun: at least
+1,000 calls).
 The plan records what it measured in a `Measurement`; it judges nothing itself but whether the
 samples are worth snapshots (`trend.sample_trend`).
 """
@@ -162,21 +163,30 @@ def measure(
     trend = sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
                                  jumps_inconclusive=profile.jumps_inconclusive)
     round_calls = m.sampling_calls
-    if trend.inconclusive and clock.fits(m.sampling_calls):
+    if trend.suspicious and profile.rounds_span_calls_so_far and largest_jump(m.samples):
+        # Most of the rise in one step (a table doubled late in the round): the confirming rounds
+        # must span the calls so far to see it double again in both.
+        round_calls = spanning_calls(m, profile, m.sampling_calls)
+    second = spanning_calls(m, profile, m.sampling_calls) if profile.rounds_span_calls_so_far else m.sampling_calls
+    if trend.inconclusive and not clock.fits(second):
+        second = m.sampling_calls
+    if trend.inconclusive and clock.fits(second):
         # A jump, not a steady rise: the JIT, or a long-lived array or table resizing. A second
-        # sampling round tells them apart: the JIT settles, a growing collection resizes again.
+        # sampling round tells them apart: the JIT settles, a growing collection resizes again
+        # (within as many calls again as made so far: the round is that long where the profile
+        # allows it).
         before = m.samples[-1]
-        more = driver.run(m.sampling_calls, sample_every=step, start=m.calls, phase="measured")
-        m.calls += m.sampling_calls
+        more = driver.run(second, sample_every=max(1, second // SAMPLES_PER_ROUND), start=m.calls,
+                          phase="measured")
+        m.calls += second
         m.samples += more
         # From the first round's last sample: a resize in the round's first calls, before its first
         # sample, is growth of this round (an array of numbers went clean when it fell there).
-        trend = second_sampling_trend([before, *more], m.sampling_calls, profile=profile, options=options)
+        trend = second_sampling_trend([before, *more], second, profile=profile, options=options)
         if trend.suspicious:
-            # Jumps that recur: storage that grows by a factor (an array by half, a hash table
-            # doubling) grows again only after as many calls again as made so far, so the
-            # confirming rounds must be that long to see it in both.
-            round_calls = min(max(m.sampling_calls, m.warmup_calls + m.calls), m.round_cap)
+            # Jumps that recur: the confirming rounds must be as long as all the calls so far to
+            # see the storage grow again in both.
+            round_calls = spanning_calls(m, profile, m.sampling_calls)
     m.trend = trend
     m.sampling_jump = largest_jump(m.samples)
     m.timings["sampling"] = time.perf_counter() - mark
@@ -250,10 +260,19 @@ def _tracked_round(driver: Driver, m: Measurement, round_calls: int, step: int, 
             m.cut_short = "allocation tracking"
 
 
-def extra_round_calls(m: Measurement) -> int:
-    """How long the extra round is: as long as all the calls so far (by which a collection filled
-    from empty doubles again), at least two confirming rounds, within the round cap."""
-    return min(max(2 * m.round_calls, m.warmup_calls + m.calls), m.round_cap)
+def spanning_calls(m: Measurement, profile: RuntimeProfile, at_least: int) -> int:
+    """Calls for a round that must see storage grown by a factor grow again: as many as made so far
+    (warm-up included; a collection filled from empty has doubled again by then), at least
+    `at_least`; within the round cap unless the profile's rounds span the calls so far (the clock
+    bounds them then)."""
+    calls = max(at_least, m.warmup_calls + m.calls)
+    return calls if profile.rounds_span_calls_so_far else min(calls, m.round_cap)
+
+
+def extra_round_calls(m: Measurement, profile: RuntimeProfile) -> int:
+    """How long the extra round is: as long as all the calls so far, at least two confirming rounds
+    (`spanning_calls`)."""
+    return spanning_calls(m, profile, 2 * m.round_calls)
 
 
 def pace_round_calls(m: Measurement) -> int:
@@ -273,7 +292,7 @@ def fitting_calls(clock: Clock, calls: int, *, at_least: int) -> int:
 def extra_round(driver: Driver, m: Measurement, folder: Path, calls: int | None = None) -> Path:
     """One more, longer round after S3 (`extra_round_calls` by default), and S4 at its end."""
     mark = time.perf_counter()
-    calls = extra_round_calls(m) if calls is None else calls
+    calls = extra_round_calls(m, driver.profile) if calls is None else calls
     m.samples += driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=m.calls, phase="measured")
     m.calls += calls
     m.extra_calls = calls
@@ -367,5 +386,6 @@ __all__ = [
     "pace_round_calls",
     "paced_chunk",
     "round_cap",
+    "spanning_calls",
     "warm_up",
 ]

@@ -4,6 +4,7 @@ is a script (`fake_driver.py`), and a check takes milliseconds."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -401,17 +402,53 @@ def test_a_modules_warm_up_keeps_chunks_of_fifty_whatever_a_sample_costs(tmp_pat
     assert set(_settle_chunks(driver)) == {50}
 
 
-def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up() -> None:
-    assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE)
+def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up_and_capped_rounds() -> None:
+    assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE,
+                                              rounds_span_calls_so_far=False)
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
 
 def test_a_resize_before_the_second_rounds_first_sample_counts_as_that_rounds_growth(tmp_path: Path) -> None:
     # The warm-up ends at 100 calls; the sampling round (calls 100..300) jumps at 280, in its second
     # half: inconclusive. The storage grows again at call 305, before the second round's first sample
-    # (310): measured from that sample the round is flat; from the first round's last one it grew.
+    # (315): measured from that sample the round is flat; from the first round's last one it grew.
     steps = (280, 305)
     driver = FakeDriver(Program(in_place=lambda calls: sum(4_000 for step in steps if calls >= step)))
     check(driver, tmp_path)
-    assert driver.phases[:4] == [("warmup", 50), ("warmup", 50), ("measured", 200), ("measured", 200)]
+    # The second round is as long as the calls so far (100 + 200).
+    assert driver.phases[:4] == [("warmup", 50), ("warmup", 50), ("measured", 200), ("measured", 300)]
     assert len(driver.snapshots) >= 3  # the second round's growth took the check to the snapshots
+
+
+def hash_table(bytes_per_slot: int = 24) -> Callable[[int], int]:
+    """A `Set` of ids: its table doubles when full (8, 16, ... slots), and is flat in between."""
+    def storage(calls: int) -> int:
+        return bytes_per_slot * max(8, 1 << max(0, calls - 1).bit_length())
+    return storage
+
+
+@pytest.mark.parametrize("profile", [NODE, DENO], ids=lambda p: p.name)
+@pytest.mark.parametrize("jit_until", [0, 180, 300, 380])
+def test_a_hash_table_that_doubles_is_a_leak_wherever_the_warm_up_ends(
+    profile: RuntimeProfile, jit_until: int, tmp_path: Path
+) -> None:
+    # The JIT keeps the warm-up moving until `jit_until` calls: it ends at 200, 250, 350 or 400
+    # calls, the sampling round sees the doubling at 256 or 512. Each later round spans the calls so
+    # far, so it sees the next doubling (a 200-call second round after a warm-up of 350 stopped at
+    # 750, short of 1,024: Deno's seen-ids example went clean).
+    jit = lambda calls: 40 * min(calls, jit_until)  # noqa: E731
+    driver = FakeDriver(Program(in_place=hash_table(), compiled=jit), profile=profile)
+    result = check(driver, tmp_path)
+    assert result.verdict == "leak", (driver.phases, result.notes)
+    warmup = sum(calls for phase, calls in driver.phases if phase == "warmup")
+    sampling, second = [calls for phase, calls in driver.phases if phase == "measured"][:2]
+    assert sampling == 200 and second == warmup + sampling
+
+
+def test_a_servers_rounds_after_a_jump_stay_within_the_round_cap(tmp_path: Path) -> None:
+    # A server's warm-up runs thousands of requests: rounds as long again would double its check.
+    driver = FakeDriver(Program(in_place=hash_table(), compiled=lambda calls: 40 * min(calls, 300)),
+                        profile=service_profile("node"))
+    check(driver, tmp_path)
+    measured = [calls for phase, calls in driver.phases if phase == "measured"]
+    assert measured[:2] == [200, 200] and max(measured) <= plan.ROUND_CAP_FACTOR * 200
