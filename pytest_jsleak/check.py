@@ -237,6 +237,7 @@ def _fill(
     told = explain(decision, evidence, m, profile=profile, options=options, root=root)
     result.suspects = list(told.suspects)
     result.grown_in_place = list(told.grown_in_place)
+    result.handles = list(told.handles)
     result.notes = list(told.notes)
     result.reason, result.advice = told.reason, told.advice
 

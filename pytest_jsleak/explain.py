@@ -6,14 +6,14 @@ evidence and the measurement: the verdict decides, this module says why in words
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_jsleak import heap
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
-from pytest_jsleak.heap.allocations import allocation_sites
+from pytest_jsleak.heap.allocations import allocation_sites, display_path
 from pytest_jsleak.heap.holders import start_at_module, with_named_holder
-from pytest_jsleak.model import AllocationSite, InPlaceGrowth, RetainerPath, Suspect
+from pytest_jsleak.model import AllocationSite, HandleGrowth, HandleSite, InPlaceGrowth, RetainerPath, Suspect
 from pytest_jsleak.options import Options
 from pytest_jsleak.plan import Measurement
 from pytest_jsleak.profiles import RuntimeProfile
@@ -35,6 +35,8 @@ class Explanation:
     """Why the verdict is `inconclusive`."""
     advice: str | None = None
     """What to change to settle it."""
+    handles: tuple[HandleGrowth, ...] = ()
+    """Active resources that piled up, each with where they were created."""
 
 
 def explain(
@@ -106,7 +108,21 @@ def explain(
         notes.insert(0, f"memory grew by {format_bytes(m.trend.early_growth)} early in the sampling round, "
                         "then stayed flat: not a leak (a cache filling up, lazy set-up)")
     reason, advice = _unsettled(decision, m, options)
-    return Explanation(tuple(suspects), tuple(grown), tuple(notes), reason, advice)
+    handles = tuple(_with_sites(growth, m.handle_sites, root) for growth in decision.handles) if decision else ()
+    if handles and not any(growth.sites for growth in handles):
+        notes.append(f"no creation sites for {_names(tuple(g.kind for g in handles))}: "
+                     + (profile.notes.get("no-handle-sites") or "the runtime recorded none"))
+    return Explanation(tuple(suspects), tuple(grown), tuple(notes), reason, advice, handles)
+
+
+def _with_sites(growth: HandleGrowth, sites: list[HandleSite], root: Path | None) -> HandleGrowth:
+    """The creation sites of one kind, most resources first, files relative to the rootdir."""
+    mine = sorted((site for site in sites if site.kind == growth.kind), key=lambda site: -site.count)
+    shown = tuple(
+        replace(site, frames=tuple(replace(frame, file=display_path(frame.file, root)) for frame in site.frames))
+        for site in mine[:TOP_SUSPECTS]
+    )
+    return replace(growth, sites=shown)
 
 
 def _names(classes: tuple[str, ...]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -128,6 +129,9 @@ class MemorySample:
     code: int = 0
     """The JIT's machine code in the heap, with its metadata (V8's `code_and_metadata_size`), bytes;
     0 where the driver cannot read it. Part of `heap`."""
+    handles: Mapping[str, int] = field(default_factory=dict)
+    """Active async resources by kind (`Timeout`, `TCPSocketWrap`, `FSEventWrap`, `process
+    listeners`, …) at the sample; empty where the driver cannot count them (Bun, servers, pages)."""
 
     @property
     def retained(self) -> int:
@@ -141,9 +145,9 @@ class MemorySample:
         two thirds of its heap's rise), and no object of the program ever holds machine code."""
         return self.retained - self.code
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return {"iteration": self.iteration, "heap": self.heap, "external": self.external, "rss": self.rss,
-                "code": self.code}
+                "code": self.code, "handles": dict(self.handles)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +186,39 @@ class AllocationSite:
 
     def to_dict(self) -> dict[str, Any]:
         return {"frames": [frame.to_dict() for frame in self.frames], "count": self.count, "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class HandleSite:
+    """A stack that created active resources of one kind still active at the end: frames innermost
+    first, from the runtime's own (`setInterval (node:timers)`) to the call the harness made."""
+
+    kind: str
+    frames: tuple[StackFrame, ...]
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "frames": [frame.to_dict() for frame in self.frames], "count": self.count}
+
+
+@dataclass(frozen=True, slots=True)
+class HandleGrowth:
+    """One kind of active resource (timers, sockets, watchers, listeners on `process`) that grew with
+    the calls in every confirming round."""
+
+    kind: str
+    per_iteration: float
+    """Resources gained per call over the confirming rounds."""
+    rounds: tuple[int, ...]
+    """Resources gained in each confirming round (A, B)."""
+    active: int
+    """Active at the last sample of round B."""
+    sites: tuple[HandleSite, ...] = ()
+    """Where the ones born in round A and still active after round B were created, most first."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "per_iteration": self.per_iteration, "rounds": list(self.rounds),
+                "active": self.active, "sites": [site.to_dict() for site in self.sites]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +297,8 @@ class LeakResult:
     suspects: list[Suspect] = field(default_factory=list)
     grown_in_place: list[InPlaceGrowth] = field(default_factory=list)
     """Long-lived objects that grew without new survivors (an array's storage, a Set's table)."""
+    handles: list[HandleGrowth] = field(default_factory=list)
+    """Kinds of active resources (timers, sockets, watchers, listeners on `process`) that piled up."""
     measured_growth_per_iteration: float = 0.0
     """Slope of heap + external memory over the confirming rounds, bytes per call."""
     attributed_growth_per_iteration: float = 0.0
@@ -311,4 +350,5 @@ class LeakResult:
         data["suspects"] = [suspect.to_dict() for suspect in self.suspects]
         data["samples"] = [sample.to_dict() for sample in self.samples]
         data["grown_in_place"] = [grown.to_dict() for grown in self.grown_in_place]
+        data["handles"] = [growth.to_dict() for growth in self.handles]
         return data

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_jsleak.drivers.base import Driver
-from pytest_jsleak.model import MemorySample
+from pytest_jsleak.handles import rising_kinds
+from pytest_jsleak.model import HandleSite, MemorySample
 from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import RuntimeProfile
 from pytest_jsleak.trend import FLAT_TOLERANCE_BYTES, SampleTrend, sample_trend, second_sampling_trend
@@ -122,6 +123,10 @@ class Measurement:
     """Tracking stopped before round A ended (too slow for the clock): S2 carries no stacks."""
     extra_calls: int = 0
     """Calls of the extra round (0: none)."""
+    rising_handles: tuple[str, ...] = ()
+    """Kinds of active resources the sampling rounds saw pile up (`handles.rising_kinds`)."""
+    handle_sites: list[HandleSite] = field(default_factory=list)
+    """Where the resources born in round A and still active after round B were created."""
     cut_short: str | None = None
     """What the plan left out because the timeout was near (`confirming rounds`, `extra round`,
     `allocation tracking`), or None."""
@@ -189,8 +194,10 @@ def measure(
             round_calls = spanning_calls(m, profile, m.sampling_calls)
     m.trend = trend
     m.sampling_jump = largest_jump(m.samples)
+    # Timers, sockets or watchers piling up are worth the confirming rounds whatever the bytes.
+    m.rising_handles = rising_kinds(m.samples, ignore=options.ignore)
     m.timings["sampling"] = time.perf_counter() - mark
-    if trend.suspicious or options.snapshots == "always":
+    if trend.suspicious or m.rising_handles or options.snapshots == "always":
         round_calls = max(round_calls, min(profile.min_round_calls, m.round_cap))
         track = options.allocation_sites == "on" and profile.can_track_allocations
         if track and not clock.fits(2 * round_calls, snapshots=3, slowdown=(1 + TRACKING_SLOWDOWN) / 2):
@@ -219,6 +226,9 @@ def confirming_rounds(
     # and only a scenario already suspicious gets here. It starts before S1, so that the tracker's
     # own objects are not among round A's survivors.
     m.tracked = track and driver.track_allocations(True)
+    # Creation stacks of the resources born in round A, when the sampling rounds saw some pile up;
+    # read after round B, so that those that ended meanwhile (a timer that fired) are left out.
+    track_handles = bool(m.rising_handles) and driver.track_handles(True)
     taken = time.perf_counter()
     driver.snapshot(snapshots[0])
     if clock is not None:
@@ -233,6 +243,11 @@ def confirming_rounds(
             m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
         if clock is not None and index == 2:
             clock.timed(round_calls, time.perf_counter() - began)  # round B: untracked, after the warm-up
+        if track_handles:
+            if index == 1:
+                driver.track_handles(False)
+            else:
+                m.handle_sites = driver.handle_sites()
         m.calls += round_calls
         # S2 ends the tracking of round A (a tracking cut short already ended): over CDP the stop's
         # answer is S2 itself.

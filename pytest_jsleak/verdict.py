@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
+from pytest_jsleak.handles import leaking_handles
+from pytest_jsleak.model import HandleGrowth
 from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import NODE, RuntimeProfile
 from pytest_jsleak.trend import (
@@ -125,6 +127,8 @@ class Decision:
     """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
     engine's own storage (compiled code, object shapes, the engines' natives): its bytes over the last
     round the snapshots cover (see `engine_rise`)."""
+    handles: tuple[HandleGrowth, ...] = ()
+    """Kinds of active resources that piled up with the calls in both rounds (a leak on their own)."""
 
 
 def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
@@ -224,12 +228,30 @@ def sampling_jump_unrepeated(evidence: Evidence, rounds: Rounds, sampling_jump: 
 def judge(
     evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options, can_extend: bool = True
 ) -> Decision:
-    """The verdict from the snapshots' evidence and the confirming rounds' samples (DESIGN §5).
+    """The verdict from the snapshots' evidence and the confirming rounds' samples (DESIGN §5, §14).
 
     A decision that `wants_extra_round` is provisional: the check runs one longer round and judges
     again. `can_extend`: whether there is time for that round; without it, what would have settled the
     evidence is missing and the verdict is `inconclusive`.
+
+    Active resources (timers, sockets, watchers, listeners on `process`) that grew with the calls in
+    both rounds are a leak whatever the bytes: each holds a slot of the event loop, a descriptor or
+    native memory that its JS object does not show (`handles.leaking_handles`).
     """
+    decision = _judge_memory(evidence, rounds, profile=profile, options=options, can_extend=can_extend)
+    piled = leaking_handles(rounds.split(), rounds.round_calls, ignore=options.ignore)
+    if not piled:
+        return decision
+    if decision.verdict == "leak" and not decision.wants_extra_round:
+        return replace(decision, handles=piled)
+    # The resources settle it: no longer round, nothing inconclusive left to say about the bytes.
+    return replace(decision, verdict="leak", handles=piled, wants_extra_round=False, unsettled=None)
+
+
+def _judge_memory(
+    evidence: Evidence, rounds: Rounds, *, profile: RuntimeProfile, options: Options, can_extend: bool = True
+) -> Decision:
+    """The verdict on memory: survivors, growth in place, and growth no object shows."""
     # Allocation tracking's own memory raises round A's samples: with it on, round B alone measures.
     slope_from = rounds.confirm_from + (rounds.round_calls if rounds.tracked else 0)
     measured, external = confirming_slope(rounds.samples, slope_from)

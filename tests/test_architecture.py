@@ -28,7 +28,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "report": ("pytest_jsleak.report", "pytest_jsleak.report.*"),
     # The check: plan, analysis, verdict, explanation, drivers. No pytest.
     "check": ("pytest_jsleak.profiles", "pytest_jsleak.evidence", "pytest_jsleak.plan", "pytest_jsleak.analysis",
-              "pytest_jsleak.trend", "pytest_jsleak.verdict", "pytest_jsleak.explain", "pytest_jsleak.check",
+              "pytest_jsleak.trend", "pytest_jsleak.handles", "pytest_jsleak.verdict", "pytest_jsleak.explain",
+              "pytest_jsleak.check",
               "pytest_jsleak.drivers", "pytest_jsleak.drivers.*", "pytest_jsleak.baseline"),
     # What pytest loads: hooks, the fixture's objects, collected files, the session.
     "pytest": ("pytest_jsleak.plugin", "pytest_jsleak.api", "pytest_jsleak.collect", "pytest_jsleak.session",

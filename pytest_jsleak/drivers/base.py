@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.model import HandleSite, LeakResult, MemorySample
 from pytest_jsleak.profiles import RuntimeProfile
 
 Phase = Literal["warmup", "measured"]
@@ -50,6 +50,17 @@ class Driver(Protocol):
 
     def track_allocations(self, on: bool) -> bool:
         """Start or stop recording allocation stacks (called only where the profile says it can)."""
+        ...
+
+    def track_handles(self, on: bool) -> bool:
+        """Record the creation stack of every async resource born from now (on), or stop recording
+        births (off; ends are still seen, so a resource that ends later is dropped); False where the
+        driver cannot (its samples then carry no handle counts either, or counts without sites)."""
+        ...
+
+    def handle_sites(self) -> list[HandleSite]:
+        """Where the resources recorded by `track_handles` that are still active were created, grouped
+        by kind and stack (files as the runtime names them); ends the recording."""
         ...
 
     def teardown(self) -> None:

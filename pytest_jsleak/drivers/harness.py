@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_jsleak.drivers.base import Phase
-from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.heap.allocations import to_frames
+from pytest_jsleak.model import HandleSite, LeakResult, MemorySample, StackFrame
 from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import RuntimeProfile, profile_for
 from pytest_jsleak.runtime.process import HarnessProcess
@@ -46,6 +47,18 @@ class HarnessDriver:
 
     def track_allocations(self, on: bool) -> bool:
         return self.process.track_allocations(on)
+
+    def track_handles(self, on: bool) -> bool:
+        return self.process.track_handles(on)
+
+    def handle_sites(self) -> list[HandleSite]:
+        # The stacks differ below the scenario (the harness's own frames, cut here): one site per
+        # kind and stack as the report shows it.
+        counts: dict[tuple[str, tuple[StackFrame, ...]], int] = {}
+        for kind, frames, count in self.process.handle_sites():
+            key = (kind, to_frames(frames))
+            counts[key] = counts.get(key, 0) + count
+        return [HandleSite(kind, frames, count) for (kind, frames), count in counts.items()]
 
     def teardown(self) -> None:
         self.process.teardown()

@@ -25,7 +25,7 @@ from pytest_jsleak.errors import (
     RuntimeCrashError,
     ScenarioTimeoutError,
 )
-from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.model import HandleSite, LeakResult, MemorySample
 from pytest_jsleak.profiles import RuntimeProfile, service_profile
 from pytest_jsleak.runtime import cdp
 from pytest_jsleak.runtime.service import ServiceProcess
@@ -133,6 +133,13 @@ class InspectorDriver:
             cdp.set_allocation_tracking(self.client, on)
         self._tracking = on
         return True
+
+    def track_handles(self, on: bool) -> bool:
+        # A server's resources are not counted yet (its samples carry no handle counts).
+        return False
+
+    def handle_sites(self) -> list[HandleSite]:
+        return []
 
     def teardown(self) -> None:
         """The end of a check that reached its verdict: stop tracking allocations (the service runs on)."""

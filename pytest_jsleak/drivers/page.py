@@ -40,7 +40,7 @@ import psutil
 from pytest_jsleak.drivers.base import Phase
 from pytest_jsleak.errors import ActionError, JsLeakError, RuntimeCrashError, ScenarioTimeoutError, TargetError
 from pytest_jsleak.heap.dom import collapse_listeners, listener_handlers, name_listener_events
-from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.model import HandleSite, LeakResult, MemorySample
 from pytest_jsleak.options import Options, resolve
 from pytest_jsleak.profiles import CHROMIUM, RuntimeProfile
 from pytest_jsleak.runtime import cdp
@@ -131,6 +131,13 @@ class PageDriver:
     def track_allocations(self, on: bool) -> bool:
         cdp.set_allocation_tracking(self.session, on)
         return True
+
+    def track_handles(self, on: bool) -> bool:
+        # A page has no event loop resources of Node's kinds: its samples carry no handle counts.
+        return False
+
+    def handle_sites(self) -> list[HandleSite]:
+        return []
 
     def teardown(self) -> None:
         """The operation's own clean-up: none (the page is the caller's, and stays open)."""

@@ -157,6 +157,17 @@ def grown_html(grown: Mapping[str, Any]) -> str:
     return f'<div class="why"><h4>grew in place</h4>{line}{details}</div>'
 
 
+def handles_html(growth: Mapping[str, Any]) -> str:
+    """Active resources that piled up: the terminal's line, and where they were created."""
+    rounds = list(growth.get("rounds") or [])
+    gained = ", ".join(f"+{gain} in round {name}" for gain, name in zip(rounds, "AB", strict=False))
+    line = (f"{growth.get('kind')}: {float(growth.get('per_iteration') or 0):.2f} more active per iteration "
+            f"({gained}; {growth.get('active', 0)} active at the end)")
+    sites = allocation_sites_html(growth.get("sites"))
+    where = f"<h5>created at</h5>{sites}" if sites else ""
+    return f'<div class="why"><h4>active resources</h4><p class="holder"><code>{esc(line)}</code></p>{where}</div>'
+
+
 # -- one item --------------------------------------------------------------------------------------------
 
 
@@ -305,6 +316,7 @@ def item_html(number: int, entry: Mapping[str, Any], base: Path | None) -> str:
     if suspects:
         body.append(suspects_html(suspects))
     body += [grown_html(grown) for grown in entry.get("grown_in_place") or []]
+    body += [handles_html(growth) for growth in entry.get("handles") or []]
     notes = entry.get("notes") or []
     if notes:
         body.append('<ul class="notes">' + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul>")

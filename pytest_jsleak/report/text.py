@@ -11,6 +11,7 @@ from pytest_jsleak.model import (
     HARNESS_PREFIX,
     MODULE_SCOPE,
     VARIABLE_EDGE_TYPES,
+    HandleGrowth,
     InPlaceGrowth,
     LeakResult,
     PathStep,
@@ -57,8 +58,9 @@ def headline(result: LeakResult, label: str | None = None) -> str:
     if result.verdict == "inconclusive":
         return f"INCONCLUSIVE: {name} ({runtime}), {calls}: {result.reason or 'the evidence did not settle'}"
     word = VERDICT_WORDS.get(result.verdict, result.verdict)
+    piled = "".join(f"{growth.per_iteration:.2f} {growth.kind} per iteration, " for growth in result.handles[:2])
     line = (
-        f"{word}: {name} ({runtime}), {calls}: "
+        f"{word}: {name} ({runtime}), {calls}: {piled}"
         f"{format_bytes(result.growth_per_iteration)} retained per iteration, "
         f"{format_bytes(result.total_growth)} in total"
     )
@@ -173,11 +175,20 @@ def render(result: LeakResult, label: str | None = None) -> str:
         parts += ["", grown_line(grown)]
         if grown.path is not None:
             parts.append(format_folded_path(grown.path))
+    for growth in result.handles:
+        parts += ["", handle_line(growth), *sites_lines(growth.sites, verb="created at")]
     parts += ["", *result.notes] if result.notes else []
     extra = [line for line in (heap_line(result), snapshots_line(result)) if line]
     if extra:
         parts += ["", *extra]
     return "\n".join(parts).rstrip()
+
+
+def handle_line(growth: HandleGrowth) -> str:
+    """`Timeout: 1.00 more active per iteration (+200 in round A, +200 in round B; 402 active at the end)`."""
+    gained = ", ".join(f"+{gain} in round {name}" for gain, name in zip(growth.rounds, "AB", strict=False))
+    return (f"{growth.kind}: {growth.per_iteration:.2f} more active per iteration ({gained}; "
+            f"{growth.active} active at the end)")
 
 
 def grown_line(grown: InPlaceGrowth) -> str:
@@ -312,6 +323,7 @@ def _first_line(text: str | None) -> str:
 
 
 __all__ = [
-    "ExplainedPath", "baseline_change_lines", "explain_paths", "format_folded_path", "headline", "heap_line", "held_by",
+    "ExplainedPath", "baseline_change_lines", "explain_paths", "format_folded_path", "handle_line", "headline",
+    "heap_line", "held_by",
     "inconclusive_lines", "render", "sparkline", "survivors_table",
 ]

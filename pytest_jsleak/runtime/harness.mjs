@@ -7,6 +7,7 @@
 // (JSLEAK_CMD_FD), events out (JSLEAK_EVT_FD). stdout and stderr belong to the target; the harness
 // never writes there. Facts this file relies on are in shared/research/runtimes.md.
 
+import asyncHooks from "node:async_hooks";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -31,6 +32,9 @@ const setImmediate_ = globalThis.setImmediate;
 const setTimeout_ = globalThis.setTimeout;
 const now = performance.now.bind(performance);
 const stringify = JSON.stringify;
+const processOn = process.on;
+const processAddListener = process.addListener;
+const processPrependListener = process.prependListener;
 
 const CMD_FD = Number(process.env.JSLEAK_CMD_FD);
 const INHERITED_EVT_FD = Number(process.env.JSLEAK_EVT_FD);
@@ -296,6 +300,178 @@ async function gcAndRead() {
   return memoryNow();
 }
 
+// --- active resources ---------------------------------------------------------------------------
+// What a call may leave running: timers, sockets, servers, watchers (Node's
+// process.getActiveResourcesInfo(), which leaves unref'ed timers out; Deno's lists timers and
+// sockets only; Bun's is always empty), and listeners added to `process`, a kind of their own.
+// Counted per sample into a preallocated table (a kind's column is made once, when first seen), so
+// that counting leaves nothing behind between samples.
+const activeResourcesInfo =
+  typeof process.getActiveResourcesInfo === "function" ? process.getActiveResourcesInfo.bind(process) : null;
+const PROCESS_LISTENERS = "process listeners";
+// Kinds counted per sample; more are folded into the last column.
+const HANDLE_COLUMNS = 16;
+const OTHER_HANDLES = "other";
+const handleColumns = new Map();
+const handleKinds = [];
+// The harness's own listeners on `process` (uncaught errors, exit): taken off every count.
+let ownProcessListeners = 0;
+
+function processListenerCount() {
+  let count = 0;
+  for (const name of process.eventNames()) count += process.listenerCount(name);
+  return count;
+}
+
+function handleColumn(kind) {
+  let column = handleColumns.get(kind);
+  if (column === undefined) {
+    column = handleKinds.length < HANDLE_COLUMNS - 1 ? handleKinds.length : HANDLE_COLUMNS - 1;
+    if (column === handleKinds.length) handleKinds.push(column === HANDLE_COLUMNS - 1 ? OTHER_HANDLES : kind);
+    handleColumns.set(kind, column);
+  }
+  return column;
+}
+
+/** Active resources by kind into `table` from `offset` (HANDLE_COLUMNS counts). */
+function countHandles(table, offset) {
+  table.fill(0, offset, offset + HANDLE_COLUMNS);
+  if (activeResourcesInfo !== null) {
+    for (const kind of activeResourcesInfo()) table[offset + handleColumn(kind)]++;
+  }
+  const listeners = processListenerCount() - ownProcessListeners;
+  if (listeners > 0) table[offset + handleColumn(PROCESS_LISTENERS)] += listeners;
+}
+
+function handleCounts(table, offset) {
+  const counts = {};
+  for (let k = 0; k < handleKinds.length; k++) {
+    if (table[offset + k] > 0) counts[handleKinds[k]] = table[offset + k];
+  }
+  return counts;
+}
+
+// Creation stacks of the resources a tracked round leaves behind (async_hooks; listeners on
+// `process` through its `on`/`addListener`/`prependListener`). Asked for only after the sampling
+// rounds saw resources accumulate: the hook runs at every async resource's birth, promises
+// included, which slows promise-heavy code down.
+const HOOK_KINDS = {
+  Timeout: "Timeout", Immediate: "Immediate", TCPWRAP: "TCPSocketWrap", TCPSERVERWRAP: "TCPServerWrap",
+  PIPEWRAP: "PipeWrap", PIPESERVERWRAP: "PipeServerWrap", UDPWRAP: "UDPWrap", FSEVENTWRAP: "FSEventWrap",
+  STATWATCHER: "StatWatcher", PROCESSWRAP: "ProcessWrap", SIGNALWRAP: "SignalWrap", TTYWRAP: "TTYWrap",
+  TLSWRAP: "TLSWrap", ZLIB: "Zlib", HTTPCLIENTREQUEST: "HTTPClientRequest", HTTPINCOMINGMESSAGE: "HTTPIncomingMessage",
+};
+const HANDLE_STACK_FRAMES = 16;
+let handleHook = null;
+// Births are recorded while on (round A); ends are seen until the sites are read (after round B).
+let recordingHandles = false;
+const bornHandles = new Map(); // asyncId or listener → [kind, frames]
+
+function creationFrames(below) {
+  const savedPrepare = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = HANDLE_STACK_FRAMES;
+  Error.prepareStackTrace = (_, callSites) => callSites;
+  const holder = {};
+  Error.captureStackTrace(holder, below);
+  const callSites = holder.stack;
+  Error.prepareStackTrace = savedPrepare;
+  Error.stackTraceLimit = savedLimit;
+  if (!Array.isArray(callSites)) return [];
+  // From the call that made the resource: async_hooks' own frames say nothing.
+  let first = 0;
+  while (first < callSites.length && /internal\/async_hooks(\.ts)?$/.test(callSites[first].getFileName() ?? "")) first++;
+  return callSites.slice(first).map((site) => [
+    site.getFunctionName() ?? "", site.getFileName() ?? "", site.getLineNumber() ?? 0, site.getColumnNumber() ?? 0,
+  ]);
+}
+
+// A server's handle is made in a process.nextTick after listen() returned, so its own stack holds
+// only the runtime's frames: the stack of the tick that made it says who called listen().
+const DEFERRING_TYPES = new Set(["TickObject"]);
+const deferredFrames = new Map(); // asyncId of a pending tick → its creation frames
+
+function isRuntimeFile(file) {
+  return file === "" || file.startsWith("node:") || file.startsWith("ext:") || file.startsWith("internal/");
+}
+
+function onHandleInit(asyncId, type) {
+  if (DEFERRING_TYPES.has(type)) {
+    if (recordingHandles) deferredFrames.set(asyncId, creationFrames(onHandleInit));
+    return;
+  }
+  const kind = HOOK_KINDS[type];
+  if (kind === undefined || !recordingHandles) return;
+  let frames = creationFrames(onHandleInit);
+  const caller = deferredFrames.get(asyncHooks.executionAsyncId());
+  // The runtime's frame that made it, then who scheduled the tick (a stack is cut at a few frames).
+  if (caller !== undefined && frames.every(([, file]) => isRuntimeFile(file))) {
+    frames = [...frames.slice(0, 1), ...caller];
+  }
+  bornHandles.set(asyncId, [kind, frames]);
+}
+
+function onHandleDestroy(asyncId) {
+  bornHandles.delete(asyncId);
+  deferredFrames.delete(asyncId);
+}
+
+function trackedListener(original) {
+  return function addTracked(event, listener) {
+    if (recordingHandles && typeof listener === "function") {
+      bornHandles.set(listener, [PROCESS_LISTENERS, creationFrames(addTracked)]);
+    }
+    return original.call(this, event, listener);
+  };
+}
+
+function trackHandles(msg) {
+  if (typeof msg.on !== "boolean") throw new HarnessError("ProtocolError", "track_handles needs on: true or false");
+  if (activeResourcesInfo === null || typeof asyncHooks.createHook !== "function") return { supported: false };
+  try {
+    if (msg.on && handleHook === null) {
+      bornHandles.clear();
+      handleHook = asyncHooks.createHook({ init: onHandleInit, destroy: onHandleDestroy });
+      handleHook.enable();
+      process.on = trackedListener(processOn);
+      process.addListener = trackedListener(processAddListener);
+      process.prependListener = trackedListener(processPrependListener);
+    }
+    recordingHandles = msg.on;
+  } catch (err) {
+    return { supported: false, reason: describeError(err).message };
+  }
+  return { supported: true, tracking: msg.on };
+}
+
+function stopHandleHook() {
+  recordingHandles = false;
+  if (handleHook === null) return;
+  handleHook.disable();
+  handleHook = null;
+  deferredFrames.clear();
+  process.on = processOn;
+  process.addListener = processAddListener;
+  process.prependListener = processPrependListener;
+}
+
+/** The creation stacks of resources born while tracked that are still active, by kind and stack. */
+function handleSites() {
+  const listeners = new Set();
+  for (const name of process.eventNames()) for (const fn of process.rawListeners(name)) listeners.add(fn);
+  const groups = new Map();
+  for (const [key, [kind, frames]] of bornHandles) {
+    if (kind === PROCESS_LISTENERS && !listeners.has(key)) continue; // removed since
+    const id = kind + "\u0000" + stringify(frames);
+    const group = groups.get(id);
+    if (group) group.count++;
+    else groups.set(id, { kind, frames, count: 1 });
+  }
+  bornHandles.clear();
+  stopHandleHook();
+  return { sites: [...groups.values()] };
+}
+
 function scenarioFunction(name) {
   if (typeof name !== "string" || RESERVED.includes(name)) {
     throw new HarnessError("ScenarioNotFound", `${stringify(name)} is not a scenario name`);
@@ -325,6 +501,7 @@ async function run(msg) {
   // Preallocated (heap, external, rss per sample): growing an array between samples moves
   // heapUsed by hundreds of bytes.
   const samples = new Float64Array(every > 0 ? 3 * Math.floor(iterations / every) : 0);
+  const handles = new Int32Array(every > 0 ? HANDLE_COLUMNS * Math.floor(iterations / every) : 0);
   let nextSample = every > 0 ? every : -1;
   let taken = 0;
   let sampleMs = 0;
@@ -346,6 +523,7 @@ async function run(msg) {
       samples[3 * taken] = heap;
       samples[3 * taken + 1] = external;
       samples[3 * taken + 2] = rss;
+      countHandles(handles, HANDLE_COLUMNS * taken);
       taken++;
       sampleMs += now() - ts;
       nextSample += every;
@@ -357,7 +535,10 @@ async function run(msg) {
   const ms = now() - t0;
   const pairs = new Array(taken);
   for (let j = 0; j < taken; j++) {
-    pairs[j] = [start + (j + 1) * every, samples[3 * j], samples[3 * j + 1], samples[3 * j + 2]];
+    pairs[j] = [
+      start + (j + 1) * every, samples[3 * j], samples[3 * j + 1], samples[3 * j + 2],
+      handleCounts(handles, HANDLE_COLUMNS * j),
+    ];
   }
   return { samples: pairs, ms, sample_ms: sampleMs, call_ms: ms - sampleMs };
 }
@@ -452,10 +633,14 @@ const __jsleakHandlers = {
   run,
   gc_sample: async () => {
     const [heap, external, rss] = await gcAndRead();
-    return { heap_used: heap, external, rss };
+    const table = new Int32Array(HANDLE_COLUMNS);
+    countHandles(table, 0);
+    return { heap_used: heap, external, rss, handles: handleCounts(table, 0) };
   },
   snapshot,
   track_allocations: trackAllocations,
+  track_handles: trackHandles,
+  handle_sites: handleSites,
   exit: () => shutdown(),
 };
 
@@ -635,6 +820,7 @@ function main() {
     // The target's own process.exit() (or an empty event loop): says exactly where it happened.
     send({ event: "exiting", code, phase: state.phase, scenario: state.scenario, iteration: state.iteration });
   });
+  ownProcessListeners = processListenerCount();
   loaded = load(target).catch((err) => {
     const nodeSyntax = !IS_BUN && err instanceof SyntaxError;
     // A syntax error's stack holds only node's loader frames; the location comes below.

@@ -46,6 +46,17 @@ EXIT_GRACE = 1.0
 Sample = MemorySample
 
 
+
+def _handle_counts(raw: object) -> dict[str, int]:
+    return {str(kind): int(count) for kind, count in raw.items()} if isinstance(raw, dict) else {}
+
+
+def _sample(row: list[Any]) -> MemorySample:
+    """One `run` sample: [iteration, heap, external, rss, {kind: active resources}]."""
+    iteration, heap, external, rss = row[:4]
+    handles = _handle_counts(row[4]) if len(row) > 4 else {}
+    return MemorySample(int(iteration), int(heap), int(external), int(rss), handles=handles)
+
 class HarnessProcess:
     """A runtime running harness.mjs on one target, driven through the command pipe.
 
@@ -225,7 +236,7 @@ class HarnessProcess:
         self._add_time("run", time.perf_counter() - t0)
         self._add_time("run.call", event.get("call_ms", 0.0) / 1000)
         self._add_time("run.sample", event.get("sample_ms", 0.0) / 1000)
-        return [MemorySample(int(i), int(heap), int(external), int(rss)) for i, heap, external, rss in event["samples"]]
+        return [_sample(row) for row in event["samples"]]
 
     def warm_channel(self, scenario: str, commands: int = 60) -> None:
         """Exercise the command path with empty runs before measuring anything.
@@ -240,7 +251,20 @@ class HarnessProcess:
     def gc_sample(self) -> MemorySample:
         """A macrotask, a full GC, then the memory in use (iteration 0)."""
         event = self._timed("gc_sample", phase="gc_sample")
-        return MemorySample(0, int(event["heap_used"]), int(event["external"]), int(event["rss"]))
+        return MemorySample(0, int(event["heap_used"]), int(event["external"]), int(event["rss"]),
+                            handles=_handle_counts(event.get("handles")))
+
+    def track_handles(self, on: bool) -> bool:
+        """Record (or stop recording) the creation stacks of the async resources born from now."""
+        return bool(self._request("track_handles", phase="measured", on=on).get("supported"))
+
+    def handle_sites(self) -> list[tuple[str, list[tuple[str, str, int, int]], int]]:
+        """(kind, raw frames innermost first, count) of the recorded resources still active."""
+        sites = []
+        for site in self._request("handle_sites", phase="measured").get("sites", []):
+            frames = [(str(name), str(script), int(line), int(column)) for name, script, line, column in site["frames"]]
+            sites.append((str(site["kind"]), frames, int(site["count"])))
+        return sites
 
     def snapshot(self, path: str | os.PathLike[str]) -> Path:
         """A full GC, then a V8-format heap snapshot written at `path` (parent folders created)."""

@@ -8,12 +8,16 @@ Commands (Python → harness), each answered by one ``result`` or ``error`` even
 
 - ``setup`` / ``teardown``: call the reserved export if there is one → ``{"called": bool}``
 - ``run`` (scenario, iterations, sample_every, start, phase) → ``{"samples": [[iteration, heap_used,
-  external, rss], ...], "call_ms", "sample_ms"}``
-- ``gc_sample`` → ``{"heap_used": int, "external": int, "rss": int}``
+  external, rss, {kind: active resources}], ...], "call_ms", "sample_ms"}``
+- ``gc_sample`` → ``{"heap_used": int, "external": int, "rss": int, "handles": {kind: int}}``
 - ``snapshot`` (path) → ``{"path": str}``
 - ``track_allocations`` (on: bool) → ``{"supported": bool, "tracking": bool}``: Node's allocation
   tracking through an in-process inspector session (snapshots taken while it is on carry
   allocation stacks); ``supported`` is false on Bun
+- ``track_handles`` (on: bool) → ``{"supported": bool}``: record the creation stack of every async
+  resource (and listener on ``process``) born while on (Node's async_hooks)
+- ``handle_sites`` → ``{"sites": [{"kind", "frames": [[function, script, line, column], ...],
+  "count"}]}``: the stacks of those still active, grouped; the record is cleared
 - ``exit``: the harness exits with status 0, no answer
 - ``status``: answered at once, out of turn, by a ``status`` event (phase, scenario, iteration),
   but only if the event loop is free: a scenario awaiting a promise that never settles.
@@ -36,7 +40,8 @@ from typing import Any
 from pytest_jsleak.errors import JsLeakError
 
 COMMANDS = frozenset(
-    {"setup", "teardown", "run", "gc_sample", "snapshot", "track_allocations", "exit", "status"}
+    {"setup", "teardown", "run", "gc_sample", "snapshot", "track_allocations", "track_handles", "handle_sites",
+     "exit", "status"}
 )
 EVENTS = frozenset({"hello", "result", "error", "progress", "status", "exiting"})
 

@@ -8,14 +8,14 @@ class a module-level array keeps; `snapshot()` writes that heap as a small V8-fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from heap.snapshot_builder import SnapshotBuilder
 
 from pytest_jsleak.errors import JsLeakError
-from pytest_jsleak.model import LeakResult, MemorySample
+from pytest_jsleak.model import HandleSite, LeakResult, MemorySample, StackFrame
 from pytest_jsleak.profiles import NODE, RuntimeProfile
 
 BASE_HEAP = 5_000_000
@@ -43,11 +43,16 @@ class Program:
     """Bytes of the JIT's machine code: in the heap, the snapshot's `code`, and V8's code statistics
     (`MemorySample.code`, for a driver that reads them)."""
 
+    handles: Mapping[str, Callable[[int], int]] = field(default_factory=dict)
+    """Active resources of each kind after `calls` calls (beside the harness's own pipe)."""
+
     def memory(self, calls: int, *, reads_code: bool = False) -> MemorySample:
         heap = (BASE_HEAP + self.kept(calls) * self.object_size + self.unexplained(calls) + self.in_place(calls)
                 + self.engine_held(calls) + self.compiled(calls) + self.machine_code(calls))
         code = 1_000_000 + self.machine_code(calls) if reads_code else 0
-        return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000, code=code)
+        active = {"PipeWrap": 1} | {kind: grow(calls) for kind, grow in self.handles.items() if grow(calls)}
+        return MemorySample(0, heap=heap, external=100_000 + self.external(calls), rss=50_000_000, code=code,
+                            handles=active)
 
 
 def leak_per_call(every: int = 1) -> Callable[[int], int]:
@@ -82,6 +87,9 @@ class FakeDriver:
     closed: bool = False
     annotated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    handle_tracking: list[bool] = field(default_factory=list)
+    _handles_from: int | None = None
+    _handles_until: int | None = None
     call_seconds: float = 0.0
     """What one call is said to cost in `timings["run.call"]` (nothing sleeps)."""
     sample_seconds: float = 0.0
@@ -106,7 +114,7 @@ class FakeDriver:
 
     def _sample(self, iteration: int) -> MemorySample:
         memory = self.program.memory(self.calls, reads_code=self.reads_code)
-        return MemorySample(iteration, memory.heap, memory.external, memory.rss, memory.code)
+        return MemorySample(iteration, memory.heap, memory.external, memory.rss, memory.code, memory.handles)
 
     def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
         renumber = 0 if self.profile.matches_by_id else len(self.snapshots)
@@ -120,6 +128,25 @@ class FakeDriver:
         assert self.profile.can_track_allocations, "the plan asked a runtime that cannot track allocations"
         self.tracking.append(on)
         return True
+
+    def track_handles(self, on: bool) -> bool:
+        self.handle_tracking.append(on)
+        if on:
+            self._handles_from = self.calls
+        elif self._handles_from is not None:
+            self._handles_until = self.calls
+        return True
+
+    def handle_sites(self) -> list[HandleSite]:
+        if self._handles_from is None:
+            return []
+        until = self.calls if self._handles_until is None else self._handles_until
+        born = {kind: grow(until) - grow(self._handles_from) for kind, grow in self.program.handles.items()}
+        frames = (StackFrame("setInterval", "node:timers", 0, 0, kind="runtime"),
+                  StackFrame("schedulePoll", "/work/src/poller.mjs", 14, 5),
+                  StackFrame("leaky", "/work/poller.leak.mjs", 6, 3))
+        self._handles_from = self._handles_until = None
+        return [HandleSite(kind, frames, count) for kind, count in born.items() if count > 0]
 
     def teardown(self) -> None:
         self.torn_down = True

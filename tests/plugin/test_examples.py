@@ -136,6 +136,14 @@ def test_examples_verdicts_classes_and_holders(
             assert sites, f"{nodeid}: no allocation site for {top['class_name']}"
             frame = next(frame for frame in sites[0]["frames"] if frame["kind"] == "user")
             assert (frame["function"], frame["file"]) == (function, file), f"{nodeid}: {sites[0]}"
+    if runtime != "bun":  # Bun's process.getActiveResourcesInfo() is always empty (docs/runtimes.md)
+        # DESIGN §14: the interval never cleared is an active resource that piles up, named where made.
+        handles = items["interval.leak.mjs::leaky"]["handles"]
+        assert handles and handles[0]["kind"] == "Timeout" and handles[0]["per_iteration"] == 1.0, handles
+        frames = [frame for site in handles[0]["sites"] for frame in site["frames"]]
+        assert any(frame["file"] == "interval.leak.mjs" and frame["line"] for frame in frames), frames
+    piled = {nodeid: item["handles"] for nodeid, item in items.items() if nodeid in CLEAN and item["handles"]}
+    assert not piled, f"clean examples said to pile up active resources: {piled}"
     for nodeid, holders in IN_PLACE.items():
         if nodeid in unseen:
             continue

@@ -7,7 +7,17 @@ import json
 import jsonschema
 import pytest
 
-from pytest_jsleak.model import LeakResult, MemorySample, PathStep, RetainerPath, Suspect
+from pytest_jsleak.model import (
+    HandleGrowth,
+    HandleSite,
+    LeakResult,
+    MemorySample,
+    PathStep,
+    RetainerPath,
+    StackFrame,
+    Suspect,
+)
+from pytest_jsleak.report.html_item import handles_html
 from pytest_jsleak.report.json_report import build_document, schema, write_report
 from pytest_jsleak.report.summary import summary_lines
 from pytest_jsleak.report.text import headline, sparkline, survivors_table
@@ -65,6 +75,28 @@ def test_json_document_validates_against_the_shipped_schema(tmp_path):
     assert document["summary"] == {"clean": 0, "leak": 1, "inconclusive": 0, "error": 1, "known": 0, "fixed": 0}
     assert document["items"][0]["suspects"][0]["path"][1]["edge_name"] == "requestLog"
     assert list(tmp_path.joinpath("out").iterdir()) == [target]  # no temp file left
+
+
+def handle_leak_result():
+    frames = (StackFrame("schedulePoll", "lib/poller.mjs", 4, 10), StackFrame("leaky", "poller.leak.mjs", 7, 3),
+              StackFrame("setInterval", "node:timers", 233, 19, kind="runtime"))
+    result = leak_result()
+    result.samples = [MemorySample(0, 100, handles={"Timeout": 3}), MemorySample(10, 100, handles={"Timeout": 13})]
+    result.handles = [HandleGrowth("Timeout", 1.0, (200, 200), 403, (HandleSite("Timeout", frames, 200),))]
+    return result
+
+
+def test_active_resources_in_the_headline_json_and_html():
+    result = handle_leak_result()
+    assert "1.00 Timeout per iteration, 74 B retained per iteration" in headline(result)
+    document = build_document([{"nodeid": "a", **result.to_dict()}], complete=True)
+    jsonschema.validate(document, schema())
+    item = document["items"][0]
+    assert item["samples"][1]["handles"] == {"Timeout": 13}
+    assert item["handles"][0]["sites"][0]["frames"][0]["file"] == "lib/poller.mjs"
+    html = handles_html(item["handles"][0])
+    assert "Timeout: 1.00 more active per iteration (+200 in round A, +200 in round B; 403 active" in html
+    assert "schedulePoll (lib/poller.mjs:4:10)" in html and "×200" in html
 
 
 def test_schema_rejects_a_wrong_verdict():
