@@ -109,9 +109,12 @@ def explain(
                         "then stayed flat: not a leak (a cache filling up, lazy set-up)")
     reason, advice = _unsettled(decision, m, options)
     handles = tuple(_with_sites(growth, m.handle_sites, root) for growth in decision.handles) if decision else ()
-    if handles and not any(growth.sites for growth in handles):
-        notes.append(f"no creation sites for {_names(tuple(g.kind for g in handles))}: "
-                     + (profile.notes.get("no-handle-sites") or "the runtime recorded none"))
+    unsited = tuple(growth.kind for growth in handles if not growth.sites)
+    if unsited:
+        why = ("none was made in round A and still active after round B" if m.handles_tracked else
+               "this target's creation stacks are not recorded (a server over the inspector, or a runtime "
+               "without async_hooks)")
+        notes.append(f"no creation sites for {_names(unsited)}: {why}")
     return Explanation(tuple(suspects), tuple(grown), tuple(notes), reason, advice, handles)
 
 

@@ -127,6 +127,8 @@ class Measurement:
     """Kinds of active resources the sampling rounds saw pile up (`handles.rising_kinds`)."""
     handle_sites: list[HandleSite] = field(default_factory=list)
     """Where the resources born in round A and still active after round B were created."""
+    handles_tracked: bool = False
+    """The driver recorded creation stacks through round A (`handle_sites` is its answer)."""
     cut_short: str | None = None
     """What the plan left out because the timeout was near (`confirming rounds`, `extra round`,
     `allocation tracking`), or None."""
@@ -228,7 +230,7 @@ def confirming_rounds(
     m.tracked = track and driver.track_allocations(True)
     # Creation stacks of the resources born in round A, when the sampling rounds saw some pile up;
     # read after round B, so that those that ended meanwhile (a timer that fired) are left out.
-    track_handles = bool(m.rising_handles) and driver.track_handles(True)
+    track_handles = m.handles_tracked = bool(m.rising_handles) and driver.track_handles(True)
     taken = time.perf_counter()
     driver.snapshot(snapshots[0])
     if clock is not None:

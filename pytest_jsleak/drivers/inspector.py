@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,8 @@ class InspectorDriver:
         return True
 
     def track_handles(self, on: bool) -> bool:
-        # A server's resources are not counted yet (its samples carry no handle counts).
+        # Samples count a server's resources (what `settle` leaves active); their creation stacks
+        # would take an async_hooks agent inside the server: not recorded.
         return False
 
     def handle_sites(self) -> list[HandleSite]:
@@ -165,12 +167,15 @@ class InspectorDriver:
     def _sample(self, iteration: int) -> MemorySample:
         with self._faults():
             # The response may have left before the handler's last await: let that work end first.
-            cdp.settle(self.client, self.service.idle)
+            active = cdp.settle(self.client, self.service.idle)
             cdp.discard_console(self.client)
             cdp.full_gc(self.client)
             # The code size is 0 where the runtime cannot read it (Bun's JSC reports 0).
             heap, external, code = cdp.read_memory(self.client)
-        return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss(), code=code)
+        # What settling left active (timers, sockets) is the sample's count of resources, by kind.
+        handles = dict(Counter(active)) if active else {}
+        return MemorySample(iteration=iteration, heap=heap, external=external, rss=self.service.rss(), code=code,
+                            handles=handles)
 
     def _add_time(self, key: str, seconds: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + seconds

@@ -492,16 +492,28 @@ function intArg(msg, key, fallback) {
   return value;
 }
 
+// The tables every run writes its samples into, made once (a run with more samples than any before
+// makes them anew, larger: one step, once).
+let tables = { samples: new Float64Array(3 * 64), handles: new Int32Array(HANDLE_COLUMNS * 64) };
+
+function sampleTables(count) {
+  if (3 * count > tables.samples.length) {
+    const size = 2 * count;
+    tables = { samples: new Float64Array(3 * size), handles: new Int32Array(HANDLE_COLUMNS * size) };
+  }
+  return tables;
+}
+
 async function run(msg) {
   state.scenario = typeof msg.scenario === "string" ? msg.scenario : null;
   const fn = scenarioFunction(msg.scenario);
   const iterations = intArg(msg, "iterations");
   const every = intArg(msg, "sample_every", 0);
   const start = intArg(msg, "start", 0);
-  // Preallocated (heap, external, rss per sample): growing an array between samples moves
-  // heapUsed by hundreds of bytes.
-  const samples = new Float64Array(every > 0 ? 3 * Math.floor(iterations / every) : 0);
-  const handles = new Int32Array(every > 0 ? HANDLE_COLUMNS * Math.floor(iterations / every) : 0);
+  // Preallocated (heap, external, rss per sample; the resource counts): growing an array between
+  // samples moves heapUsed by hundreds of bytes, and tables sized per run would move `external`
+  // (their backing stores) between runs of different lengths.
+  const { samples, handles } = sampleTables(every > 0 ? Math.floor(iterations / every) : 0);
   let nextSample = every > 0 ? every : -1;
   let taken = 0;
   let sampleMs = 0;

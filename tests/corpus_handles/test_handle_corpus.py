@@ -30,6 +30,8 @@ TRUTH_CALLS = 300
 #: its node:process counts timers and sockets, not watchers: the kinds it can show.
 DENO_FILES = ("debounce.leak.mjs", "exit-listener.leak.mjs", "interval.leak.mjs", "retry.leak.mjs",
               "watchfile.leak.mjs")
+#: Bun's process.getActiveResourcesInfo() is always empty: it counts listeners on `process` only.
+BUN_FILES = ("exit-listener.leak.mjs",)
 #: Leaks whose creation site cannot be in the helper module, and why.
 NO_SITE = {
     ("deno", "watchfile.leak.mjs::leaky"): "Deno's fs.watchFile polls in a loop of timers, each made by the last",
@@ -44,7 +46,7 @@ def scenarios(paths: list[Path]) -> list[str]:
 def ground_truth(runtime: str, nodeid: str) -> dict[str, int]:
     """The kinds a plain loop of TRUTH_CALLS calls left active, with how many more than before."""
     file, name = nodeid.split("::")
-    command = {"node": ["node"], "deno": ["deno", "run", "-A"]}[runtime]
+    command = {"node": ["node"], "deno": ["deno", "run", "-A"], "bun": ["bun"]}[runtime]
     done = subprocess.run([*command, "ground_truth.mjs", file, name, str(TRUTH_CALLS)], cwd=CORPUS,
                           capture_output=True, text=True, timeout=120, check=True)
     reading = json.loads(done.stdout)
@@ -69,9 +71,12 @@ def test_every_file_pairs_a_leak_with_its_fixed_twin() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", ["node", pytest.param("deno", marks=pytest.mark.deno)])
+@pytest.mark.parametrize(
+    "runtime", ["node", pytest.param("deno", marks=pytest.mark.deno), pytest.param("bun", marks=pytest.mark.bun)]
+)
 def test_handle_corpus_verdicts_equal_ground_truth(pytester: pytest.Pytester, runtime: str) -> None:
-    paths = [path for path in FILES if runtime == "node" or path.name in DENO_FILES]
+    paths = [path for path in FILES
+             if runtime == "node" or path.name in {"deno": DENO_FILES, "bun": BUN_FILES}[runtime]]
     truth = {nodeid: ground_truth(runtime, nodeid) for nodeid in scenarios(paths)}
     verdicts = {nodeid: truth_verdict(grew) for nodeid, grew in truth.items()}
     assert sorted(set(verdicts.values())) == ["clean", "leak"]

@@ -264,3 +264,45 @@ def test_slow(jsleak):
     _gone, alive = psutil.wait_procs(servers, timeout=10)
     assert not alive, f"left behind: {alive}"
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode(errors="replace")
+
+
+RETRY_SERVER = """
+import http from "node:http";
+// A retry scheduled per request a minute out: the bug keeps every one pending, the fix one at a time.
+const retry = () => {};
+let pending = null;
+const routes = {
+  "/health": (res) => res.end("ok"),
+  "/retry-each": (res) => { setTimeout(retry, 60_000); res.end("queued"); },
+  "/retry-once": (res) => { clearTimeout(pending); pending = setTimeout(retry, 60_000); res.end("queued"); },
+};
+const server = http.createServer((req, res) => (routes[req.url] ?? ((r) => r.end("?")))(res));
+server.listen(Number(process.env.PORT), "127.0.0.1");
+"""
+
+RETRY_TESTS = """
+import pytest
+from conftest import get
+
+# 4 KB per request tolerated: the timers' own bytes (~200 B each) stay under it; their count does not.
+@pytest.mark.jsleak(max_growth_per_iteration="4KB")
+@pytest.mark.parametrize("route", ["/retry-each", "/retry-once"])
+def test_route(jsleak, route):
+    with jsleak.service(["node", "retry.mjs"], ready="/health") as svc:
+        svc.check(lambda: get(svc.url + route), name="GET " + route)
+"""
+
+
+def test_a_timer_left_per_request_is_a_leak_under_the_byte_threshold(pytester: pytest.Pytester) -> None:
+    (pytester.path / "retry.mjs").write_text(RETRY_SERVER)
+    result, items = run(pytester, RETRY_TESTS)
+    by_route = {item["scenario"]: item for item in items}
+    each, once = by_route["GET /retry-each"], by_route["GET /retry-once"]
+    assert (each["verdict"], once["verdict"]) == ("leak", "clean"), result.stdout.str()
+    assert each["growth_per_iteration"] < 4096
+    (timers,) = each["handles"]
+    assert timers["kind"] == "Timeout" and timers["per_iteration"] == pytest.approx(1.0, abs=0.05)
+    assert any("no creation sites for Timeout" in note for note in each["notes"])
+    assert "1.00 Timeout per iteration" in result.stdout.str()
+    result.assert_outcomes(passed=1, failed=1)
+    assert_no_server_left(pytester)

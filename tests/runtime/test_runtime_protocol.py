@@ -81,8 +81,10 @@ def test_hello_then_commands_then_exit(raw: RawHarness, runtime: RuntimeInfo) ->
     result = raw.pop()
     assert result["cmd"] == "run"
     assert [sample[0] for sample in result["samples"]] == [6, 8, 10]
-    assert all(len(sample) == 4 and all(isinstance(v, int) and v >= 0 for v in sample) for sample in result["samples"])
-    assert all(heap > 0 and rss > heap for _, heap, _external, rss in result["samples"])
+    # [iteration, heap, external, rss, {kind: active resources}]
+    assert all(len(sample) == 5 and all(isinstance(v, int) and v >= 0 for v in sample[:4])
+               and isinstance(sample[4], dict) for sample in result["samples"])
+    assert all(heap > 0 and rss > heap for _, heap, _external, rss, _handles in result["samples"])
     assert {"ms", "call_ms", "sample_ms"} <= result.keys()
     raw.send({"cmd": "exit"})
     assert raw.proc.wait(timeout=5) == 0
@@ -141,7 +143,7 @@ def test_node_without_expose_gc_still_collects(node: RuntimeInfo, targets: Path)
         raw.send({"cmd": "run", "scenario": "clean", "iterations": 200, "sample_every": 0, "phase": "warmup"})
         raw.pop()
         raw.send({"cmd": "run", "scenario": "leak", "iterations": 400, "sample_every": 40, "phase": "measured"})
-        used = [heap for _, heap, _external, _rss in raw.pop()["samples"]]
+        used = [heap for _, heap, _external, _rss, _handles in raw.pop()["samples"]]
         steps = sorted(b - a for a, b in itertools.pairwise(used))
         assert 40 * 50 <= steps[len(steps) // 2] <= 40 * 110  # the garbage is gone, the leak is not
     finally:
