@@ -5,10 +5,12 @@ For `iterations` = N:
 1. warm-up: `warmup` calls, then chunks of at least 50 calls until memory stops moving (the JIT and
    lazy caches settle), within a bound of calls and seconds (`warm_up`);
 2. the sampling round: N calls with a sample (full GC, heap + external + RSS) every N/20 calls;
-   a heap flat over its second half is clean with no snapshot at all (the fast path). A round that
-   rose by a jump (the JIT, or a long-lived table resizing) gets a second sampling round;
+   a heap flat over its second half, with no kind of active resource piling up, is clean with no
+   snapshot at all (the fast path). A round that rose by a jump (the JIT, or a long-lived table
+   resizing) gets a second sampling round;
 3. otherwise the confirming rounds: snapshot S1, N calls (round A), S2, N calls (round B), S3,
-   with allocation tracking through round A where the profile can;
+   with allocation tracking through round A where the profile can (and the creation stacks of
+   active resources when some piled up, read after round B);
 4. when the verdict asks for it (something grew by a jump in one round only), one extra, longer
    round and snapshot S4 (`extra_round`).
 
