@@ -12,7 +12,7 @@ at a constant level and never grow with the calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from pytest_jsleak.model import HandleGrowth, MemorySample
 
@@ -25,11 +25,6 @@ MIN_HANDLES_PER_ROUND = 2
 #: pace too, and are a leak for as long as the check can see; a pool that fills (a keep-alive agent's
 #: sockets) rises in A and stops.
 HANDLE_PACE_SHARE = 0.5
-
-
-def counts_handles(samples: Sequence[MemorySample]) -> bool:
-    """Whether the driver counted resources at all (a sample with any kind)."""
-    return any(sample.handles for sample in samples)
 
 
 def _kinds(samples: Iterable[MemorySample]) -> set[str]:
@@ -76,16 +71,9 @@ def leaking_handles(
     return tuple(sorted(grown, key=lambda growth: -growth.per_iteration))
 
 
-def handle_counts_text(counts: Mapping[str, int]) -> str:
-    """`3 Timeout, 1 TCPSocketWrap`: a sample's counts, most first."""
-    return ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items(), key=lambda item: -item[1]))
-
-
 __all__ = [
     "HANDLE_PACE_SHARE",
     "MIN_HANDLES_PER_ROUND",
-    "counts_handles",
-    "handle_counts_text",
     "leaking_handles",
     "rising_kinds",
 ]
