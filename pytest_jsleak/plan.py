@@ -37,13 +37,9 @@ from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import RuntimeProfile
 from pytest_jsleak.trend import FLAT_TOLERANCE_BYTES, SampleTrend, sample_trend, second_sampling_trend
 
-SAMPLES_PER_ROUND = 20
-#: Samples during the warm-up: the harness's own GC-and-sample path settles only after some twenty
-#: rounds of it, and would otherwise add kilobytes to the measured round.
-WARMUP_SAMPLES = 25
-#: Settling after the warm-up: calls per chunk (at least), samples per chunk, and the bounds
-#: (`SETTLE_ROUNDS` x iterations calls, `SETTLE_SECONDS`): a leak never settles, and is measured all the same.
-SETTLE_CHUNK = 50
+#: Settling after the warm-up (calls per chunk and samples during the warm-up are profile facts:
+#: `settle_chunk_calls`, `warmup_samples`): samples per chunk, and the bounds (`SETTLE_ROUNDS` x
+#: iterations calls, `SETTLE_SECONDS`): a leak never settles, and is measured all the same.
 SETTLE_SAMPLES = 4
 SETTLE_ROUNDS = 4
 SETTLE_SECONDS = 1.5
@@ -165,7 +161,7 @@ def measure(
 
     mark = time.perf_counter()
     m.sampling_calls = max(options.iterations, min(profile.min_round_calls, m.round_cap))
-    step = max(1, m.sampling_calls // SAMPLES_PER_ROUND)
+    step = max(1, m.sampling_calls // profile.samples_per_round)
     m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
     m.calls = m.sampling_calls
     clock.timed(m.sampling_calls, time.perf_counter() - mark)
@@ -185,7 +181,7 @@ def measure(
         # (within as many calls again as made so far: the round is that long where the profile
         # allows it).
         before = m.samples[-1]
-        more = driver.run(second, sample_every=max(1, second // SAMPLES_PER_ROUND), start=m.calls,
+        more = driver.run(second, sample_every=max(1, second // profile.samples_per_round), start=m.calls,
                           phase="measured")
         m.calls += second
         m.samples += more
@@ -238,7 +234,7 @@ def confirming_rounds(
     if clock is not None:
         clock.seconds_per_snapshot = time.perf_counter() - taken
     m.snapshots.append(snapshots[0])
-    step = max(1, round_calls // SAMPLES_PER_ROUND)
+    step = max(1, round_calls // driver.profile.samples_per_round)
     for index in (1, 2):
         began = time.perf_counter()
         if index == 1 and m.tracked and clock is not None:
@@ -312,7 +308,8 @@ def extra_round(driver: Driver, m: Measurement, folder: Path, calls: int | None 
     """One more, longer round after S3 (`extra_round_calls` by default), and S4 at its end."""
     mark = time.perf_counter()
     calls = extra_round_calls(m, driver.profile) if calls is None else calls
-    m.samples += driver.run(calls, sample_every=max(1, calls // SAMPLES_PER_ROUND), start=m.calls, phase="measured")
+    step = max(1, calls // driver.profile.samples_per_round)
+    m.samples += driver.run(calls, sample_every=step, start=m.calls, phase="measured")
     m.calls += calls
     m.extra_calls = calls
     path = folder / EXTRA_SNAPSHOT_NAME
@@ -342,15 +339,16 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
     go on in chunks until a chunk leaves heap + external memory flat, or `SETTLE_ROUNDS x iterations`
     calls or `SETTLE_SECONDS` have gone by.
     """
-    step = max(1, options.warmup // WARMUP_SAMPLES)
+    profile = driver.profile
+    step = max(1, options.warmup // profile.warmup_samples)
     warm = driver.run(options.warmup, sample_every=step, start=0, phase="warmup")
     last = warm[-1] if warm else driver.sample()
     done = options.warmup
-    chunk = max(options.warmup, SETTLE_CHUNK)
+    chunk = max(options.warmup, profile.settle_chunk_calls)
     budget = SETTLE_ROUNDS * options.iterations
-    if driver.profile.settle_sample_share and warm:
+    if profile.settle_sample_share and warm:
         chunk = min(budget, max(chunk, paced_chunk(driver.timings, options.warmup, len(warm),
-                                                   driver.profile.settle_sample_share)))
+                                                   profile.settle_sample_share)))
     started = time.perf_counter()
     while done - options.warmup < budget and time.perf_counter() - started < SETTLE_SECONDS:
         more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES), start=done, phase="warmup")
@@ -391,7 +389,6 @@ def clear_folder(folder: Path) -> None:
 __all__ = [
     "EXTRA_SNAPSHOT_NAME",
     "PLAN_SHARE",
-    "SAMPLES_PER_ROUND",
     "SNAPSHOT_NAMES",
     "Clock",
     "Measurement",

@@ -71,9 +71,18 @@ class RuntimeProfile:
     outside them can be missed (README, "What it does not see")."""
     kept_jumps_fall_share: float = 0.1
     """Growth by jumps is a steady rise while the heap gives back at most this share of what it rose by."""
+    samples_per_round: int = 20
+    """Samples per round of `iterations` calls (a sample is a full GC and the reads): twenty steps show a
+    leak of one small object per call as a rise at nearly every step."""
+    warmup_samples: int = 25
+    """Samples taken over the `warmup` calls: a module harness's own GC-and-sample path settles only after
+    some twenty rounds of it, and would otherwise add kilobytes to the measured round."""
+    settle_chunk_calls: int = 50
+    """Calls per chunk of the warm-up's settle loop, at least: enough for a module's JIT to move the heap
+    if it is still compiling (a call costs microseconds)."""
     settle_sample_share: float = 0.0
     """The warm-up's settle loop lengthens its chunks so that its samples take at most this share of its
-    time, at the pace the driver timed (0: chunks of `SETTLE_CHUNK` calls). A module's sample is a GC
+    time, at the pace the driver timed (0: chunks of `settle_chunk_calls` calls). A module's sample is a GC
     in-process and a module that settles ends its warm-up within a hundred calls; a server's sample
     (settle, GC, reads over the inspector: ~20 ms, ten requests) took three quarters of a warm-up that
     a server's JIT, still compiling after thousands of requests, always runs to its time bound."""
@@ -136,9 +145,24 @@ BUN = RuntimeProfile(
 CHROMIUM = replace(
     NODE,
     name="chromium",
-    # One Playwright click costs ~30 ms: 40 two-click iterations per round keep a page check near 20 s,
-    # and 10 warm-up calls plus the settle loop's chunks make ~60 before the sampling round.
-    defaults=MappingProxyType({"iterations": 40, "warmup": 10, "timeout": 120.0}),
+    # One Playwright click costs ~35 ms here: 40 two-click iterations per round are ~3 s of clicks.
+    # 8 B per action tolerated: one slot per action of an array indexed by an ever-growing id (Chart.js's
+    # `Chart.instances`, a holey array whose capacity grows by half whenever the next id passes it) is
+    # 4-6 B with Chromium's compressed pointers; that is 8 KB over 1,000 actions, below anything a page
+    # gate should fail, and a plain loop of those actions cannot tell it from flat. A detached element
+    # or one small object per action is 20 B and up.
+    defaults=MappingProxyType({"iterations": 40, "warmup": 10, "timeout": 120.0, "max_growth_per_iteration": 8}),
+    # A page's sample (settle, the memory-reducing GC, reads) costs ~100 ms, three clicks: a sample per
+    # warm-up call doubled the warm-up, and Chromium's own sampling path needs no rounds to settle.
+    warmup_samples=5,
+    # Twelve, not twenty: the memory-reducing GC of a page's sample grows with the heap (~0.1 s on a
+    # clean page, 0.5 s on a Chart.js page leaking 200 KB per click); twelve still leave the second
+    # half of a round the five steps `trend.sample_trend` needs to call a rise steady.
+    samples_per_round=12,
+    # Chunks of 50 clicks ran a page's settle loop to its time bound in one chunk, every time (~3.5 s
+    # of a check that should take five): chunks are paced by what a click and a sample cost instead.
+    settle_chunk_calls=10,
+    settle_sample_share=0.25,
     # Hundreds of clicks more per jump would double a page check.
     rounds_span_calls_so_far=False,
 )

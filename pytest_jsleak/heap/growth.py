@@ -333,8 +333,36 @@ def _data_retained(graph: HeapGraph) -> np.ndarray:
         ok &= snap.node_type[owner_safe] == meta.node_type_code("object")
         ok &= ~weightless[owner_safe]
         weightless[storage[ok]] = False
+    weightless |= weak_tables(graph)
     sizes[weightless] = 0
     return retained_sizes_from(idom, sizes, shortest_paths(graph))
+
+
+#: Collections that hold their keys weakly: the engine clears the entries of dead keys in the GC and
+#: keeps the table's capacity for later, so the table grows with the most keys ever alive at once
+#: between two collections (Vue's reactive `targetMap` doubled twice on a clean page), not with what
+#: it keeps. What a weak collection keeps alive, it keeps through keys something else holds, and those
+#: keys and their values are survivors of their own classes.
+WEAK_COLLECTIONS = ("WeakMap", "WeakSet")
+
+
+def weak_tables(graph: HeapGraph) -> np.ndarray:
+    """Mask of the hash tables of weak collections (the node a `WeakMap` or `WeakSet` holds through its
+    internal `table` edge, in V8's snapshots): their own size is not the program's data. The values
+    they hold keep theirs."""
+    snap = graph.snapshot
+    mask = np.zeros(snap.node_count, np.bool_)
+    codes, names = class_keys(graph)
+    wanted = [names.index(name) for name in WEAK_COLLECTIONS if name in names]
+    table_names = snap.strings.indices_of("table")
+    internal = snap.meta.edge_type_code("internal")
+    if not wanted or not table_names or internal < 0:
+        return mask
+    owners = np.isin(codes, wanted) & (snap.node_type == snap.meta.node_type_code("object"))
+    edges = np.flatnonzero((snap.edge_type == internal) & np.isin(snap.edge_name, table_names))
+    edges = edges[owners[graph.edge_from[edges]]]
+    mask[snap.edge_to[edges]] = True
+    return mask
 
 
 def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,15 @@ from pytest_jsleak.check import run_driver_check
 from pytest_jsleak.errors import JsLeakError
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import resolve
-from pytest_jsleak.profiles import BUN, DENO, NODE, SERVICE_SETTLE_SAMPLE_SHARE, RuntimeProfile, service_profile
+from pytest_jsleak.profiles import (
+    BUN,
+    CHROMIUM,
+    DENO,
+    NODE,
+    SERVICE_SETTLE_SAMPLE_SHARE,
+    RuntimeProfile,
+    service_profile,
+)
 
 
 def check(driver: FakeDriver, tmp_path: Path, **options: object) -> LeakResult:
@@ -452,3 +460,30 @@ def test_a_servers_rounds_after_a_jump_stay_within_the_round_cap(tmp_path: Path)
     check(driver, tmp_path)
     measured = [calls for phase, calls in driver.phases if phase == "measured"]
     assert measured[:2] == [200, 200] and max(measured) <= plan.ROUND_CAP_FACTOR * 200
+
+
+def test_a_pages_warm_up_and_rounds_are_paced_by_what_a_click_and_a_sample_cost(tmp_path: Path) -> None:
+    # A two-click action costs 70 ms and a page's sample (the memory-reducing GC) 100 ms: five samples
+    # over the 10 warm-up calls, settle chunks of 4 x 0.1 x 3 / 0.07 = 18 calls (not 50), and twelve
+    # samples per 40-call round (a sample every 3 calls, not every 2).
+    from pytest_jsleak.drivers.page import page_options
+
+    driver = FakeDriver(Program(kept=flat()), profile=CHROMIUM, call_seconds=0.07, sample_seconds=0.1)
+    result = LeakResult(target="page", scenario="page-action", runtime="chromium", verdict="clean")
+    run_driver_check(lambda: driver, page_options(), tmp_path / "check", result)
+    assert result.verdict == "clean" and driver.snapshots == []
+    assert driver.phases == [("warmup", 10), ("warmup", 18), ("measured", 40)]
+    assert [s.iteration for s in result.samples] == [0, *range(3, 40, 3)]
+    # A module keeps twenty samples per round and chunks of fifty.
+    module = FakeDriver(Program(kept=flat()), call_seconds=0.07, sample_seconds=0.1)
+    run_driver_check(lambda: module, resolve({"iterations": 40, "warmup": 10}), tmp_path / "module",
+                     LeakResult(target="m", scenario="s", runtime="node", verdict="clean"))
+    assert module.phases == [("warmup", 10), ("warmup", 50), ("measured", 40)]
+
+
+def test_a_page_tolerates_less_than_one_slot_per_action() -> None:
+    from pytest_jsleak.drivers.page import page_options
+
+    assert page_options().max_growth_per_iteration == 8
+    assert page_options({"max_growth_per_iteration": 0}).max_growth_per_iteration == 0
+    assert resolve({}).max_growth_per_iteration == 0

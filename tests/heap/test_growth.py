@@ -32,6 +32,7 @@ def program(
     table: int = 0,
     jit_shortcut: bool = False,
     table_type: str = "array",
+    table_class: str = "Set",
     runtime_cell: int = 0,
     global_route: bool = False,
     stack_roots: bool = False,
@@ -43,9 +44,10 @@ def program(
     `renumber` shifts every id (Bun renumbers objects in every snapshot); `table` adds a Set whose
     table grows by that many bytes; `jit_shortcut` adds compiled code, right under the root, that
     embeds `latencies` (as JSC's optimised code does once `handle` tiers up). `table_type="hidden"`
-    stores the Set's table as JSC does, in a `(system)` cell; `runtime_cell` hangs a `(system)` cell
-    of that many bytes off `handle` (the runtime's, never the program's data). `global_route`: the
-    module scope is also reached from a global object under the root (as JSC's module registry);
+    stores the Set's table as JSC does, in a `(system)` cell; `table_class` makes it another
+    collection; `runtime_cell` hangs a `(system)` cell of that many bytes off `handle` (the runtime's,
+    never the program's data). `global_route`: the module scope is also reached from a global object
+    under the root (as JSC's module registry);
     `stack_roots`: the GC roots hold `latencies` and `window` directly (JSC's conservative scan).
     """
     b = SnapshotBuilder()
@@ -85,7 +87,7 @@ def program(
         b.edge(0, optimised, 2, "element")
         b.edge(optimised, latencies, "constant", "internal")
     if table:
-        seen = add("object", "Set", 32, 15)
+        seen = add("object", table_class, 32, 15)
         b.edge(scope, seen, "seen", "context")
         storage = add(table_type, "", table, 5001 + table * 2)
         b.edge(seen, storage, "table", "internal")
@@ -181,6 +183,17 @@ def test_a_table_that_doubles_once_needs_another_round(tmp_path) -> None:
     # A cache that filled once stays the same size: no growth again.
     (still,) = graphs(new_folder(tmp_path, "s5"), [program(800, table=8192)])
     assert grew_again(snaps[2], still, found.one_round, stable_ids=True) == []
+
+
+def test_a_weak_collections_table_is_not_the_programs_data(tmp_path) -> None:
+    # The same table under a WeakMap (Vue's reactive targetMap doubled twice on a clean page): its
+    # capacity follows the most keys alive at once between two GCs; what it keeps, live keys keep.
+    snaps = graphs(tmp_path, [program(800, table=t, table_class="WeakMap") for t in (4096, 8192, 16384)])
+    found = grown_in_place(snaps, stable_ids=True)
+    assert (found.grown, found.one_round) == ([], [])
+    # As a Set, the same growth is found (the other side of the rule).
+    snaps = graphs(new_folder(tmp_path, "set"), [program(800, table=t, table_class="Set") for t in (4096, 8192, 16384)])
+    assert [g.class_name for g in grown_in_place(snaps, stable_ids=True).grown] == ["Set"]
 
 
 def test_a_set_table_in_a_system_cell_is_the_programs_data(tmp_path) -> None:
