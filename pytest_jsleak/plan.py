@@ -2,9 +2,11 @@
 
 For `iterations` = N:
 
-1. warm-up: `warmup` calls, then chunks of at least 50 calls until memory stops moving (the JIT and
+1. warm-up: `warmup` calls, then chunks of at least 50 calls (10 on a page, paced by what a click and
+   a sample cost: `settle_chunk_calls`, `settle_sample_share`) until memory stops moving (the JIT and
    lazy caches settle), within a bound of calls and seconds (`warm_up`);
-2. the sampling round: N calls with a sample (full GC, heap + external + RSS) every N/20 calls;
+2. the sampling round: N calls with a sample (full GC, heap + external + RSS) every N/20 calls (the
+   profile's `samples_per_round`: twelve on a page, whose sample costs three clicks);
    a heap flat over its second half, with no kind of active resource piling up, is clean with no
    snapshot at all (the fast path). A round that rose by a jump (the JIT, or a long-lived table
    resizing) gets a second sampling round;
