@@ -10,7 +10,7 @@ Protocol session (`page.context.new_cdp_session(page)`), with the heap operation
   as one unified heap). A plain full GC leaves what the JIT keeps compiling on the page: 40-200 KB
   over 100 actions of a clean page on React, Vue or Chart.js, steady enough that no clean page took
   the fast path. The memory-reducing collection also drops bytecode and caches the page can
-  rebuild: the same pages stay within 2 KB, with a one-off jump now and then (see `_collect_garbage`);
+  rebuild: the same pages stay within a few KB (see `_collect_garbage`);
 - heap: `Runtime.getHeapUsage` → `usedSize` (the JS heap);
 - external: `backingStorageSize` (ArrayBuffer backing stores and external strings). Blink's own
   garbage-collected heap (`embedderHeapUsedSize`, where DOM nodes live) is left out: it jumps by
@@ -211,8 +211,9 @@ class PageDriver:
         # the compilation cache); asked for the objects of a fresh null-prototype object, it finds
         # none and returns an empty array. Measured on four clean pages (React 18, Vue 3 twice,
         # Chart.js 4), 100 actions after 60, samples every 2 actions: +79 to +207 KB with two
-        # `HeapProfiler.collectGarbage`, +1.5 to +69 KB with this (the larger in one jump, at the
-        # same action on two pages). It costs ~80-120 ms against ~30 ms. The plain GC after it
+        # `HeapProfiler.collectGarbage`, +1.5 to +5 KB with this, besides a one-off 64 KB at about
+        # the 128th action on two pages (V8's number-to-string cache, grown beforehand since:
+        # `ENGINE_TABLES_EXPRESSION`). It costs ~80-120 ms against ~30 ms. The plain GC after it
         # frees the query's own two objects and whatever the first one's finalisers released
         # (weak callbacks of DOM wrappers, Blink's pre-finalizers).
         found = self._send("Runtime.evaluate", {"expression": "Object.create(null)", "objectGroup": GC_GROUP})
