@@ -58,8 +58,6 @@ from pytest_jsleak.runtime.page import (
 )
 
 OBJECT_GROUP = "jsleak-listeners"
-#: The objects a full GC asks the page for (released at once).
-GC_GROUP = "jsleak-gc"
 
 
 def page_options(*layers: Mapping[str, Any]) -> Options:
@@ -206,22 +204,14 @@ class PageDriver:
             raise TargetError(f"the page could not settle before a sample: {details.get('text', details)}")
 
     def _collect_garbage(self) -> None:
-        # `Runtime.queryObjects` first collects all available garbage (repeated memory-reducing
-        # GCs, which also flush the bytecode and compiled code of functions not running and clear
-        # the compilation cache); asked for the objects of a fresh null-prototype object, it finds
-        # none and returns an empty array. Measured on four clean pages (React 18, Vue 3 twice,
-        # Chart.js 4), 100 actions after 60, samples every 2 actions: +79 to +207 KB with two
+        # The memory-reducing collection (`cdp.collect_all_garbage`). Measured on four clean pages
+        # (React 18, Vue 3 twice, Chart.js 4), 100 actions after 60, samples every 2 actions: +79 to +207 KB with two
         # `HeapProfiler.collectGarbage`, +1.5 to +5 KB with this, besides a one-off 64 KB at about
         # the 128th action on two pages (V8's number-to-string cache, grown beforehand since:
         # `ENGINE_TABLES_EXPRESSION`). It costs ~80-120 ms against ~30 ms. The plain GC after it
         # frees the query's own two objects and whatever the first one's finalisers released
         # (weak callbacks of DOM wrappers, Blink's pre-finalizers).
-        found = self._send("Runtime.evaluate", {"expression": "Object.create(null)", "objectGroup": GC_GROUP})
-        prototype = found.get("result", {}).get("objectId")
-        if prototype:
-            self._send("Runtime.queryObjects", {"prototypeObjectId": prototype, "objectGroup": GC_GROUP})
-            self._send("Runtime.releaseObjectGroup", {"objectGroup": GC_GROUP})
-        else:  # not an object (a page that replaced Object.create): the plain GCs
+        if not cdp.collect_all_garbage(self.session):  # a page that replaced Object.create: plain GCs
             self._send("HeapProfiler.collectGarbage")
         self._send("HeapProfiler.collectGarbage")
 
