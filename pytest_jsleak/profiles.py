@@ -153,7 +153,8 @@ CHROMIUM = replace(
     # or one small object per action is 20 B and up.
     defaults=MappingProxyType({"iterations": 40, "warmup": 10, "timeout": 120.0, "max_growth_per_iteration": 8}),
     # A page's sample (settle, the memory-reducing GC, reads) costs ~100 ms, three clicks: a sample per
-    # warm-up call doubled the warm-up, and Chromium's own sampling path needs no rounds to settle.
+    # warm-up call doubled the warm-up; the rounds that settle a module harness's own sampling path
+    # have no counterpart in a page, whose samples run no code of ours in it but the settle step.
     warmup_samples=5,
     # Twelve, not twenty: the memory-reducing GC of a page's sample grows with the heap (~0.1 s on a
     # clean page, 0.5 s on a Chart.js page leaking 200 KB per click); twelve still leave the second
