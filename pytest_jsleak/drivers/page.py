@@ -205,12 +205,12 @@ class PageDriver:
 
     def _collect_garbage(self) -> None:
         # The memory-reducing collection (`cdp.collect_all_garbage`). Measured on four clean pages
-        # (React 18, Vue 3 twice, Chart.js 4), 100 actions after 60, samples every 2 actions: +79 to +207 KB with two
-        # `HeapProfiler.collectGarbage`, +1.5 to +5 KB with this, besides a one-off 64 KB at about
-        # the 128th action on two pages (V8's number-to-string cache, grown beforehand since:
-        # `ENGINE_TABLES_EXPRESSION`). It costs ~80-120 ms against ~30 ms. The plain GC after it
-        # frees the query's own two objects and whatever the first one's finalisers released
-        # (weak callbacks of DOM wrappers, Blink's pre-finalizers).
+        # (React 18, Vue 3 twice, Chart.js 4), 100 actions after 60, samples every 2 actions: +79
+        # to +207 KB with two `HeapProfiler.collectGarbage`, +1.5 to +5 KB with this, besides a
+        # one-off 64 KB at about the 128th action on two pages (V8's number-to-string cache, grown
+        # beforehand since: `ENGINE_TABLES_EXPRESSION`). It costs ~80-120 ms against ~30 ms. The
+        # plain GC after it frees the query's own two objects and whatever the first one's
+        # finalisers released (weak callbacks of DOM wrappers, Blink's pre-finalizers).
         if not cdp.collect_all_garbage(self.session):  # a page that replaced Object.create: plain GCs
             self._send("HeapProfiler.collectGarbage")
         self._send("HeapProfiler.collectGarbage")
