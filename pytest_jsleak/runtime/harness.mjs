@@ -89,9 +89,83 @@ function makeMemoryReader() {
       return [m.heapUsed - m.external, m.external, m.rss];
     };
   }
+  if (IS_DENO) {
+    const wasmBytes = countWasmMemories();
+    return () => {
+      const m = memoryUsage();
+      return [m.heapUsed, m.external + wasmBytes(), m.rss];
+    };
+  }
   return () => {
     const m = memoryUsage();
     return [m.heapUsed, m.external, m.rss];
+  };
+}
+
+// Deno's `external` leaves out WebAssembly.Memory (Node's counts it: one page grown per call moves
+// Node's external by 64 KB, Deno's by nothing), so an arena that grows forever would look flat. The
+// harness counts the memories the target makes itself: `new WebAssembly.Memory`, and the memories
+// an instance exports (`new WebAssembly.Instance`, `WebAssembly.instantiate[Streaming]`), each held
+// weakly and summed at every sample. Installed before the target loads; `instanceof` and the
+// prototype chain are the engine's own.
+function countWasmMemories() {
+  const W = globalThis.WebAssembly;
+  if (typeof W !== "object" || typeof W.Memory !== "function") return () => 0;
+  const NativeMemory = W.Memory;
+  const NativeInstance = W.Instance;
+  const WeakRef_ = globalThis.WeakRef;
+  const live = [];
+  const seen = new WeakSet();
+  const track = (memory) => {
+    if (memory instanceof NativeMemory && !seen.has(memory)) {
+      seen.add(memory);
+      live.push(new WeakRef_(memory));
+    }
+  };
+  const trackExports = (instance) => {
+    if (instance && typeof instance.exports === "object") {
+      for (const value of Object.values(instance.exports)) track(value);
+    }
+  };
+  class Memory extends NativeMemory {
+    constructor(descriptor) {
+      super(descriptor);
+      track(this);
+    }
+  }
+  class Instance extends NativeInstance {
+    constructor(module, imports) {
+      super(module, imports);
+      trackExports(this);
+    }
+  }
+  const wrapInstantiate = (native) => async function (...args) {
+    const result = await native.apply(W, args);
+    trackExports(result instanceof NativeInstance ? result : result && result.instance);
+    return result;
+  };
+  Object.defineProperty(Memory, "name", { value: "Memory" });
+  Object.defineProperty(Instance, "name", { value: "Instance" });
+  W.Memory = Memory;
+  W.Instance = Instance;
+  for (const name of ["instantiate", "instantiateStreaming"]) {
+    if (typeof W[name] === "function") W[name] = wrapInstantiate(W[name]);
+  }
+  return () => {
+    let bytes = 0;
+    // Dead memories are dropped in place (the last one moved into the gap): the list stays as long
+    // as the most memories alive at once, and a sample allocates nothing but a new buffer's wrapper.
+    for (let k = 0; k < live.length; ) {
+      const memory = live[k].deref();
+      if (memory === undefined) {
+        live[k] = live[live.length - 1];
+        live.pop();
+        continue;
+      }
+      bytes += memory.buffer.byteLength;
+      k++;
+    }
+    return bytes;
   };
 }
 

@@ -33,8 +33,13 @@ MINIMUM_VERSIONS: dict[str, tuple[int, ...]] = {"node": (20,), "bun": (1, 1), "d
 #: thread puts optimised code in the heap at a deterministic point instead. (It has to be on the
 #: command line: set at run time, V8 keeps compiling concurrently.)
 NODE_FLAGS = ("--expose-gc", "--no-concurrent-recompilation")
-#: The same V8 flags for Deno, which takes them through one `--v8-flags` list.
-DENO_V8_FLAGS = "--v8-flags=" + ",".join(NODE_FLAGS)
+#: The same V8 flags for Deno, which takes them through one `--v8-flags` list, and --no-maglev: Deno's
+#: V8 (14.x) compiles the harness's sampling path and the node:* shims it calls with Maglev at call
+#: counts that fall inside the sampling rounds, raising the heap after a full GC by 1-4 KB jumps
+#: (machine code, feedback), so every clean check took the snapshots (2.0-2.5 s instead of 0.2-0.4 s
+#: on the examples). Node 20 has no Maglev; TurboFan still optimises, and what a call keeps alive
+#: does not depend on the tier that ran it.
+DENO_V8_FLAGS = "--v8-flags=" + ",".join((*NODE_FLAGS, "--no-maglev"))
 
 #: Suffixes of TypeScript sources: Bun, Deno and Node ≥ 22.6 run them.
 TYPESCRIPT_SUFFIXES = frozenset({".ts", ".mts", ".cts", ".tsx"})
