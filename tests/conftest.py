@@ -45,7 +45,33 @@ def _missing(marker: str) -> str | None:
     return None
 
 
+#: The files of the suite's long tests (a runtime or a browser through whole checks: 20-120 s each,
+#: ~60% of the suite's time), heaviest first. They run first: xdist hands the collected items out in
+#: order, round robin at the start, so a two-minute test collected last would run on one worker while
+#: the other one idles (longest first, as in list scheduling). The rest keep their order.
+LONG_TEST_FILES = (
+    "tests/plugin/test_examples.py",
+    "tests/corpus/",
+    "tests/corpus_pages/",
+    "tests/browser/test_pages.py",
+    "tests/corpus_handles/",
+    "tests/corpus_services/",
+    "tests/plugin/test_service.py",
+)
+
+
+def long_tests_first(items: list[pytest.Item]) -> None:
+    """Reorder `items` in place: those of `LONG_TEST_FILES` first, in that order, then the rest."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((k for k, prefix in enumerate(LONG_TEST_FILES) if path.startswith(prefix)), len(LONG_TEST_FILES))
+
+    items.sort(key=rank)  # stable: the order within a file is kept
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    long_tests_first(items)
     # Tests of bun, deno, Node 22 or a browser skip on a developer machine without them, and fail
     # in CI, where .ci/run installs every one of them.
     if IN_CI:
