@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import termios
 import threading
 import time
@@ -40,15 +41,23 @@ class OutputTail:
         self._thread.start()
 
     def _drain(self) -> None:
+        # Wait for data outside the lock, then read and store it under the lock: a chunk is never
+        # out of the pipe and not yet in the tail while the lock is free (what `settle` relies on).
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             while True:
                 try:
-                    chunk = os.read(self._fd, 1 << 16)
-                except OSError:
-                    break
-                if not chunk:
-                    break
+                    poller.poll()
+                except InterruptedError:
+                    continue
                 with self._lock:
+                    try:
+                        chunk = os.read(self._fd, 1 << 16)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
                     self._total += len(chunk)
                     self._tail += chunk
                     excess = len(self._tail) - self._capacity
@@ -84,10 +93,9 @@ class OutputTail:
             if int.from_bytes(buf, "little") == 0:
                 break
             time.sleep(0.002)
-        # The drain thread may hold a chunk it has read but not yet stored.
+        # A chunk the drain thread has taken out of the pipe is stored before it lets go of the lock.
         with self._lock:
             pass
-        time.sleep(0.002)
 
     def join(self, timeout: float) -> None:
         """Wait until the pipe reached its end (the process and its children are gone)."""

@@ -200,8 +200,12 @@ class HarnessProcess:
         return 0 if self._output is None else self._output.total_bytes
 
     def output_tail(self, limit: int = 4000) -> str:
-        """The last `limit` bytes of the target's stdout and stderr (interleaved as written)."""
-        return "" if self._output is None else self._output.text(limit)
+        """The last `limit` bytes of the target's stdout and stderr (interleaved as written), up to
+        what it has written by now (the pipe is drained first, for at most a quarter second)."""
+        if self._output is None:
+            return ""
+        self._output.settle()
+        return self._output.text(limit)
 
     # --- commands ----------------------------------------------------------------------------------
 

@@ -459,9 +459,10 @@ class ServiceProcess:
             return 0
 
     def output_tail(self, limit: int = 4000) -> str:
-        """The last `limit` bytes of the server's stdout and stderr."""
+        """The last `limit` bytes of the server's stdout and stderr, up to what it has written by now."""
         if self._output is None:
             return ""
+        self._output.settle()
         return self._output.text(limit)
 
     def settle_output(self) -> None:
