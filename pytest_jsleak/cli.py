@@ -18,10 +18,11 @@ import numpy as np
 
 from pytest_jsleak import heap
 from pytest_jsleak.errors import SnapshotFormatError
+from pytest_jsleak.heap import indexed
 from pytest_jsleak.heap.allocations import AllocationTraces, allocation_sites, carries_allocation_traces
 from pytest_jsleak.heap.diff import contains
 from pytest_jsleak.heap.dominators import dominators
-from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from, keyed_sizes
+from pytest_jsleak.heap.growth import dominated_ancestors, grown_in_place_from
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.report import diff as report
 
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--no-growth", action="store_true",
         help="with 3 snapshots: skip the objects that grew in place (reads A and B whole; faster without)",
+    )
+    diff.add_argument(
+        "--no-cache", action="store_true",
+        help="neither read nor write the processed-snapshot cache (SNAPSHOT.jsleak-index beside each file)",
     )
     diff.add_argument("--timings", action="store_true", help="print where the time went to stderr")
     diff.set_defaults(handler=run_diff)
@@ -206,13 +211,13 @@ def run_diff(args: argparse.Namespace) -> int:
     if len(set(labels)) < len(labels):
         labels = list(files)
     clock = _Clock(args.timings)
+    use_index = not args.no_cache
     if len(files) == 2:
-        before = heap.read_snapshot(files[0])
-        clock.lap(f"read {labels[0]}")
-        after = heap.read_snapshot(files[1])
-        clock.lap(f"read {labels[1]}")
-        census_before = heap.class_census(before)
-        census_after = heap.class_census(after)
+        graphs = [indexed.read_graph(path, use_index=use_index) for path in files]
+        before, after = (graph.snapshot for graph in graphs)
+        clock.lap(f"read {labels[0]} and {labels[1]}")
+        census_before = heap.class_census(graphs[0])
+        census_after = heap.class_census(graphs[1])
         rows = [r for r in heap.compare(census_before, census_after) if r.class_name not in set(args.ignore)]
         clock.lap("compare")
         sites = _new_object_sites(before, after, census_after, rows, args.paths)
@@ -226,6 +231,10 @@ def run_diff(args: argparse.Namespace) -> int:
             _print_json(report.comparison_json(labels[0], labels[1], rows, args.top, notes, sites))
         else:
             print(report.comparison_text(labels[0], labels[1], rows, args.top, notes, sites))
+        sys.stdout.flush()
+        for graph in graphs:
+            indexed.save_graph(graph, use_index=use_index)
+        clock.lap("processed-snapshot cache")
         clock.total()
         return EXIT_OK
 
@@ -234,14 +243,14 @@ def run_diff(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=1) as pool:
         # uint32 (V8's id type) rather than the default int64: half the memory for the two lists.
         ids_future = pool.submit(
-            lambda: (heap.read_node_ids(files[0], dtype="uint32"), heap.read_node_ids(files[1], dtype="uint32"))
+            lambda: (indexed.read_ids(files[0], use_index=use_index), indexed.read_ids(files[1], use_index=use_index))
         )
-        final = heap.read_snapshot(files[2])
+        graph = indexed.read_graph(files[2], use_index=use_index)
+        final = graph.snapshot
         clock.lap(f"read {labels[2]}")
         ids = list(ids_future.result())
         del ids_future
         clock.lap(f"read ids of {labels[0]} and {labels[1]} (rest of)")
-    graph = heap.HeapGraph(final)
     if final.ids_comparable:
         candidates = heap.leak_candidates(ids[0], ids[1], graph)
         ids.clear()  # the ids of A and B are not needed past this point: free them before the graph work
@@ -254,14 +263,14 @@ def run_diff(args: argparse.Namespace) -> int:
         clock.lap("grouping by class")
     else:
         ids.clear()
-        first, second = (heap.class_census(heap.read_snapshot(path)) for path in files[:2])
+        first, second = (_census(path, use_index) for path in files[:2])
         result = heap.three_snapshot_counts(first, second, heap.class_census(graph), graph, ignore_classes=args.ignore)
         clock.lap("per-class counts")
     grown = []
     if not args.no_growth:
         # S1 and S2 are read one at a time, and only their keys and sizes are kept.
         comparable = final.ids_comparable
-        keyed = [keyed_sizes(heap.HeapGraph(heap.read_snapshot(path)), comparable) for path in files[:2]]
+        keyed = [indexed.read_keyed_sizes(path, comparable, use_index=use_index) for path in files[:2]]
         # Holders of survivors grow with them: that growth is the survivors', listed above.
         survivors = [row.survivor_nodes for row in result.rows if row.survivors >= 2 and row.survivor_nodes.size]
         explained = dominated_ancestors(graph, np.concatenate(survivors)) if survivors else None
@@ -294,10 +303,22 @@ def run_diff(args: argparse.Namespace) -> int:
         _print_json(report.leaks_json(labels, classes, args.top, paths, result.notes, result.method, sites, grown))
     else:
         print(report.leaks_text(labels, classes, args.top, paths, result.notes, sites, grown))
+    # After the report is out: the index only speeds up the next diff of these files.
+    sys.stdout.flush()
+    indexed.save_graph(graph, use_index=use_index)
+    clock.lap("processed-snapshot cache")
     clock.total()
     if args.threshold is not None and any(row.survivors > args.threshold for row in classes):
         return EXIT_LEAK
     return EXIT_OK
+
+
+def _census(path: str, use_index: bool) -> heap.ClassCensus:
+    """The class census of S1 or S2 (Bun's diff by counts), through the processed-snapshot cache."""
+    graph = indexed.read_graph(path, use_index=use_index)
+    census = heap.class_census(graph)
+    indexed.save_graph(graph, use_index=use_index)
+    return census
 
 
 def redacted_name(path: str) -> str:

@@ -5,7 +5,9 @@
 Generates the sets with `node --expose-gc gen_snapshots.mjs` (a process that leaks 1000
 `RequestRecord`s per step through the global array `requestLog` and `onRequest` listener
 closures), installs memlab from the npm registry into bench/.scratch/memlab, and prints both
-tools side by side: wall time and peak RSS of the whole process (os.wait4), with the ratios.
+tools side by side: wall time and peak RSS of the whole process (os.wait4), with the ratios; and
+jsleak's forms: afresh (`--no-cache`, growth in place on, the default analysis), `--no-growth`, the
+first run that writes the processed-snapshot cache, and the runs that start from it (medians).
 Everything it writes goes to bench/.scratch/ (gitignored). node and memlab get stdin from
 /dev/null.
 """
@@ -92,10 +94,25 @@ def check_jsleak(output: str, leaks: int) -> str:
     return "ok" if ok else f"WRONG: {record.get('survivors')} RequestRecord, path {record.get('path_text')}"
 
 
+def drop_indexes(files: list[Path]) -> None:
+    for path in files:
+        Path(str(path) + ".jsleak-index").unlink(missing_ok=True)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def jsleak_runs(files: list[Path], extra: list[str], repeat: int) -> list[tuple[float, float, int, str]]:
+    command = [sys.executable, "-m", "pytest_jsleak", "diff", *map(str, files), "--json", *extra]
+    return [measure(command) for _ in range(repeat)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", default="small,medium,large")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of jsleak per set (best is reported)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each jsleak form per set (the median is shown)")
     parser.add_argument("--no-memlab", action="store_true")
     args = parser.parse_args()
     memlab = None if args.no_memlab else install_memlab()
@@ -104,13 +121,27 @@ def main() -> int:
         files = generate(name)
         size, nodes, edges = snapshot_facts(files[2])
         leaks = SETS[name][1]
-        runs = [measure([sys.executable, "-m", "pytest_jsleak", "diff", *map(str, files), "--json"])
-                for _ in range(args.repeat)]
-        best = min(runs, key=lambda run: run[0])
+        drop_indexes(files)
+        # The default diff (growth in place on) analysing the files afresh, its --no-growth form,
+        # then the cache: one run that writes the index, and runs that start from it.
+        fresh = jsleak_runs(files, ["--no-cache"], args.repeat)
+        no_growth = jsleak_runs(files, ["--no-cache", "--no-growth"], args.repeat)
+        writing = jsleak_runs(files, [], 1)[0]
+        cached = jsleak_runs(files, [], args.repeat)
+        index_mb = sum(Path(str(path) + ".jsleak-index").stat().st_size for path in files) / 1e6
+        drop_indexes(files)
         row = {
             "set": name, "snapshot_mb": round(size, 1), "nodes": nodes, "edges": edges,
-            "jsleak_s": round(best[0], 2), "jsleak_rss_mb": round(max(run[1] for run in runs)),
-            "jsleak_check": check_jsleak(best[3], leaks),
+            "jsleak_s": round(median([run[0] for run in fresh]), 2),
+            "jsleak_rss_mb": round(median([run[1] for run in fresh])),
+            "no_growth_s": round(median([run[0] for run in no_growth]), 2),
+            "no_growth_rss_mb": round(median([run[1] for run in no_growth])),
+            "writing_s": round(writing[0], 2), "writing_rss_mb": round(writing[1]),
+            "cached_s": round(median([run[0] for run in cached]), 2),
+            "cached_rss_mb": round(median([run[1] for run in cached])),
+            "index_mb": round(index_mb, 1),
+            "jsleak_check": check_jsleak(fresh[0][3], leaks),
+            "cached_same": all(run[3] == fresh[0][3] for run in [*fresh, writing, *cached]),
         }
         if memlab is not None:
             command = ["node", "--expose-gc", "--max-old-space-size=16000", str(memlab), "find-leaks",
@@ -121,19 +152,21 @@ def main() -> int:
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
     print()
-    print("| set | snapshot | nodes | edges | memlab find-leaks | jsleak diff | time ratio | RSS ratio | check |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| set | snapshot | nodes / edges | memlab find-leaks | `jsleak diff` (growth on) "
+          "| ratio to memlab (time, RSS) | `--no-growth` | first run writing the index | from the index "
+          "| from the index / afresh | same output | check |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in results:
         memlab_cell = (f"{row['memlab_s']:.2f} s, {row['memlab_rss_mb']} MB" if "memlab_s" in row else "–")
-        ratios = ("–", "–")
+        ratios = "–"
         if "memlab_s" in row:
-            ratios = (
-                f"{row['memlab_s'] / row['jsleak_s']:.1f}×",
-                f"{row['memlab_rss_mb'] / row['jsleak_rss_mb']:.1f}×",
-            )
-        jsleak_cell = f"{row['jsleak_s']:.2f} s, {row['jsleak_rss_mb']} MB"
-        print(f"| {row['set']} | {row['snapshot_mb']} MB | {row['nodes']:,} | {row['edges']:,} | {memlab_cell} | "
-              f"{jsleak_cell} | {ratios[0]} | {ratios[1]} | {row['jsleak_check']} |")
+            ratios = f"{row['jsleak_s'] / row['memlab_s']:.2f}×, {row['jsleak_rss_mb'] / row['memlab_rss_mb']:.2f}×"
+        print(f"| {row['set']} | {row['snapshot_mb']} MB | {row['nodes']:,} / {row['edges']:,} | {memlab_cell} | "
+              f"{row['jsleak_s']:.2f} s, {row['jsleak_rss_mb']} MB | {ratios} | "
+              f"{row['no_growth_s']:.2f} s, {row['no_growth_rss_mb']} MB | "
+              f"{row['writing_s']:.2f} s, {row['writing_rss_mb']} MB (index {row['index_mb']} MB) | "
+              f"{row['cached_s']:.2f} s, {row['cached_rss_mb']} MB | {row['cached_s'] / row['jsleak_s']:.2f}× | "
+              f"{'yes' if row['cached_same'] else 'NO'} | {row['jsleak_check']} |")
     (SCRATCH / "heap-bench.json").write_text(json.dumps(results, indent=2))
     return 0
 

@@ -42,6 +42,14 @@ class HeapGraph:
             self._memo[compute] = compute(self)
         return cast(T, self._memo[compute])
 
+    def memoized(self, compute: Callable[[HeapGraph], T]) -> T | None:
+        """What `memo(compute)` holds, or None when it has not been built."""
+        return cast("T | None", self._memo.get(compute))
+
+    def prime(self, compute: Callable[[HeapGraph], T], value: T) -> None:
+        """Give `memo(compute)` a value built before, from the same snapshot (heap/index.py)."""
+        self._memo.setdefault(compute, value)
+
     # --- views ---------------------------------------------------------------------------------
 
     def node(self, index: int) -> NodeView:

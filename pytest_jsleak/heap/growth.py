@@ -365,9 +365,26 @@ def weak_tables(graph: HeapGraph) -> np.ndarray:
     return mask
 
 
-def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+KeyedSizes = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def keyed_sizes(graph: HeapGraph, stable_ids: bool) -> KeyedSizes:
     """(sorted identity keys, their node indices, data retained size per node) of one snapshot:
-    all that `grown_in_place_from` needs of S1 and S2."""
+    all that `grown_in_place_from` needs of S1 and S2. Built once per graph."""
+    return graph.memo(keyed_by_ids if stable_ids else keyed_by_place)
+
+
+def keyed_by_ids(graph: HeapGraph) -> KeyedSizes:
+    """`keyed_sizes` where ids identify objects across snapshots (V8), built afresh."""
+    return _keyed_sizes(graph, True)
+
+
+def keyed_by_place(graph: HeapGraph) -> KeyedSizes:
+    """`keyed_sizes` where only an object's place in the heap does (Bun), built afresh."""
+    return _keyed_sizes(graph, False)
+
+
+def _keyed_sizes(graph: HeapGraph, stable_ids: bool) -> KeyedSizes:
     keys = identity_keys(graph, stable_ids=stable_ids)
     nodes = np.flatnonzero(keys != 0)
     order = np.argsort(keys[nodes], kind="stable")
@@ -434,6 +451,8 @@ __all__ = [
     "grown_in_place",
     "grown_in_place_from",
     "identity_keys",
+    "keyed_by_ids",
+    "keyed_by_place",
     "keyed_sizes",
     "large_objects",
     "structural_keys",
