@@ -73,19 +73,20 @@ def _keys_of(graph: HeapGraph, nodes: np.ndarray | None) -> tuple[np.ndarray, li
         names = snap.node_name[nodes]
     meta = snap.meta
     type_count = len(meta.node_types)
-    string_count = len(snap.strings)
     # One integer per key candidate: per-type keys are [0, type_count); named keys are
-    # type_count + type * string_count + name, so equal names of different types stay apart
-    # until their text is decoded below.
+    # type_count + type * len(distinct) + the name's place among the distinct names, so equal names
+    # of different types stay apart until their text is decoded below (and the codes' range stays
+    # small enough for `unique_inverse`'s table).
     named = np.zeros(type_count, np.bool_)
     for position, type_name in enumerate(meta.node_types):
         if type_name in _NAMED_TYPES or type_name in ("closure", "hidden"):
             named[position] = True
     is_named = named[types]
     codes = types.astype(np.int64)
-    codes[is_named] = type_count + codes[is_named] * string_count + names[is_named]
-    unique, inverse = np.unique(codes, return_inverse=True)
-    labels = [_key_label(graph, int(code), type_count, string_count) for code in unique]
+    distinct, name_at = unique_inverse(names[is_named])
+    codes[is_named] = type_count + codes[is_named] * max(1, distinct.size) + name_at
+    unique, inverse = unique_inverse(codes)
+    labels = [_key_label(graph, int(code), type_count, distinct) for code in unique]
     # Merge labels that decode to the same text (e.g. `(string)` for three string types).
     merged: dict[str, int] = {}
     remap = np.empty(len(labels), np.int32)
@@ -100,13 +101,36 @@ def _keys_of(graph: HeapGraph, nodes: np.ndarray | None) -> tuple[np.ndarray, li
     return keys, list(merged)
 
 
-def _key_label(graph: HeapGraph, code: int, type_count: int, string_count: int) -> str:
+#: `unique_inverse` uses a table over the values' range when it is at most this many times the
+#: number of values (class codes span types x strings: ~3 per node on real heaps); past that, sorting.
+DENSE_RANGE_FACTOR = 16
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` for non-negative integers, without sorting them when
+    their range is small: a presence table and its running count (20 ms instead of 0.3 s for the
+    1.6 M class codes of a 122 MB snapshot)."""
+    if not values.size:
+        return values[:0], np.zeros(0, np.intp)
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= DENSE_RANGE_FACTOR * values.size + 1024:
+        unique, inverse = np.unique(values, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    present = np.zeros(high + 1, np.bool_)
+    present[values] = True
+    unique = np.flatnonzero(present).astype(values.dtype, copy=False)
+    position = np.cumsum(present, dtype=np.int32 if unique.size < (1 << 31) else np.intp)
+    position -= 1
+    return unique, position[values].astype(np.intp, copy=False)
+
+
+def _key_label(graph: HeapGraph, code: int, type_count: int, distinct: np.ndarray) -> str:
     node_types = graph.snapshot.meta.node_types
     if code < type_count:
         type_name = node_types[code]
         return _TYPE_KEYS.get(type_name, f"({type_name})")
-    type_code, name = divmod(code - type_count, string_count)
-    return key_for(node_types[type_code], graph.snapshot.strings[name])
+    type_code, place = divmod(code - type_count, max(1, distinct.size))
+    return key_for(node_types[type_code], graph.snapshot.strings[int(distinct[place])])
 
 
 def class_name(graph: HeapGraph, index: int) -> str:

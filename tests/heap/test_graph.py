@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pytest_jsleak import heap
-from pytest_jsleak.heap.classes import class_keys
+from pytest_jsleak.heap.classes import DENSE_RANGE_FACTOR, class_keys, unique_inverse
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.report.paths import format_path_inline, format_retainer_path
 
@@ -105,3 +106,14 @@ def test_a_retainer_path_never_goes_through_the_string_table(tmp_path):
     assert "(Internalized strings)" not in [step.node_name for step in path.steps]
     # A string only the table holds is garbage the next GC frees: no path at all.
     assert heap.retainer_path(graph, only_in_table) is None
+
+
+@pytest.mark.parametrize("span", [50, 10**9])  # a dense range (a table) and a sparse one (sorting)
+def test_unique_inverse_is_numpys_unique_on_both_sides_of_the_dense_range(span: int) -> None:
+    values = np.random.default_rng(7).integers(0, span, 4000)
+    assert (span < DENSE_RANGE_FACTOR * values.size) == (span == 50)
+    unique, inverse = unique_inverse(values)
+    expected_unique, expected_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(unique, expected_unique)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    np.testing.assert_array_equal(unique[inverse], values)
