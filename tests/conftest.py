@@ -46,9 +46,10 @@ def _missing(marker: str) -> str | None:
 
 
 #: The files of the suite's long tests (a runtime or a browser through whole checks: 20-120 s each,
-#: ~60% of the suite's time), heaviest first. They run first: xdist hands the collected items out in
-#: order, round robin at the start, so a two-minute test collected last would run on one worker while
-#: the other one idles (longest first, as in list scheduling). The rest keep their order.
+#: ~60% of the suite's time), heaviest first. They run first (longest first, as in list scheduling):
+#: xdist's worksteal scheduler (pyproject's addopts) gives each worker half of the items in order and
+#: lets an idle one take the second half of a busy one's queue, so the tail of the run is short tests.
+#: The rest keep their order.
 LONG_TEST_FILES = (
     "tests/plugin/test_examples.py",
     "tests/corpus/",
