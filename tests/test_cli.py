@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from heap.snapshot_builder import SnapshotBuilder  # tests/ is on sys.path (rootdir-relative)
+from heap.snapshot_builder import SnapshotBuilder, module_array  # tests/ is on sys.path (rootdir-relative)
 
 from pytest_jsleak.cli import main
 
@@ -21,15 +21,7 @@ UPDATE = os.environ.get("JSLEAK_UPDATE_GOLDEN") == "1"
 def build_step(records: int, *, with_closures: bool = True) -> SnapshotBuilder:
     """A tiny heap: a module context holds `requestLog` (an Array of RequestRecords) and a
     `listeners` array of closures, one per record. Ids stay the same across steps, as in V8."""
-    builder = SnapshotBuilder()
-    roots = builder.add("synthetic", "(GC roots)", self_size=0, id=3)
-    builder.edge(0, roots, 1, type="element")
-    context = builder.add("object", "system / Context", self_size=40, id=5)
-    builder.edge(roots, context, 1, type="element")
-    log = builder.add("object", "Array", self_size=32, id=7)
-    backing = builder.add("array", "", self_size=16 + 8 * records, id=9)
-    builder.edge(context, log, "requestLog", type="context")
-    builder.edge(log, backing, "elements", type="internal")
+    builder, context, backing = module_array("requestLog", records)
     listeners = builder.add("object", "Array", self_size=32, id=11)
     builder.edge(context, listeners, "listeners", type="context")
     script = builder.add("hidden", "system / Script", self_size=80, id=13)

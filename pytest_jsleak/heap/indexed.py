@@ -65,7 +65,7 @@ def read_keyed_sizes(path: Path, stable_ids: bool, *, use_index: bool = True) ->
         found = build(*_entries(index, name), None)
         if found is not None:
             return found
-    graph = read_graph(path, use_index=use_index)
+    graph = _graph_of(index, path)
     keyed: KeyedSizes = graph.memo(compute)
     if index is not None:
         arrays, values = parts(keyed)
@@ -78,12 +78,13 @@ def read_keyed_sizes(path: Path, stable_ids: bool, *, use_index: bool = True) ->
 
 def read_graph(path: Path, *, use_index: bool = True) -> HeapGraph:
     """The snapshot as a graph, its costly analyses already in its memo when the index holds them."""
-    index = _open(path, use_index)
-    if index is not None:
-        graph = _graph_from(index)
-        if graph is not None:
-            return graph
-    return HeapGraph(read_snapshot(path))
+    return _graph_of(_open(path, use_index), path)
+
+
+def _graph_of(index: SnapshotIndex | None, path: Path) -> HeapGraph:
+    """The graph from the index already opened (`index`), else from the file."""
+    graph = _graph_from(index) if index is not None else None
+    return graph if graph is not None else HeapGraph(read_snapshot(path))
 
 
 def save_graph(graph: HeapGraph, *, use_index: bool = True) -> bool:

@@ -159,3 +159,19 @@ class SnapshotBuilder:
         parts.append('"strings":[' + ",\n".join(json.dumps(s) for s in doc["strings"]) + "]}\n")
         path.write_text("".join(parts), encoding="utf-8")
         return path
+
+
+def module_array(name: str, slots: int) -> tuple[SnapshotBuilder, int, int]:
+    """A heap whose module scope holds one Array called `name` with `slots` element slots:
+    (GC roots) -> [1] -> system / Context -> name -> Array -> (array). Returns the builder, the
+    context and the Array's backing store (ids 3, 5, 7, 9: stable across steps, as in V8)."""
+    builder = SnapshotBuilder()
+    roots = builder.add("synthetic", "(GC roots)", self_size=0, id=3)
+    builder.edge(0, roots, 1, type="element")
+    context = builder.add("object", "system / Context", self_size=40, id=5)
+    builder.edge(roots, context, 1, type="element")
+    array = builder.add("object", "Array", self_size=32, id=7)
+    backing = builder.add("array", "", self_size=16 + 8 * slots, id=9)
+    builder.edge(context, array, name, type="context")
+    builder.edge(array, backing, "elements", type="internal")
+    return builder, context, backing

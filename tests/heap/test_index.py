@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from heap.snapshot_builder import SnapshotBuilder  # tests/ is on sys.path (rootdir-relative)
+from heap.snapshot_builder import SnapshotBuilder, module_array  # tests/ is on sys.path (rootdir-relative)
 from pytest_jsleak import heap
 from pytest_jsleak.cli import main
 from pytest_jsleak.heap import index as index_module
@@ -24,15 +24,7 @@ from pytest_jsleak.heap.paths import shortest_paths
 def step(records: int, grown: int) -> SnapshotBuilder:
     """A module scope holding `requestLog` (records that survive) and `latencies`, an array whose
     storage grows in place by `grown` bytes per step; ids stay the same across steps, as in V8."""
-    builder = SnapshotBuilder()
-    roots = builder.add("synthetic", "(GC roots)", self_size=0, id=3)
-    builder.edge(0, roots, 1, type="element")
-    context = builder.add("object", "system / Context", self_size=40, id=5)
-    builder.edge(roots, context, 1, type="element")
-    log = builder.add("object", "Array", self_size=32, id=7)
-    backing = builder.add("array", "", self_size=16 + 8 * records, id=9)
-    builder.edge(context, log, "requestLog", type="context")
-    builder.edge(log, backing, "elements", type="internal")
+    builder, context, backing = module_array("requestLog", records)
     latencies = builder.add("object", "Array", self_size=32, id=11)
     storage = builder.add("array", "", self_size=grown, id=13 + 2 * grown)  # a new store each step
     builder.edge(context, latencies, "latencies", type="context")

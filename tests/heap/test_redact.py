@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from heap.snapshot_builder import SnapshotBuilder
+from heap.snapshot_builder import SnapshotBuilder, module_array
 from pytest_jsleak import heap
 from pytest_jsleak.cli import main
 from pytest_jsleak.errors import SnapshotFormatError
@@ -128,15 +128,7 @@ def test_in_place_keeps_the_mode_and_twice_changes_nothing(tmp_path: Path) -> No
 def leak_step(records: int) -> SnapshotBuilder:
     """A module scope holds `sessions`, an Array of Session objects, each with a secret token and a
     user name; ids are stable across steps, as in V8."""
-    b = SnapshotBuilder()
-    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
-    b.edge(0, roots, 1, type="element")
-    context = b.add("object", "system / Context", self_size=40, id=5)
-    b.edge(roots, context, 1, type="element")
-    log = b.add("object", "Array", self_size=32, id=7)
-    backing = b.add("array", "", self_size=16 + 8 * records, id=9)
-    b.edge(context, log, "sessions", type="context")
-    b.edge(log, backing, "elements", type="internal")
+    b, _, backing = module_array("sessions", records)
     for n in range(records):
         session = b.add("object", "Session", self_size=40, id=101 + 6 * n)
         b.edge(backing, session, n, type="element")
