@@ -21,7 +21,7 @@ from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import AllocationTraces
 from pytest_jsleak.heap.classes import class_name
 from pytest_jsleak.heap.diff import contains
-from pytest_jsleak.heap.dominators import dominators, level_runs, level_slices
+from pytest_jsleak.heap.dominators import dominators, inherit_down
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
@@ -291,11 +291,7 @@ def dominated_by(graph: heap.HeapGraph, tops: np.ndarray) -> np.ndarray:
     idom = dominators(graph).idom
     mask = np.zeros(graph.node_count, np.bool_)
     mask[tops] = True
-    for begin, end, _ in level_runs(tree):
-        for nodes in level_slices(tree, begin, end):
-            up = idom[nodes]
-            held = up >= 0
-            mask[nodes[held]] |= mask[up[held]]
+    inherit_down(tree, idom, mask, mask.copy())
     return mask
 
 

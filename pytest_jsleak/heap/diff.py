@@ -9,7 +9,7 @@ import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys, instances_of
 from pytest_jsleak.heap.classes import class_name as node_class_name
-from pytest_jsleak.heap.dominators import dominators, level_runs
+from pytest_jsleak.heap.dominators import dominators, inherit_down
 from pytest_jsleak.heap.exclusions import (
     NOISE_NODE_TYPES,
     automation_owned,
@@ -351,15 +351,12 @@ def _retained_once(graph: HeapGraph, survivors: np.ndarray, codes: np.ndarray, w
     # nearest[v]: the nearest strict dominator of v that is a survivor (-1: none). Top-down over
     # the BFS levels, since a node's immediate dominator is always on an earlier level.
     nearest = np.full(graph.node_count, -1, tree.parent.dtype)
-    for begin, end, thin in level_runs(tree):
-        nodes = tree.order[begin:end]
-        if thin:
-            for node in nodes.tolist():
-                up = idom[node]
-                nearest[node] = up if node_class[up] >= 0 else nearest[up]
-            continue
-        up = idom[nodes]
-        nearest[nodes] = np.where(node_class[up] >= 0, up, nearest[up])
+    held = np.flatnonzero(idom >= 0)
+    survivor_idom = held[node_class[idom[held]] >= 0]
+    nearest[survivor_idom] = idom[survivor_idom]
+    keep = np.zeros(graph.node_count, np.bool_)
+    keep[survivor_idom] = True
+    inherit_down(tree, idom, nearest, keep)
     # Follow the chain of survivor dominators until one of the same class (nested) or none.
     walk = nearest[survivors]
     nested = np.zeros(survivors.size, np.bool_)

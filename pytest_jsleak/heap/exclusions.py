@@ -19,7 +19,7 @@ import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys
 from pytest_jsleak.heap.dom import has_dom_state
-from pytest_jsleak.heap.dominators import dominators, level_runs, level_slices
+from pytest_jsleak.heap.dominators import dominators, inherit_down
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.heap.snapshot import HeapSnapshot
@@ -169,26 +169,21 @@ def dominated_by(graph: HeapGraph, owners: np.ndarray) -> np.ndarray:
     if not owners.size:
         return flag
     flag[owners] = True
-    for begin, end, thin in level_runs(tree):
-        nodes = tree.order[begin:end]
-        if thin:
-            for node in nodes.tolist():
-                up = idom[node]
-                if up >= 0 and flag[up]:
-                    flag[node] = True
-            continue
-        up = idom[nodes]
-        flag[nodes] |= (up >= 0) & flag[np.maximum(up, 0)]
+    inherit_down(tree, idom, flag, flag.copy())
     return flag
 
 
 def harness_owned(graph: HeapGraph) -> np.ndarray:
-    """Bool mask: the harness's own objects, never the target's.
+    """Bool mask: the harness's own objects, never the target's (built once per graph; read only).
 
     Those only the harness's scope keeps alive (dominated by it), and those whose shortest path
     leaves that scope through one of its own variables (`commandStream`, `HANDLERS`); the path
     through `__jsleakExports` leads to the target's module and stays the target's.
     """
+    return graph.memo(_harness_owned)
+
+
+def _harness_owned(graph: HeapGraph) -> np.ndarray:
     scopes = harness_module_scopes(graph)
     owned = dominated_by(graph, scopes)
     if not scopes.size:
@@ -204,11 +199,7 @@ def harness_owned(graph: HeapGraph) -> np.ndarray:
                 seeds.append(child)
     through = np.zeros(graph.node_count, np.bool_)
     through[np.asarray(seeds, dtype=np.int64)] = True
-    parent = tree.parent
-    for begin, end, _thin in level_runs(tree):
-        for level_nodes in level_slices(tree, begin, end):
-            up = parent[level_nodes]
-            through[level_nodes] |= (up >= 0) & through[np.maximum(up, 0)]
+    inherit_down(tree, tree.parent, through, through.copy())
     return owned | through
 
 

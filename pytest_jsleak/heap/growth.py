@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys, class_name
-from pytest_jsleak.heap.dominators import dominators, level_runs, level_slices, retained_sizes_from
+from pytest_jsleak.heap.dominators import dominators, level_runs, retained_sizes_from
 from pytest_jsleak.heap.exclusions import NOISE_CLASS_NAMES, automation_owned, harness_owned
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import ShortestPathTree, followed_edge_filter, shortest_path_tree, shortest_paths
@@ -158,14 +158,34 @@ def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
     edge_label[edge_to[chosen]] = label
     keys[0] = _text_hash("root")
     with np.errstate(over="ignore"):
-        for begin, end, _thin in level_runs(tree):
-            # Within a run of thin levels a node's parent may be in the same slice: go level by level.
-            for level_nodes in level_slices(tree, begin, end):
-                mixed = (keys[parent[level_nodes]] * _MULTIPLIER) ^ edge_label[level_nodes]
-                mixed = (mixed * _MULTIPLIER) ^ class_hash[codes[level_nodes]]
-                keys[level_nodes] = mixed | np.uint64(1)  # never 0 for a reachable node
+        for begin, end, thin in level_runs(tree):
+            nodes = tree.order[begin:end]
+            if thin:
+                # A node's parent may be in the same run (a chain): the same mix, node by node.
+                keys[nodes] = _chain_keys(nodes, parent, tree.rank, begin, keys, edge_label, class_hash[codes[nodes]])
+                continue
+            mixed = (keys[parent[nodes]] * _MULTIPLIER) ^ edge_label[nodes]
+            mixed = (mixed * _MULTIPLIER) ^ class_hash[codes[nodes]]
+            keys[nodes] = mixed | np.uint64(1)  # never 0 for a reachable node
     keys[tree.rank < 0] = 0
     return keys
+
+
+def _chain_keys(nodes: np.ndarray, parent: np.ndarray, rank: np.ndarray, begin: int, keys: np.ndarray,
+                edge_label: np.ndarray, class_hashes: np.ndarray) -> np.ndarray:
+    """`_keys_along`'s keys of a run of thin levels (`nodes`, from position `begin` of the BFS order),
+    in Python integers: parents before the run have their keys in `keys`."""
+    ups = parent[nodes]
+    inside = (rank[ups].astype(np.int64) - begin).tolist()  # the parent's position in the run, < 0: before it
+    before = keys[ups].tolist()
+    labels = edge_label[nodes].tolist()
+    hashes = class_hashes.tolist()
+    multiplier, mask = int(_MULTIPLIER), int(_MASK)
+    found: list[int] = []
+    for position, up_key, label, hashed in zip(inside, before, labels, hashes, strict=True):
+        mixed = ((((found[position] if position >= 0 else up_key) * multiplier) & mask) ^ label) * multiplier
+        found.append(((mixed & mask) ^ hashed) | 1)
+    return np.array(found, np.uint64)
 
 
 def _edge_labels(graph: HeapGraph, edges: np.ndarray) -> np.ndarray:
@@ -396,9 +416,14 @@ def deepest(graph: HeapGraph, found: list[GrownObject]) -> list[GrownObject]:
     growth = {g.node: g.sizes[-1] - g.sizes[0] for g in found}
     idom = dominators(graph).idom
     dropped: set[int] = set()
-    for node, amount in growth.items():
+    # Largest growth first, and a walk up the dominator tree stops at a node an earlier walk went
+    # through: every test above it was made with at least this growth (one walk per chain, not
+    # one per object: 2,000 objects along a closure chain 10,000 deep).
+    walked: set[int] = set()
+    for node, amount in sorted(growth.items(), key=lambda item: -item[1]):
         up = int(idom[node])
-        while up >= 0:
+        while up >= 0 and up not in walked:
+            walked.add(up)
             above = growth.get(up)
             if above is not None and amount >= EXPLAINS_SHARE * above:
                 dropped.add(up)

@@ -22,7 +22,6 @@ that explain nothing:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,45 +71,40 @@ def blocked_edge_names(graph: HeapGraph) -> np.ndarray:
     return np.unique(np.asarray(blocked, dtype=np.int64))
 
 
-EdgeFilter = Callable[..., np.ndarray]
-"""`follow(edges, sources, targets=None) -> mask`: see `followed_edge_filter`."""
+class EdgeFilter:
+    """`follow(edges, sources, targets=None) -> mask` of the edges to follow (see
+    `followed_edge_filter`), and `follow.one(edge, target)` for one edge not from the root."""
 
+    def __init__(self, graph: HeapGraph) -> None:
+        snap = graph.snapshot
+        meta = snap.meta
+        self.edge_type = snap.edge_type
+        self.edge_name = snap.edge_name
+        self.edge_to = snap.edge_to
+        self.node_name = snap.node_name
+        self.weak = meta.edge_type_code("weak")
+        self.shortcut = meta.edge_type_code("shortcut")
+        self.internal = meta.edge_type_code("internal")
+        self.blocked = blocked_edge_names(graph)
+        self.property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
+        # The string tables' edges as ranges of edge indices (a node's edges are contiguous).
+        synthetic = meta.node_type_code("synthetic")
+        self.weak_tables = [
+            (int(graph.first_edge[node]), int(graph.first_edge[node + 1]))
+            for name in WEAK_TABLE_ROOTS for index in snap.strings.indices_of(name)
+            for node in np.flatnonzero((self.node_name == index) & (snap.node_type == synthetic)).tolist()
+        ]
+        self._blocked_set = frozenset(self.blocked.tolist()) if self.internal >= 0 else frozenset()
+        self._cells_set = frozenset(self.property_cells.tolist())
 
-def followed_edge_filter(graph: HeapGraph) -> EdgeFilter:
-    """A function (edge indices, their source nodes) -> bool mask of the edges to follow.
-
-    Made once per graph (finding the blocked names scans the strings).
-    """
-    return graph.memo(_make_edge_filter)
-
-
-def _make_edge_filter(graph: HeapGraph) -> EdgeFilter:
-    snap = graph.snapshot
-    meta = snap.meta
-    edge_type = snap.edge_type
-    edge_name = snap.edge_name
-    edge_to = snap.edge_to
-    weak = meta.edge_type_code("weak")
-    shortcut = meta.edge_type_code("shortcut")
-    internal = meta.edge_type_code("internal")
-    blocked = blocked_edge_names(graph)
-    property_cells = np.asarray(snap.strings.indices_of("system / PropertyCell"), dtype=np.int64)
-    node_name = snap.node_name
-    # The string tables' edges as ranges of edge indices (a node's edges are contiguous).
-    synthetic = meta.node_type_code("synthetic")
-    weak_tables = [
-        (int(graph.first_edge[node]), int(graph.first_edge[node + 1]))
-        for name in WEAK_TABLE_ROOTS for index in snap.strings.indices_of(name)
-        for node in np.flatnonzero((node_name == index) & (snap.node_type == synthetic)).tolist()
-    ]
-
-    def follow(edges: np.ndarray, sources: np.ndarray | bool, targets: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, edges: np.ndarray, sources: np.ndarray | bool, targets: np.ndarray | None = None) -> np.ndarray:
         """`sources`: the source node per edge, or a bool for all of them: "is the root";
         `targets`: edge_to[edges] when the caller has it already."""
-        types = edge_type[edges]
-        keep = types != weak
-        for start, stop in weak_tables:
+        types = self.edge_type[edges]
+        keep = types != self.weak
+        for start, stop in self.weak_tables:
             keep &= (edges < start) | (edges >= stop)
+        shortcut = self.shortcut
         if shortcut >= 0:
             if sources is True:
                 pass
@@ -118,22 +112,41 @@ def _make_edge_filter(graph: HeapGraph) -> EdgeFilter:
                 keep &= types != shortcut
             else:
                 keep &= (types != shortcut) | (sources == ROOT)
-        if blocked.size and internal >= 0:
-            is_internal = types == internal
+        blocked = self.blocked
+        if blocked.size and self.internal >= 0:
+            is_internal = types == self.internal
             if is_internal.any():
-                names = edge_name[edges]
+                names = self.edge_name[edges]
                 if blocked.size <= 4:
                     for name in blocked.tolist():
                         keep &= ~(is_internal & (names == name))
                 else:
                     keep &= ~(is_internal & np.isin(names, blocked))
-        if property_cells.size:
-            target_names = node_name[edge_to[edges] if targets is None else targets]
-            for name in property_cells.tolist():
+        if self.property_cells.size:
+            target_names = self.node_name[self.edge_to[edges] if targets is None else targets]
+            for name in self.property_cells.tolist():
                 keep &= target_names != name
         return keep
 
-    return follow
+    def one(self, edge: int, target: int) -> bool:
+        """The same test for one edge whose source is not the root (the BFS's thin levels)."""
+        kind = int(self.edge_type[edge])
+        if kind == self.weak or kind == self.shortcut:
+            return False
+        for start, stop in self.weak_tables:
+            if start <= edge < stop:
+                return False
+        if self._blocked_set and kind == self.internal and int(self.edge_name[edge]) in self._blocked_set:
+            return False
+        return not (self._cells_set and int(self.node_name[target]) in self._cells_set)
+
+
+def followed_edge_filter(graph: HeapGraph) -> EdgeFilter:
+    """A function (edge indices, their source nodes) -> bool mask of the edges to follow.
+
+    Made once per graph (finding the blocked names scans the strings).
+    """
+    return graph.memo(EdgeFilter)
 
 
 def shortest_paths(graph: HeapGraph) -> ShortestPathTree:
@@ -170,6 +183,10 @@ def shortest_path_tree(graph: HeapGraph, closed: np.ndarray | None = None) -> Sh
         stop = np.zeros(count, np.bool_)
         stop[closed] = True
     while frontier.size:
+        if not from_root and frontier.size < THIN_FRONTIER:
+            frontier = _thin_levels(frontier, first, edge_to, seen, parent, stop, follow, levels)
+            if not frontier.size:
+                break
         counts = edge_counts[frontier]
         if stop is not None:
             counts = np.where(stop[frontier], 0, counts)
@@ -201,6 +218,44 @@ def shortest_path_tree(graph: HeapGraph, closed: np.ndarray | None = None) -> Sh
     level_starts = np.zeros(len(levels) + 1, np.int64)
     np.cumsum([level.size for level in levels], out=level_starts[1:])
     return ShortestPathTree(parent, order, level_starts, rank)
+
+
+THIN_FRONTIER = 24
+"""Levels with fewer nodes than this (the links of a chain) are searched node by node in Python:
+a dozen numpy calls on a handful of edges cost more than the loop (`dominators.THIN_LEVEL`)."""
+THIN_EDGES = 256
+"""...unless their nodes have this many edges or more together (an array of 10,000 elements)."""
+
+
+def _thin_levels(frontier, first, edge_to, seen, parent, stop, follow: EdgeFilter, levels: list) -> np.ndarray:
+    """The levels after `frontier` while they stay thin, searched node by node, each appended to
+    `levels`; returns the next frontier still to search (empty at the end of the search).
+
+    The same search as `_bfs_block`'s: the frontier's nodes in order, each one's edges in order,
+    and the first followed edge to an unseen node wins (a FIFO search finds the levels of the
+    level-synchronous one, in the same order).
+    """
+    index_type = frontier.dtype
+    current = frontier.tolist()
+    while len(current) < THIN_FRONTIER:
+        bounds = [(int(first[node]), int(first[node + 1])) for node in current]
+        if sum(high - low for low, high in bounds) >= THIN_EDGES:
+            break
+        found = []
+        for node, (low, high) in zip(current, bounds, strict=True):
+            if stop is not None and stop[node]:
+                continue
+            for edge, target in enumerate(edge_to[low:high].tolist(), low):
+                if seen[target] or not follow.one(edge, target):
+                    continue
+                seen[target] = True
+                parent[target] = node
+                found.append(target)
+        if not found:
+            return frontier[:0]
+        levels.append(np.array(found, index_type))
+        current = found
+    return np.array(current, index_type)
 
 
 def _bfs_block(nodes, counts, first, edge_to, edge_type, seen, parent, scratch, follow,
