@@ -99,6 +99,24 @@ def browser_missing() -> str | None:
     return "no Chromium (apt-get install chromium, or playwright install chromium)"
 
 
+#: Plugins that the pytest runs a test starts (pytester's subprocess runs, the xdist workers they start,
+#: and the tests' own `python -m pytest`) do not load. Hypothesis's plugin, there for the suite's own
+#: property tests, makes pytest rewrite the asserts of all of Hypothesis in every child run: ~0.9 s of
+#: a child's 1.7 s start on this machine, over a hundred child runs a suite. pytest-benchmark's comes
+#: with some machines' images. Neither has anything to do with what the child runs test.
+CHILD_RUN_DISABLED_PLUGINS = ("hypothesispytest", "benchmark")
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, whose child pytest runs leave out `CHILD_RUN_DISABLED_PLUGINS`.
+
+    Set after pytester's own set-up, which clears PYTEST_ADDOPTS; environment variables reach every
+    process the test starts."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{name}" for name in CHILD_RUN_DISABLED_PLUGINS))
+    return pytester
+
+
 @pytest.fixture(autouse=True)
 def no_stray_runtime_processes():
     """Every test must leave no node, bun or deno process of its own behind."""
