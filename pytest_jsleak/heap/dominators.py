@@ -90,17 +90,31 @@ def immediate_dominators(
     best = rank[parent]
     rounds = 0
     pending = None  # pair positions to (re)compute; None: all of them
+    # Chain jumps' pairs (target, value), apart from the graph's: few, and the graph's are not copied.
+    jump_targets = np.zeros(0, targets.dtype)
+    jump_values = np.zeros(0, preds.dtype)
+    jumps_pending = np.zeros(0, np.int64)
+    joins = np.zeros(0, np.int64)
+    deepest_pred = None
     while True:
         rounds += 1
         if rounds > max_rounds:
             return lengauer_tarjan(parent.size, np.concatenate([parent_sources(tree), preds]),
                                    np.concatenate([parent_targets(tree), targets]), tree), rounds
         if pending is None:
-            touched = _first_round(targets, preds, tree, idom, best)
+            touched = joins = _first_round(targets, preds, tree, idom, best)
         else:
-            touched = targets[pending]
-            meet = _nca(parent[touched], preds[pending], idom, tree)
+            touched = np.concatenate([targets[pending], jump_targets[jumps_pending]])
+            meet = _nca(parent[touched], np.concatenate([preds[pending], jump_values[jumps_pending]]), idom, tree)
             np.minimum.at(best, touched, rank[meet])
+        jumped = None
+        if rounds >= CHAIN_JUMPS_FROM:
+            moved = touched[tree.order[best[touched]] != idom[touched]]
+            if moved.size:
+                if deepest_pred is None:
+                    deepest_pred = _deepest_preds(joins, targets, preds, tree)
+                jumped = _chain_jumps(joins, deepest_pred, moved, idom, best, tree).astype(targets.dtype)
+                touched = np.concatenate([touched, jumped])
         stale = tree.order[best[touched]] != idom[touched]
         changed = np.unique(touched[stale])
         del stale, touched
@@ -112,15 +126,106 @@ def immediate_dominators(
         # computed in) is deeper than best[target].
         deepest = _deepest_changed(changed, idom, tree)
         idom[changed] = tree.order[best[changed]]
-        due_parts = []
-        for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
-            block_targets = targets[start : start + _PAIR_BLOCK]
-            limit = best[block_targets]
-            due = deepest[parent[block_targets]] > limit
-            due |= deepest[preds[start : start + _PAIR_BLOCK]] > limit
-            due_parts.append(np.flatnonzero(due) + start)
-        pending = np.concatenate(due_parts)
-        del deepest, limit, due, due_parts
+        pending = _due(targets, preds, deepest, best, parent)
+        jumps_pending = _due(jump_targets, jump_values, deepest, best, parent)
+        if jumped is not None and jumped.size:
+            # A jump's value becomes a pair of its own (target, value): its meet is the value now and
+            # moves up with the tree like any other, so `best` stays the nearest common ancestor of
+            # meets on the anchor's path (see `_chain_jumps`).
+            jumps_pending = np.concatenate([jumps_pending, np.arange(jump_targets.size,
+                                                                     jump_targets.size + jumped.size)])
+            jump_targets = np.concatenate([jump_targets, jumped])
+            jump_values = np.concatenate([jump_values, tree.order[best[jumped]].astype(preds.dtype)])
+        del deepest
+
+
+def _due(targets: np.ndarray, preds: np.ndarray, deepest: np.ndarray, best: np.ndarray, parent: np.ndarray
+         ) -> np.ndarray:
+    """Positions of the pairs due again: the deepest changed ancestor of the anchor or of the
+    predecessor is deeper than best[target]."""
+    due_parts = [np.zeros(0, np.int64)]
+    for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
+        block_targets = targets[start : start + _PAIR_BLOCK]
+        limit = best[block_targets]
+        due = deepest[parent[block_targets]] > limit
+        due |= deepest[preds[start : start + _PAIR_BLOCK]] > limit
+        due_parts.append(np.flatnonzero(due) + start)
+    return np.concatenate(due_parts)
+
+
+CHAIN_JUMPS_FROM = 2
+"""The round from which `_chain_jumps` runs: round 1 settles what the BFS tree alone decides, and
+from round 2 on a round's changes are the fronts that creep along lists."""
+
+
+def _deepest_preds(joins: np.ndarray, targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree
+                   ) -> np.ndarray:
+    """The rank of each join node's predecessor of largest rank (the graph's pairs only)."""
+    rank = tree.rank
+    deepest = np.full(rank.size, -1, rank.dtype)
+    for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
+        np.maximum.at(deepest, targets[start : start + _PAIR_BLOCK], rank[preds[start : start + _PAIR_BLOCK]])
+    return deepest[joins]
+
+
+def _chain_jumps(joins: np.ndarray, deepest_pred: np.ndarray, moved: np.ndarray, idom: np.ndarray,
+                 best: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
+    """Carry this round's changes (`moved`) along chains of join nodes in log2(length) steps
+    instead of one link per round; lowers `best` and returns the join nodes it moved.
+
+    A fix-point settles a list one link per round: a doubly linked ring (Node's timer list) from
+    the middle outwards, a JSC structure chain (each structure held by one executable and by the
+    previous structure) from its start. Each join node t links to its predecessor l of largest rank,
+    if that is deeper than t's current value v(t) = order[best[t]]. Then l is not idom(t) (a true
+    dominator of t is an ancestor of v(t) in the current tree, so of no larger rank), and since
+    idom(t) = NCA(preds(t)) in the dominator tree, idom(t) dominates idom(l); following links, it
+    dominates every node's true idom along the chain, so it is an ancestor, in the current tree, of
+    their values v(·) (each an over-approximation, from above). The nearest common ancestor of
+    v(t), v(l), v(l's link), ... in the current tree is therefore still an over-approximation of
+    idom(t), on the path from t's BFS parent (v(t) is), and can be much higher than v(t): the whole
+    ring's values meet at the list head at once. Pointer jumping computes it for every node whose
+    chain holds a moved node, whatever the chain's length (cycles included: an NCA taken twice is
+    the same). The caller makes each jump's value a pair of its own, so that later rounds keep
+    `best` the NCA of meets on the anchor's path as before.
+    """
+    rank = tree.rank
+    order = tree.order
+    position = np.full(rank.size, -1, np.int64)
+    position[joins] = np.arange(joins.size)
+    link = deepest_pred
+    own = np.arange(joins.size)
+    eligible = link > best[joins]
+    nxt = own.copy()
+    nxt[eligible] = position[order[link[eligible]]]
+    nxt[nxt < 0] = own[nxt < 0]  # a predecessor that is no join node: its idom never moves
+    del link, eligible
+    chained = np.flatnonzero(nxt != own)
+    if not chained.size:
+        return np.zeros(0, joins.dtype)
+    # Which chains hold a moved node: by pointer jumping over the linked nodes only.
+    steps = int(chained.size).bit_length() + 1  # 2**steps links exceed every chain and cycle
+    flag = np.zeros(joins.size, np.bool_)
+    flag[position[moved]] = True
+    jump = nxt.copy()
+    for _ in range(steps):
+        flag[chained] |= flag[jump[chained]]
+        jump[chained] = jump[jump[chained]]
+    active = chained[flag[chained]]
+    if not active.size:
+        return np.zeros(0, joins.dtype)
+    value = order[best[joins]]
+    jump = nxt
+    sections: list[np.ndarray] = []  # every walk is in the same tree: its section exits once
+    for _ in range(int(active.size).bit_length() + 1):  # a chain's moved part is at most all of them
+        ahead = jump[active]
+        value[active] = _nca(value[active], value[ahead], idom, tree, sections)
+        jump[active] = jump[ahead]
+        active = active[(jump[active] != ahead) & (jump[active] != active)]  # reached an end, or itself
+        if not active.size:
+            break
+    lower = np.flatnonzero(rank[value] < best[joins])
+    best[joins[lower]] = rank[value[lower]]
+    return joins[lower]
 
 
 THIN_LEVEL = 24
@@ -401,7 +506,8 @@ def lengauer_tarjan(node_count: int, preds: np.ndarray, targets: np.ndarray, tre
     return idom
 
 
-def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
+def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPathTree,
+         sections: list[np.ndarray] | None = None) -> np.ndarray:
     """Nearest common ancestors of pairs in the tree `up`, in which a parent has a smaller rank.
 
     Lock-step: every unfinished pair moves its finger of larger rank one step up per pass. In a
@@ -409,6 +515,7 @@ def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPath
     climbing after a section's worth of passes go on by sections (`_section_exits`): a finger jumps
     to the first ancestor on an earlier section of BFS levels, so a walk costs sections plus
     section length passes (twice the square root of the depth), not one pass per level.
+    `sections`, a list shared by calls on the same `up`, keeps the exits once computed.
     """
     rank = tree.rank
     result = left.copy()
@@ -418,11 +525,16 @@ def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPath
     rank_a = rank[a]
     rank_b = rank[b]
     span = _section_span(tree)
-    exits = None
+    exits = sections[0] if sections else None
     passes = 0
+    jumped = False
     while active.size > _SCALAR_CLIMB:
-        if exits is None and span and passes >= span:
-            exits = _section_exits(tree, up, span)
+        if not jumped and span and passes >= span:
+            jumped = True
+            if exits is None:
+                exits = _section_exits(tree, up, span)
+                if sections is not None:
+                    sections.append(exits)
             while active.size:
                 # Jump the finger of larger rank to its section's exit while the exits differ: the
                 # nearest common ancestor lies at or above that exit then (see `_section_exits`).
@@ -455,6 +567,8 @@ def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPath
             if span and steps >= span:
                 if exits is None:
                     exits = _section_exits(tree, up, span)
+                    if sections is not None:
+                        sections.append(exits)
                 exit_x, exit_y = int(exits[x]), int(exits[y])
                 if exit_x != exit_y:
                     if rank[x] >= rank[y]:

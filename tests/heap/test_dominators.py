@@ -60,8 +60,11 @@ def test_immediate_dominators_match_networkx(tmp_path, monkeypatch, seed, fallba
         assert tree.retained[node] == retained, f"seed {seed}: retained size of {node}"
 
 
-def test_deep_chain_with_back_edges(tmp_path):
-    # A doubly linked list held at both ends: long walks, many rounds.
+@pytest.mark.parametrize("jumps", [True, False], ids=["chain-jumps", "lengauer-tarjan"])
+def test_deep_chain_with_back_edges(tmp_path, monkeypatch, jumps):
+    # A doubly linked list held at both ends: long walks, one link per round without chain jumps.
+    if not jumps:
+        monkeypatch.setattr("pytest_jsleak.heap.dominators.CHAIN_JUMPS_FROM", 10**9)
     builder = SnapshotBuilder()
     items = [builder.add("object", "Item", self_size=10) for _ in range(400)]
     holder = builder.add("object", "Holder", self_size=5)
@@ -73,7 +76,10 @@ def test_deep_chain_with_back_edges(tmp_path):
         builder.edge(b, a, "prev")
     snap = heap.read_snapshot(builder.write(tmp_path / "list.heapsnapshot"))
     graph = heap.HeapGraph(snap)
-    assert dominators(graph).rounds > 20  # the fix-point gave up and Lengauer–Tarjan finished
+    if jumps:
+        assert dominators(graph).rounds <= 4  # the jumps carried each end's change along the list
+    else:
+        assert dominators(graph).rounds > 20  # the fix-point gave up and Lengauer–Tarjan finished
     digraph = nx.DiGraph()
     for source in range(snap.node_count):
         for edge in graph.node(source).edges:
