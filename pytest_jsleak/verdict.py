@@ -178,8 +178,8 @@ def decide(
     internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not kept
     calls = max(1, iterations)
     # What the survivors cost: what their long-lived holders grew by per call (the survivors with all
-    # they retain, and the slots and tables that keep them: within 1.35x of a plain loop's slope on the
-    # corpus's leaks, up to 1.8x where a table doubles inside the rounds), else their own bytes.
+    # they retain, and the slots and tables that keep them at their amortised rate: 0.83-1.30x of a
+    # plain loop's slope on the corpus's leaks), else their own bytes.
     own = sum(g.bytes_a for g in leaking) / calls
     survivors = (held_per_iteration or own) if leaking else 0.0
     # The engine's own objects that came with them at the calls' pace (Blink's, for a page's leaked
