@@ -24,12 +24,18 @@ at a time, and started from an over-approximation instead of from nothing:
    (`_first_round`). Later rounds recompute only the pairs that a change can reach: those with a
    changed node on their walk below the current answer (`_deepest_changed`).
 
-Like every fix-point (CHK included), the rounds can be many where back edges chain join nodes,
-e.g. a long doubly linked list: each round settles one more node from each end. So the rounds are
-capped (`MAX_ROUNDS`); past the cap the same edges go to an iterative Lengauer–Tarjan in plain
-Python (`lengauer_tarjan`), which is O(E log V) and never hangs, only slower per edge. This is
-what made memlab's fix-point hang on 1 GB snapshots (research/peers.md §3, memlab#77) and why
-the fast path has a bound. There is no recursion anywhere. Retained sizes then sum self
+5. Like every fix-point (CHK included), the rounds alone would be many where join nodes form a
+   chain: a doubly linked ring (Node's timer list) settles one node per round from each end, a JSC
+   structure chain one per round from its start (725 and 98 rounds). So from round 2 each round's
+   changes are carried along such chains by pointer jumping (`_chain_jumps`): every join node links
+   to a predecessor (its deepest, its shallowest below its BFS parent, its BFS parent: one pass
+   each), and the NCA of the current values along a chain is a safe value for all of it, in
+   log2(length) steps. Those heaps settle in 6–8 rounds, like flat ones.
+
+The rounds stay capped (`MAX_ROUNDS`); past the cap the same edges go to an iterative
+Lengauer–Tarjan in plain Python (`lengauer_tarjan`), which is O(E log V) and never hangs, only
+slower per edge. An unbounded fix-point is what made memlab hang on 1 GB snapshots
+(research/peers.md §3, memlab#77). There is no recursion anywhere. Retained sizes then sum self
 sizes bottom-up over the BFS levels (a node's dominator is always on an earlier level).
 """
 
@@ -45,7 +51,8 @@ from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import ROOT, ShortestPathTree, followed_edge_filter, shortest_paths
 
 MAX_ROUNDS = 24
-"""Vectorised rounds before falling back to Lengauer–Tarjan (real heaps settle in a handful)."""
+"""Vectorised rounds before falling back to Lengauer–Tarjan (real heaps, lists included, settle in
+6-9 with the chain jumps; a graph that needs more is one the jumps do not reach)."""
 _PAIR_BLOCK = 1 << 21
 _SCALAR_CLIMB = 64
 """Below this many unfinished walks, climb in plain Python: cheaper than a numpy round trip."""
@@ -95,7 +102,7 @@ def immediate_dominators(
     jump_values = np.zeros(0, preds.dtype)
     jumps_pending = np.zeros(0, np.int64)
     joins = np.zeros(0, np.int64)
-    deepest_pred = None
+    links = None
     while True:
         rounds += 1
         if rounds > max_rounds:
@@ -111,9 +118,12 @@ def immediate_dominators(
         if rounds >= CHAIN_JUMPS_FROM:
             moved = touched[tree.order[best[touched]] != idom[touched]]
             if moved.size:
-                if deepest_pred is None:
-                    deepest_pred = _deepest_preds(joins, targets, preds, tree)
-                jumped = _chain_jumps(joins, deepest_pred, moved, idom, best, tree).astype(targets.dtype)
+                if links is None:
+                    links = _links(joins, targets, preds, tree)
+                jumped = np.zeros(0, np.int64)
+                for link in links:
+                    jumped = np.union1d(jumped, _chain_jumps(joins, link, np.union1d(moved, jumped), idom, best, tree))
+                jumped = jumped.astype(targets.dtype)
                 touched = np.concatenate([touched, jumped])
         stale = tree.order[best[touched]] != idom[touched]
         changed = np.unique(touched[stale])
@@ -158,25 +168,37 @@ CHAIN_JUMPS_FROM = 2
 from round 2 on a round's changes are the fronts that creep along lists."""
 
 
-def _deepest_preds(joins: np.ndarray, targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree
-                   ) -> np.ndarray:
-    """The rank of each join node's predecessor of largest rank (the graph's pairs only)."""
+def _links(joins: np.ndarray, targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree
+           ) -> tuple[np.ndarray, ...]:
+    """Per join node, the ranks of three predecessors to follow, one `_chain_jumps` pass each
+    (-1: none): the deepest one of its pairs, the shallowest one of its pairs that is deeper than
+    its BFS parent, and the BFS parent. A change travels along whichever a list's shape makes it:
+    the deepest along a ring (the only pair of each cell) or a structure chain; the shallower
+    neighbour where a hub holds every cell of a doubly linked list (the cells on one level); the
+    BFS parent where the search ran down the list and the change comes from its start."""
     rank = tree.rank
     deepest = np.full(rank.size, -1, rank.dtype)
+    shallowest = np.full(rank.size, rank.size, rank.dtype)
     for start in range(0, targets.size, _PAIR_BLOCK):  # in blocks: small temporaries
-        np.maximum.at(deepest, targets[start : start + _PAIR_BLOCK], rank[preds[start : start + _PAIR_BLOCK]])
-    return deepest[joins]
+        block_targets = targets[start : start + _PAIR_BLOCK]
+        pred_rank = rank[preds[start : start + _PAIR_BLOCK]]
+        np.maximum.at(deepest, block_targets, pred_rank)
+        deeper = pred_rank > rank[tree.parent[block_targets]]
+        np.minimum.at(shallowest, block_targets[deeper], pred_rank[deeper])
+    shallowest[shallowest == rank.size] = -1
+    return deepest[joins], shallowest[joins], rank[tree.parent[joins]]
 
 
-def _chain_jumps(joins: np.ndarray, deepest_pred: np.ndarray, moved: np.ndarray, idom: np.ndarray,
+def _chain_jumps(joins: np.ndarray, link: np.ndarray, moved: np.ndarray, idom: np.ndarray,
                  best: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
     """Carry this round's changes (`moved`) along chains of join nodes in log2(length) steps
     instead of one link per round; lowers `best` and returns the join nodes it moved.
 
     A fix-point settles a list one link per round: a doubly linked ring (Node's timer list) from
     the middle outwards, a JSC structure chain (each structure held by one executable and by the
-    previous structure) from its start. Each join node t links to its predecessor l of largest rank,
-    if that is deeper than t's current value v(t) = order[best[t]]. Then l is not idom(t) (a true
+    previous structure) from its start. Each join node t links to one of its predecessors l
+    (`_links` has three kinds of link, one pass each), if that is deeper than t's current value
+    v(t) = order[best[t]]. Then l is not idom(t) (a true
     dominator of t is an ancestor of v(t) in the current tree, so of no larger rank), and since
     idom(t) = NCA(preds(t)) in the dominator tree, idom(t) dominates idom(l); following links, it
     dominates every node's true idom along the chain, so it is an ancestor, in the current tree, of
@@ -192,7 +214,6 @@ def _chain_jumps(joins: np.ndarray, deepest_pred: np.ndarray, moved: np.ndarray,
     order = tree.order
     position = np.full(rank.size, -1, np.int64)
     position[joins] = np.arange(joins.size)
-    link = deepest_pred
     own = np.arange(joins.size)
     eligible = link > best[joins]
     nxt = own.copy()
