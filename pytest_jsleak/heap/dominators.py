@@ -103,6 +103,7 @@ def immediate_dominators(
     jumps_pending = np.zeros(0, np.int64)
     joins = np.zeros(0, np.int64)
     links = None
+    position = joins
     while True:
         rounds += 1
         if rounds > max_rounds:
@@ -120,9 +121,12 @@ def immediate_dominators(
             if moved.size:
                 if links is None:
                     links = _links(joins, targets, preds, tree)
+                    position = np.full(rank.size, -1, np.int64)  # of each join node in `joins`
+                    position[joins] = np.arange(joins.size)
                 jumped = np.zeros(0, np.int64)
                 for link in links:
-                    jumped = np.union1d(jumped, _chain_jumps(joins, link, np.union1d(moved, jumped), idom, best, tree))
+                    jumped = np.union1d(jumped, _chain_jumps(joins, position, link, np.union1d(moved, jumped), idom,
+                                                             best, tree))
                 jumped = jumped.astype(targets.dtype)
                 touched = np.concatenate([touched, jumped])
         stale = tree.order[best[touched]] != idom[touched]
@@ -189,7 +193,7 @@ def _links(joins: np.ndarray, targets: np.ndarray, preds: np.ndarray, tree: Shor
     return deepest[joins], shallowest[joins], rank[tree.parent[joins]]
 
 
-def _chain_jumps(joins: np.ndarray, link: np.ndarray, moved: np.ndarray, idom: np.ndarray,
+def _chain_jumps(joins: np.ndarray, position: np.ndarray, link: np.ndarray, moved: np.ndarray, idom: np.ndarray,
                  best: np.ndarray, tree: ShortestPathTree) -> np.ndarray:
     """Carry this round's changes (`moved`) along chains of join nodes in log2(length) steps
     instead of one link per round; lowers `best` and returns the join nodes it moved.
@@ -212,8 +216,6 @@ def _chain_jumps(joins: np.ndarray, link: np.ndarray, moved: np.ndarray, idom: n
     """
     rank = tree.rank
     order = tree.order
-    position = np.full(rank.size, -1, np.int64)
-    position[joins] = np.arange(joins.size)
     own = np.arange(joins.size)
     eligible = link > best[joins]
     nxt = own.copy()
@@ -224,13 +226,17 @@ def _chain_jumps(joins: np.ndarray, link: np.ndarray, moved: np.ndarray, idom: n
     if not chained.size:
         return np.zeros(0, joins.dtype)
     # Which chains hold a moved node: by pointer jumping over the linked nodes only.
-    steps = int(chained.size).bit_length() + 1  # 2**steps links exceed every chain and cycle
     flag = np.zeros(joins.size, np.bool_)
     flag[position[moved]] = True
     jump = nxt.copy()
-    for _ in range(steps):
-        flag[chained] |= flag[jump[chained]]
-        jump[chained] = jump[jump[chained]]
+    walking = chained
+    for _ in range(int(chained.size).bit_length() + 1):  # 2**steps links exceed every chain and cycle
+        ahead = jump[walking]
+        flag[walking] |= flag[ahead]
+        jump[walking] = jump[ahead]
+        walking = walking[(jump[walking] != ahead) & (jump[walking] != walking)]  # reached an end, or itself
+        if not walking.size:
+            break
     active = chained[flag[chained]]
     if not active.size:
         return np.zeros(0, joins.dtype)
