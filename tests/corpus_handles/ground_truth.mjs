@@ -5,8 +5,9 @@
 //   deno run -A ground_truth.mjs FILE EXPORT CALLS
 //
 // Active resources are process.getActiveResourcesInfo() (unref'ed timers left out) plus the
-// listeners on `process`; both read after the loop and a 50 ms pause, so that a timer that ends by
-// itself has ended.
+// listeners on `process`; read before the loop after a 50 ms pause, and after it once the count has
+// stopped falling (a timer that ends by itself has ended: a fixed 50 ms pause left 129 of 300
+// one-millisecond Deno timers pending on a loaded machine).
 import path from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
@@ -24,13 +25,30 @@ function active() {
   return counts;
 }
 
-const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
+const pause = (ms = 50) => new Promise((resolve) => setTimeout(resolve, ms));
+const total = (counts) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+
+// The resources once their count has not fallen for QUIET_MS (at most LIMIT_MS): a leak's timers,
+// minutes out, stay; a twin's that fire by themselves are gone.
+const QUIET_MS = 250;
+const LIMIT_MS = 15_000;
+async function settled() {
+  const start = Date.now();
+  let counts = active();
+  let since = Date.now();
+  while (Date.now() - start < LIMIT_MS && Date.now() - since < QUIET_MS) {
+    await pause(20);
+    const now = active();
+    if (total(now) < total(counts)) since = Date.now();
+    counts = now;
+  }
+  return counts;
+}
 
 if (typeof target.setup === "function") await target.setup();
 await pause();
 const before = active();
 for (let i = 0; i < calls; i++) await target[name]();
-await pause();
-const after = active();
+const after = await settled();
 process.stdout.write(JSON.stringify({ before, after, calls }) + "\n");
 process.exit(0); // the leaks would keep the process alive
