@@ -26,11 +26,12 @@ at a time, and started from an over-approximation instead of from nothing:
 
 5. Like every fix-point (CHK included), the rounds alone would be many where join nodes form a
    chain: a doubly linked ring (Node's timer list) settles one node per round from each end, a JSC
-   structure chain one per round from its start (725 and 98 rounds). So from round 2 each round's
-   changes are carried along such chains by pointer jumping (`_chain_jumps`): every join node links
-   to a predecessor (its deepest, its shallowest below its BFS parent, its BFS parent: one pass
-   each), and the NCA of the current values along a chain is a safe value for all of it, in
-   log2(length) steps. Those heaps settle in 6–8 rounds, like flat ones.
+   structure chain one per round from its start (725 and 98 rounds). So once a round's changes
+   creep (at least half as many as the round before's, from round 3), they are carried along
+   such chains by pointer jumping (`_chain_jumps`): every join node links to a predecessor (its
+   deepest, its shallowest below its BFS parent, its BFS parent: one pass each), and the NCA of the
+   current values along a chain is a safe value for all of it, in log2(length) steps. Those heaps
+   settle in 7-14 cheap rounds instead of ending in Lengauer–Tarjan.
 
 The rounds stay capped (`MAX_ROUNDS`); past the cap the same edges go to an iterative
 Lengauer–Tarjan in plain Python (`lengauer_tarjan`), which is O(E log V) and never hangs, only
@@ -52,7 +53,7 @@ from pytest_jsleak.heap.paths import ROOT, ShortestPathTree, followed_edge_filte
 
 MAX_ROUNDS = 24
 """Vectorised rounds before falling back to Lengauer–Tarjan (real heaps, lists included, settle in
-6-9 with the chain jumps; a graph that needs more is one the jumps do not reach)."""
+6-14 with the chain jumps; a graph that needs more is one the jumps do not reach)."""
 _PAIR_BLOCK = 1 << 21
 _SCALAR_CLIMB = 64
 """Below this many unfinished walks, climb in plain Python: cheaper than a numpy round trip."""
@@ -104,6 +105,7 @@ def immediate_dominators(
     joins = np.zeros(0, np.int64)
     links = None
     position = joins
+    moved_count = 0  # nodes this round's meets moved, and the round's before
     while True:
         rounds += 1
         if rounds > max_rounds:
@@ -116,9 +118,13 @@ def immediate_dominators(
             meet = _nca(parent[touched], np.concatenate([preds[pending], jump_values[jumps_pending]]), idom, tree)
             np.minimum.at(best, touched, rank[meet])
         jumped = None
-        if rounds >= CHAIN_JUMPS_FROM:
-            moved = touched[tree.order[best[touched]] != idom[touched]]
-            if moved.size:
+        moved = touched[tree.order[best[touched]] != idom[touched]] if rounds >= CHAIN_JUMPS_FROM - 1 else None
+        if moved is not None:
+            previous_moved, moved_count = moved_count, moved.size
+            # Only where the changes creep: a front that moves along a list changes as many nodes
+            # every round, while a flat heap's changes die out (569, 26, 2 per round on the medium
+            # bench set), and there a jump costs more than the round it saves.
+            if rounds >= CHAIN_JUMPS_FROM and moved.size and 2 * moved.size >= previous_moved:
                 if links is None:
                     links = _links(joins, targets, preds, tree)
                     position = np.full(rank.size, -1, np.int64)  # of each join node in `joins`
@@ -167,9 +173,10 @@ def _due(targets: np.ndarray, preds: np.ndarray, deepest: np.ndarray, best: np.n
     return np.concatenate(due_parts)
 
 
-CHAIN_JUMPS_FROM = 2
-"""The round from which `_chain_jumps` runs: round 1 settles what the BFS tree alone decides, and
-from round 2 on a round's changes are the fronts that creep along lists."""
+CHAIN_JUMPS_FROM = 3
+"""The first round that may jump (when its changes creep, see `immediate_dominators`): rounds 1 and
+2 move thousands of nodes on every heap, and a flat one settles in 6-7 rounds without jumps (from
+round 2 they cost flat Node snapshots ~10 % more, from 3 nothing measurable)."""
 
 
 def _links(joins: np.ndarray, targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree
