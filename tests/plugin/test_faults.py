@@ -13,7 +13,7 @@ import time
 
 import psutil
 import pytest
-from jsleak_targets import FAST, LEAKY_AND_CLEAN
+from jsleak_targets import FAST, LEAKY_AND_CLEAN, interruptible
 
 #: How long a test waits for a child pytest to exit after its Ctrl-C (see where it is used).
 CHILD_EXIT_SECONDS = 180
@@ -112,8 +112,8 @@ def test_ctrl_c_ends_children_and_leaves_a_valid_partial_report(pytester: pytest
     pytester.makefile(".leak.mjs", a_first=LEAKY_AND_CLEAN, z_hangs="export function hangs() { for (;;) {} }")
     report = pytester.path / "r.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--jsleak", *FAST, "--jsleak-timeout=120", f"--jsleak-report={report}",
-         "-p", "no:cacheprovider"],
+        interruptible([sys.executable, "-m", "pytest", "--jsleak", *FAST, "--jsleak-timeout=120",
+                       f"--jsleak-report={report}", "-p", "no:cacheprovider"]),
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:

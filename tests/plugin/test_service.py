@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
+from jsleak_targets import interruptible
 
 from pytest_jsleak.report.json_report import schema
 
@@ -246,7 +247,7 @@ def test_slow(jsleak):
 """
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--jsleak-warmup=0"],
+        interruptible([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--jsleak-warmup=0"]),
         cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
