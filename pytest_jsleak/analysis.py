@@ -21,7 +21,7 @@ from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import AllocationTraces
 from pytest_jsleak.heap.classes import class_name
 from pytest_jsleak.heap.diff import contains
-from pytest_jsleak.heap.dominators import dominators, inherit_down
+from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
@@ -35,6 +35,7 @@ from pytest_jsleak.heap.growth import (
 from pytest_jsleak.heap.holders import module_variable, with_named_holder
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.heap.stores import indices_of, storage_charge
+from pytest_jsleak.heap.treewalk import inherit_down
 from pytest_jsleak.model import RetainerPath
 from pytest_jsleak.profiles import RuntimeProfile
 from pytest_jsleak.report.text import HARNESS_PREFIX

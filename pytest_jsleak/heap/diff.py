@@ -9,7 +9,7 @@ import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys, instances_of
 from pytest_jsleak.heap.classes import class_name as node_class_name
-from pytest_jsleak.heap.dominators import dominators, inherit_down
+from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.exclusions import (
     NOISE_NODE_TYPES,
     automation_owned,
@@ -21,6 +21,7 @@ from pytest_jsleak.heap.exclusions import (
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import nearest_to_roots, shortest_paths
 from pytest_jsleak.heap.snapshot import HeapSnapshot
+from pytest_jsleak.heap.treewalk import inherit_down
 
 EXAMPLES_PER_CLASS = 20
 

@@ -42,21 +42,19 @@ sizes bottom-up over the BFS levels (a node's dominator is always on an earlier 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.lengauer_tarjan import lengauer_tarjan
 from pytest_jsleak.heap.paths import ROOT, ShortestPathTree, followed_edge_filter, shortest_paths
+from pytest_jsleak.heap.treewalk import inherit_down, level_runs, nca
 
 MAX_ROUNDS = 24
 """Vectorised rounds before falling back to Lengauer–Tarjan (real heaps, lists included, settle in
 6-14 with the chain jumps; a graph that needs more is one the jumps do not reach)."""
 _PAIR_BLOCK = 1 << 21
-_SCALAR_CLIMB = 64
-"""Below this many unfinished walks, climb in plain Python: cheaper than a numpy round trip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +113,7 @@ def immediate_dominators(
             touched = joins = _first_round(targets, preds, tree, idom, best)
         else:
             touched = np.concatenate([targets[pending], jump_targets[jumps_pending]])
-            meet = _nca(parent[touched], np.concatenate([preds[pending], jump_values[jumps_pending]]), idom, tree)
+            meet = nca(parent[touched], np.concatenate([preds[pending], jump_values[jumps_pending]]), idom, tree)
             np.minimum.at(best, touched, rank[meet])
         jumped = None
         moved = touched[tree.order[best[touched]] != idom[touched]] if rounds >= CHAIN_JUMPS_FROM - 1 else None
@@ -252,7 +250,7 @@ def _chain_jumps(joins: np.ndarray, position: np.ndarray, link: np.ndarray, move
     sections: list[np.ndarray] = []  # every walk is in the same tree: its section exits once
     for _ in range(int(active.size).bit_length() + 1):  # a chain's moved part is at most all of them
         ahead = jump[active]
-        value[active] = _nca(value[active], value[ahead], idom, tree, sections)
+        value[active] = nca(value[active], value[ahead], idom, tree, sections)
         jump[active] = jump[ahead]
         active = active[(jump[active] != ahead) & (jump[active] != active)]  # reached an end, or itself
         if not active.size:
@@ -260,87 +258,6 @@ def _chain_jumps(joins: np.ndarray, position: np.ndarray, link: np.ndarray, move
     lower = np.flatnonzero(rank[value] < best[joins])
     best[joins[lower]] = rank[value[lower]]
     return joins[lower]
-
-
-THIN_LEVEL = 24
-"""BFS levels narrower than this are walked node by node in Python (cheaper than numpy calls)."""
-
-
-def level_runs(tree: ShortestPathTree, first_level: int = 1) -> list[tuple[int, int, bool]]:
-    """(start, end, thin) slices of `tree.order`, top-down: each wide level on its own, and runs
-    of consecutive thin levels merged (long chains: linked lists, closure chains), where a plain
-    loop in BFS order (or `inherit_down`'s pointer jumping) beats a few numpy calls per level. Every
-    top-down or bottom-up pass over the dominator tree can use them, since a node's idom always has
-    a smaller BFS rank. Found in one vectorised pass over the level widths (a closure chain has
-    thousands of levels)."""
-    starts = tree.level_starts
-    widths = np.diff(starts)[first_level:]
-    if not widths.size:
-        return []
-    thin = widths < THIN_LEVEL
-    # A run starts at every wide level and at every thin level after a wide one (or the first).
-    begins = ~thin
-    begins[0] = True
-    begins[1:] |= thin[1:] & ~thin[:-1]
-    at = np.flatnonzero(begins)
-    ends = np.append(at[1:], widths.size)
-    return list(zip(starts[at + first_level].tolist(), starts[ends + first_level].tolist(), thin[at].tolist(),
-                    strict=True))
-
-
-def inherit_down(tree: ShortestPathTree, up: np.ndarray, value: np.ndarray, keep: np.ndarray,
-                 first_level: int = 1) -> None:
-    """Top-down over `tree`'s levels, in place: every reachable node `v` not in `keep` (a bool mask)
-    with `up[v] >= 0` takes `value[up[v]]`, once that one is final. `up` is any tree whose parents
-    have smaller BFS ranks than their children (the BFS tree, the dominator tree).
-
-    A wide level is one numpy step. A run of thin levels (a chain thousands deep) is one pointer
-    jumping pass: each node waiting for a value inside the run links to its link's link until that
-    one is final, so the pass takes log2(run length) numpy steps, never one per level.
-    """
-    order = tree.order
-    rank = tree.rank
-    for begin, end, thin in level_runs(tree, first_level):
-        nodes = order[begin:end]
-        ups = up[nodes]
-        take = np.flatnonzero(~keep[nodes] & (ups >= 0))
-        if not take.size:
-            continue
-        if not thin:
-            value[nodes[take]] = value[ups[take]]
-            continue
-        source = ups[take]
-        link = rank[source].astype(np.int64) - begin  # position in the run, < 0: before it (final)
-        values = value[nodes]
-        outside = link < 0
-        values[take[outside]] = value[source[outside]]
-        waiting = take[~outside]
-        done = np.ones(nodes.size, np.bool_)
-        done[waiting] = False
-        links = np.zeros(nodes.size, np.int64)
-        links[waiting] = link[~outside]
-        while waiting.size:
-            target = links[waiting]
-            ready = done[target]
-            settled = waiting[ready]
-            values[settled] = values[target[ready]]
-            done[settled] = True
-            waiting = waiting[~ready]
-            links[waiting] = links[target[~ready]]  # the right side is read first: all jump at once
-        value[nodes] = values
-
-
-def level_slices(tree: ShortestPathTree, begin: int, end: int) -> Iterator[np.ndarray]:
-    """`tree.order[begin:end]` one BFS level at a time: within a run of thin levels (`level_runs`)
-    a node's BFS parent may be in the same run, so a pass that reads its parent's value goes level
-    by level."""
-    starts = tree.level_starts
-    level = int(np.searchsorted(starts, begin, side="right")) - 1
-    while level < tree.levels and starts[level] < end:
-        low, high = max(int(starts[level]), begin), min(int(starts[level + 1]), end)
-        if high > low:
-            yield tree.order[low:high]
-        level += 1
 
 
 def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree, idom: np.ndarray,
@@ -369,7 +286,7 @@ def _first_round(targets: np.ndarray, preds: np.ndarray, tree: ShortestPathTree,
     node_at = np.empty(count, tree.order.dtype)
     node_at[pre[tree.order]] = tree.order
     del pre
-    meet = _nca(node_at[low], node_at[high], idom, tree)
+    meet = nca(node_at[low], node_at[high], idom, tree)
     best[joins] = np.minimum(best[joins], tree.rank[meet])
     return joins
 
@@ -449,217 +366,6 @@ def parent_sources(tree: ShortestPathTree) -> np.ndarray:
 
 def parent_targets(tree: ShortestPathTree) -> np.ndarray:
     return tree.order[1:]
-
-
-def lengauer_tarjan(node_count: int, preds: np.ndarray, targets: np.ndarray, tree: ShortestPathTree
-                    ) -> np.ndarray:
-    """Immediate dominators by Lengauer–Tarjan (simple version, path compression), iteratively.
-
-    The graph is the BFS tree edges plus (preds → targets); the root is node 0. Only reachable
-    nodes take part (the caller's edges are all between reachable nodes).
-    """
-    idom = np.full(node_count, -1, tree.parent.dtype)
-    if not targets.size:
-        return idom
-    # Successor and predecessor lists (CSR) over the reachable nodes.
-    order = np.argsort(preds, kind="stable")
-    succ_first = np.zeros(node_count + 1, np.int64)
-    np.cumsum(np.bincount(preds, minlength=node_count), out=succ_first[1:])
-    succ = targets[order].tolist()
-    order = np.argsort(targets, kind="stable")
-    pred_first = np.zeros(node_count + 1, np.int64)
-    np.cumsum(np.bincount(targets, minlength=node_count), out=pred_first[1:])
-    pred = preds[order].tolist()
-    del order
-    succ_first_list = succ_first.tolist()
-    pred_first_list = pred_first.tolist()
-    # Depth-first numbering from the root (iterative), 1-based; 0 means "not visited".
-    number = [0] * node_count
-    vertex = [0]
-    dfs_parent = [0]
-    stack = [(0, succ_first_list[0], -1)]
-    while stack:
-        node, next_edge, parent_number = stack.pop()
-        if next_edge == succ_first_list[node]:
-            if number[node]:
-                continue
-            vertex.append(node)
-            number[node] = len(vertex) - 1
-            dfs_parent.append(parent_number)
-        end = succ_first_list[node + 1]
-        while next_edge < end:
-            target = succ[next_edge]
-            next_edge += 1
-            if not number[target]:
-                stack.append((node, next_edge, parent_number))
-                stack.append((target, succ_first_list[target], number[node]))
-                break
-    count = len(vertex) - 1
-    semi = list(range(count + 1))
-    label = list(range(count + 1))
-    ancestor = [0] * (count + 1)
-    dom = [0] * (count + 1)
-    bucket: list[list[int]] = [[] for _ in range(count + 1)]
-
-    def evaluate(v: int) -> int:
-        if not ancestor[v]:
-            return v
-        path = []
-        u = v
-        while ancestor[ancestor[u]]:
-            path.append(u)
-            u = ancestor[u]
-        for u in reversed(path):
-            a = ancestor[u]
-            if semi[label[a]] < semi[label[u]]:
-                label[u] = label[a]
-            ancestor[u] = ancestor[a]
-        return label[v]
-
-    for w in range(count, 1, -1):
-        node = vertex[w]
-        for k in range(pred_first_list[node], pred_first_list[node + 1]):
-            v = number[pred[k]]
-            if not v:
-                continue
-            u = evaluate(v)
-            if semi[u] < semi[w]:
-                semi[w] = semi[u]
-        bucket[semi[w]].append(w)
-        p = dfs_parent[w]
-        ancestor[w] = p
-        for v in bucket[p]:
-            u = evaluate(v)
-            dom[v] = u if semi[u] < semi[v] else p
-        bucket[p] = []
-    for w in range(2, count + 1):
-        if dom[w] != semi[w]:
-            dom[w] = dom[dom[w]]
-    for w in range(2, count + 1):
-        idom[vertex[w]] = vertex[dom[w]]
-    return idom
-
-
-def _nca(left: np.ndarray, right: np.ndarray, up: np.ndarray, tree: ShortestPathTree,
-         sections: list[np.ndarray] | None = None) -> np.ndarray:
-    """Nearest common ancestors of pairs in the tree `up`, in which a parent has a smaller rank.
-
-    Lock-step: every unfinished pair moves its finger of larger rank one step up per pass. In a
-    deep tree (a chain of closures or list cells thousands of levels deep) the walks that are still
-    climbing after a section's worth of passes go on by sections (`_section_exits`): a finger jumps
-    to the first ancestor on an earlier section of BFS levels, so a walk costs sections plus
-    section length passes (twice the square root of the depth), not one pass per level.
-    `sections`, a list shared by calls on the same `up`, keeps the exits once computed.
-    """
-    rank = tree.rank
-    result = left.copy()
-    active = np.flatnonzero(left != right)
-    a = left[active]
-    b = right[active]
-    rank_a = rank[a]
-    rank_b = rank[b]
-    span = _section_span(tree)
-    exits = sections[0] if sections else None
-    passes = 0
-    jumped = False
-    while active.size > _SCALAR_CLIMB:
-        if not jumped and span and passes >= span:
-            jumped = True
-            if exits is None:
-                exits = _section_exits(tree, up, span)
-                if sections is not None:
-                    sections.append(exits)
-            while active.size:
-                # Jump the finger of larger rank to its section's exit while the exits differ: the
-                # nearest common ancestor lies at or above that exit then (see `_section_exits`).
-                exit_a = exits[a]
-                exit_b = exits[b]
-                moving = exit_a != exit_b
-                if not moving.any():
-                    break
-                climb_a = rank_a >= rank_b
-                jump = np.flatnonzero(moving & climb_a)
-                a[jump] = exit_a[jump]
-                rank_a[jump] = rank[a[jump]]
-                jump = np.flatnonzero(moving & ~climb_a)
-                b[jump] = exit_b[jump]
-                rank_b[jump] = rank[b[jump]]
-                active, a, b, rank_a, rank_b = _settle(result, active, a, b, rank_a, rank_b)
-            continue
-        climb_a = rank_a > rank_b
-        moving = np.flatnonzero(climb_a)
-        a[moving] = up[a[moving]]
-        rank_a[moving] = rank[a[moving]]
-        moving = np.flatnonzero(~climb_a)
-        b[moving] = up[b[moving]]
-        rank_b[moving] = rank[b[moving]]
-        active, a, b, rank_a, rank_b = _settle(result, active, a, b, rank_a, rank_b)
-        passes += 1
-    for position, x, y in zip(active.tolist(), a.tolist(), b.tolist(), strict=True):
-        steps = 0
-        while x != y:
-            if span and steps >= span:
-                if exits is None:
-                    exits = _section_exits(tree, up, span)
-                    if sections is not None:
-                        sections.append(exits)
-                exit_x, exit_y = int(exits[x]), int(exits[y])
-                if exit_x != exit_y:
-                    if rank[x] >= rank[y]:
-                        x = exit_x
-                    else:
-                        y = exit_y
-                    continue
-            steps += 1
-            if rank[x] > rank[y]:
-                x = int(up[x])
-            else:
-                y = int(up[y])
-        result[position] = x
-    return result
-
-
-def _settle(result: np.ndarray, active: np.ndarray, a: np.ndarray, b: np.ndarray, rank_a: np.ndarray,
-            rank_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Record the pairs whose fingers met and drop them."""
-    done = a == b
-    if not done.any():
-        return active, a, b, rank_a, rank_b
-    result[active[done]] = a[done]
-    keep = ~done
-    return active[keep], a[keep], b[keep], rank_a[keep], rank_b[keep]
-
-
-SECTION_MIN_LEVELS = 32
-"""Shallower sections than this save too few passes to pay for `_section_exits` (a pass over the
-tree); real heaps are 10-100 levels deep and never use them."""
-
-
-def _section_span(tree: ShortestPathTree) -> int:
-    """Levels per section for `_nca`'s jumps: the square root of the depth (fewest passes), or 0
-    where the tree is too shallow for sections to pay."""
-    span = max(SECTION_MIN_LEVELS, math.isqrt(tree.levels))
-    return span if tree.levels > 2 * span else 0
-
-
-def _section_exits(tree: ShortestPathTree, up: np.ndarray, span: int) -> np.ndarray:
-    """Per node, its first ancestor in `up` on an earlier section of `span` BFS levels (-1: none,
-    on the first section).
-
-    Why a jump to it is safe while two fingers' exits differ, for the finger of larger rank `a`:
-    were their nearest common ancestor `c` below exit(a), `c` would be on a's section, so would
-    `b` (a descendant of `c`, of no larger rank than `a`) and everything between them, and
-    exit(b) = exit(c) = exit(a).
-    """
-    level = np.zeros(up.size, np.int64)
-    level[tree.order] = np.repeat(np.arange(tree.levels, dtype=np.int64), np.diff(tree.level_starts))
-    section = level // span
-    exits = up.copy()
-    has_up = up >= 0
-    keep = ~has_up
-    keep[has_up] = section[up[has_up]] < section[has_up]
-    inherit_down(tree, up, exits, keep)
-    return exits
 
 
 def retained_sizes_from(idom: np.ndarray, self_size: np.ndarray, tree: ShortestPathTree) -> np.ndarray:

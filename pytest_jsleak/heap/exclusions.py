@@ -19,10 +19,11 @@ import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys
 from pytest_jsleak.heap.dom import has_dom_state
-from pytest_jsleak.heap.dominators import dominators, inherit_down
+from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import shortest_paths
 from pytest_jsleak.heap.snapshot import HeapSnapshot
+from pytest_jsleak.heap.treewalk import inherit_down
 from pytest_jsleak.model import HARNESS_PREFIX
 
 # --- the runtime's own objects -----------------------------------------------------------------

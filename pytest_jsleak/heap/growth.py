@@ -25,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_jsleak.heap.classes import class_keys, class_name
-from pytest_jsleak.heap.dominators import dominators, level_runs, retained_sizes_from
+from pytest_jsleak.heap.dominators import dominators, retained_sizes_from
 from pytest_jsleak.heap.exclusions import NOISE_CLASS_NAMES, automation_owned, harness_owned
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import ShortestPathTree, followed_edge_filter, shortest_path_tree, shortest_paths
+from pytest_jsleak.heap.treewalk import level_runs
 
 #: Node types that can be "the object that grows": JS objects the user's code can name.
 #: Internal arrays, strings, code, shapes and hidden/system nodes are storage or the runtime's own.

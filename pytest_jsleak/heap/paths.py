@@ -222,7 +222,7 @@ def shortest_path_tree(graph: HeapGraph, closed: np.ndarray | None = None) -> Sh
 
 THIN_FRONTIER = 24
 """Levels with fewer nodes than this (the links of a chain) are searched node by node in Python:
-a dozen numpy calls on a handful of edges cost more than the loop (`dominators.THIN_LEVEL`)."""
+a dozen numpy calls on a handful of edges cost more than the loop (`treewalk.THIN_LEVEL`)."""
 THIN_EDGES = 256
 """...unless their nodes have this many edges or more together (an array of 10,000 elements)."""
 

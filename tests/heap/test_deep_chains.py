@@ -18,10 +18,12 @@ import pytest
 from pytest_jsleak import heap
 from pytest_jsleak.heap import dominators as dominators_module
 from pytest_jsleak.heap import paths as paths_module
-from pytest_jsleak.heap.dominators import dominator_tree, level_runs
+from pytest_jsleak.heap import treewalk as treewalk_module
+from pytest_jsleak.heap.dominators import dominator_tree
 from pytest_jsleak.heap.exclusions import dominated_by
 from pytest_jsleak.heap.growth import GrownObject, deepest, structural_keys
 from pytest_jsleak.heap.paths import shortest_path_tree
+from pytest_jsleak.heap.treewalk import level_runs
 
 from .snapshot_builder import SnapshotBuilder
 
@@ -139,7 +141,7 @@ def test_a_closure_chain_is_deeper_than_every_threshold(tmp_path):
     graph = graph_of(tmp_path, builder, "chain")
     tree = paths_module.shortest_paths(graph)
     assert tree.levels > 3000
-    span = dominators_module._section_span(tree)
+    span = treewalk_module._section_span(tree)
     assert span and tree.levels > 20 * span  # the NCA walks go by sections
     assert any(thin for _, _, thin in level_runs(tree))
 
@@ -190,8 +192,8 @@ def test_dominators_of_deep_chains_match_networkx(tmp_path, monkeypatch, seed, r
 @pytest.mark.parametrize("seed", range(3))
 def test_section_jumps_on_small_sections_match_networkx(tmp_path, monkeypatch, seed, scalar):
     """Sections of 2 levels on every graph deeper than 4, walks in numpy or in Python."""
-    monkeypatch.setattr(dominators_module, "SECTION_MIN_LEVELS", 2)
-    monkeypatch.setattr(dominators_module, "_SCALAR_CLIMB", 10**9 if scalar else 0)
+    monkeypatch.setattr(treewalk_module, "SECTION_MIN_LEVELS", 2)
+    monkeypatch.setattr(treewalk_module, "_SCALAR_CLIMB", 10**9 if scalar else 0)
     rng = random.Random(seed)
     builder = SnapshotBuilder()
     closure_chain(builder, 60 + 30 * seed)
@@ -215,9 +217,9 @@ def test_passes_over_thin_runs_match_the_level_by_level_ones(tmp_path, monkeypat
 
     fast = results()
     with monkeypatch.context() as patch:
-        patch.setattr(dominators_module, "THIN_LEVEL", 0)
+        patch.setattr(treewalk_module, "THIN_LEVEL", 0)
         patch.setattr(paths_module, "THIN_FRONTIER", 0)
-        patch.setattr(dominators_module, "SECTION_MIN_LEVELS", 10**9)
+        patch.setattr(treewalk_module, "SECTION_MIN_LEVELS", 10**9)
         plain = results()
     for got, want in zip(fast, plain, strict=True):
         assert np.array_equal(got, want)
