@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_jsleak.heap.diff import contains
 from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.graph import HeapGraph
 
@@ -106,7 +105,6 @@ def storage_charge(graphs: Sequence[HeapGraph], holders: np.ndarray, outermost: 
     first, middle, final = graphs
     snap = final.snapshot
     idom = dominators(final).idom
-    old = np.sort(first.snapshot.node_id.astype(np.int64))
     # A backing store alive since S1 (no step: the same table) holds the entries itself: its
     # collection is what has a store to count.
     collections = np.asarray([_collection_of(final, node) for node in holders.tolist()], np.int64)
@@ -136,7 +134,7 @@ def storage_charge(graphs: Sequence[HeapGraph], holders: np.ndarray, outermost: 
     object_type = snap.meta.node_type_code("object")
     for node, (added, stores) in gained.items():
         owner = int(idom[_collection_of(final, node)])
-        if owner <= 0 or snap.node_type[owner] != object_type or not contains(old, snap.node_id[[owner]])[0]:
+        if owner <= 0 or snap.node_type[owner] != object_type or indices_of(first, snap.node_id[[owner]])[0] < 0:
             continue  # parallel collections are an object's fields, not a scope's variables
         lo, hi = int(final.first_edge[owner]), int(final.first_edge[owner + 1])
         for sibling in np.unique(snap.edge_to[lo:hi]).tolist():
