@@ -9,6 +9,7 @@ the objects that grew in one round only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -22,6 +23,7 @@ from pytest_jsleak.heap.allocations import AllocationTraces
 from pytest_jsleak.heap.classes import class_name
 from pytest_jsleak.heap.diff import contains
 from pytest_jsleak.heap.dominators import dominators
+from pytest_jsleak.heap.entries import ENTRY_BYTES, grown_by_entries
 from pytest_jsleak.heap.growth import (
     MIN_ROUND_BYTES,
     GrownObject,
@@ -126,6 +128,14 @@ def analyse(
     )
     calls = 2 * round_calls
     held, unheld = _program_held(final, findings.grown)
+    entries: tuple[GrowthInPlace, ...] = ()
+    if not profile.snapshots_show_storage:
+        # Storage the snapshots do not size: the entries it holds, at the pace a class's count must keep.
+        entries = tuple(
+            GrowthInPlace(g.class_name, g.gained * ENTRY_BYTES / calls, g.node, g.node_id,
+                          tuple(count * ENTRY_BYTES for count in g.entries), g.entries)
+            for g in grown_by_entries(graphs, min_round_entries=math.ceil(profile.min_count_rate * round_calls))
+        )
     return Evidence(
         method=method,
         classes=classes,
@@ -140,6 +150,7 @@ def analyse(
         grown_graph=final,
         traces=traces,
         survivors=survivors,
+        entries=entries,
         storage=tuple(heap.bytes_by_type(g) for g in graphs),
     )
 

@@ -38,7 +38,10 @@ class GrowthInPlace:
     """Its node index in the last snapshot (for its retainer path)."""
     node_id: int = 0
     sizes: tuple[int, ...] = ()
-    """Its retained size in each snapshot compared."""
+    """Its retained size in each snapshot compared (for `entries`, what they cost at least)."""
+    entries: tuple[int, ...] = ()
+    """Its entry count in S1, S2, S3 when it was found by the entries it gained (profiles whose
+    snapshots do not size storage: `heap.entries`), not by its retained size; () otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ class Evidence:
     slowed: tuple[str, ...] = ()
     """Classes of objects that grew in place in rounds A and B but fell behind over the longer extra
     round (the JIT, a warm-up still settling): set aside."""
+    entries: tuple[GrowthInPlace, ...] = ()
+    """Long-lived objects whose entries grew at the calls' pace in both rounds, where the snapshots do
+    not size storage (Bun: the same handler pushed onto a list once per call adds no object). In S3;
+    an extra round leaves them as they are."""
     storage: tuple[Mapping[str, int], ...] = ()
     """Per snapshot compared (S1, S2, S3, and S4 after an extra round), the bytes of its objects by node
     type (`code`, `object shape`, `object`, `array`, ...): where the reachable heap grew, when no single

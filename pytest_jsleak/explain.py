@@ -79,8 +79,11 @@ def explain(
                 _suspect(evidence, growth, m.round_calls, top=rank < TOP_SUSPECTS, root=root)
                 for rank, growth in enumerate(shown)
             ]
-            grown = [_grown(evidence.grown_graph, g, root) for g in decision.grown[:TOP_SUSPECTS]]
+            # Objects found by their entries are S3's; the others the last snapshot's (S4 after an extra round).
+            grown = [_grown(evidence.final if g.entries else evidence.grown_graph, g, root)
+                     for g in decision.grown[:TOP_SUSPECTS]]
             unreachable = [s.class_name for s in suspects[:TOP_SUSPECTS] if s.path is None]
+            unreachable += [g.class_name for g in grown if g.path is None and g.entries]
             if unreachable:
                 if "no-path" in profile.notes:
                     notes.append(f"no path could be tied to the growth of {', '.join(unreachable)}: "
@@ -184,7 +187,7 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
             f"shapes and the engines' own natives grew by {format_bytes(decision.engine_rise)} over the last "
             "round): the JIT still compiling, not a leak"
         )
-    if decision.counts_gated:
+    if decision.counts_gated and decision.verdict != "leak":
         notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")
     if decision.unexplained:
         notes.append(
@@ -236,6 +239,7 @@ def _grown(graph: heap.HeapGraph, growth: GrowthInPlace, root: Path | None) -> I
         sizes=growth.sizes,
         per_iteration=growth.per_iteration,
         path=holder_path(graph, path, root) if path is not None else None,
+        entries=growth.entries,
     )
 
 

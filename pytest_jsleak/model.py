@@ -258,15 +258,19 @@ class InPlaceGrowth:
     per_iteration: float
     """Its growth per measured call from the first snapshot to the last."""
     path: RetainerPath | None = None
+    entries: tuple[int, ...] = ()
+    """Its entry count in S1, S2, S3 when it was found by the entries it gained (Bun's snapshots do not
+    size storage; `sizes` are then what the entries cost at least); () otherwise."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "class_name": self.class_name,
             "node_id": self.node_id,
             "sizes": list(self.sizes),
             "per_iteration": self.per_iteration,
             "path": self.path.to_dict() if self.path else None,
         }
+        return {**found, "entries": list(self.entries)} if self.entries else found
 
 
 @dataclass(slots=True)

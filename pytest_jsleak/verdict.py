@@ -156,6 +156,7 @@ def decide(
     measured_per_iteration: float | None = None,
     held_per_iteration: float = 0.0,
     natives_per_iteration: float = 0.0,
+    entries: Iterable[GrowthInPlace] = (),
     profile: RuntimeProfile = NODE,
 ) -> Decision:
     """Leak when something kept pace with the calls and all the memory kept per call exceeds the limit.
@@ -165,6 +166,11 @@ def decide(
     snapshots tie to objects and `measured_per_iteration`, the slope of heap + external memory over
     the confirming rounds (which also sees memory the snapshots do not show, and is the only honest
     size when survivors are counted by class rather than tracked by id).
+
+    `entries`: long-lived objects whose entries grew at the calls' pace where the snapshots do not size
+    storage (`heap.entries`): evidence when no class kept pace (then the survivors are what the list
+    holds), and what they cost at least, where the slope alone sizes the leak and may fall between
+    the storage's steps.
     """
     ignored = set(ignore)
     leaking: list[ClassGrowth] = []
@@ -174,6 +180,8 @@ def decide(
             continue
         (tolerated if growth.class_name in ignored else leaking).append(growth)
     kept = [g for g in grown if g.class_name not in ignored]
+    if all(is_runtime_internal(g.class_name) for g in leaking):
+        kept += [g for g in entries if g.class_name not in ignored]
     leaking.sort(key=lambda g: (is_user_class(g.class_name), g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
     internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not kept
     calls = max(1, iterations)
@@ -193,7 +201,8 @@ def decide(
     # counts (Bun) the per-class sizes miss strings, closures and storage: only the slope sizes it.
     measured = measured_per_iteration or 0.0
     by_slope = profile.sized_by_samples and measured_per_iteration is not None
-    per_iteration = measured if by_slope else attributed
+    listed = sum(g.per_iteration for g in kept if g.entries)
+    per_iteration = max(measured, listed) if by_slope else attributed
     evidence = (bool(leaking) and not internal_only) or bool(kept)
     verdict = "leak" if evidence and per_iteration > max_growth_per_iteration else "clean"
     return Decision(
@@ -274,6 +283,9 @@ def _judge_memory(
         measured_per_iteration=measured,
         held_per_iteration=evidence.holders_growth / max(1, 2 * rounds.round_calls),
         natives_per_iteration=evidence.natives_growth / max(1, 2 * rounds.round_calls),
+        # Not set aside with the counts: a list gaining an entry per call is no dead object a
+        # conservative stack scan kept.
+        entries=evidence.entries,
         profile=profile,
     )
     decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,
@@ -290,7 +302,8 @@ def _judge_memory(
                 return replace(found, wants_extra_round=True)
             return replace(found, verdict="inconclusive", unsettled="timeout", growth_per_iteration=0.0)
     program_classes = [g for g in decision.leaking if not is_runtime_internal(g.class_name)]
-    if decision.verdict == "leak" and decision.grown and not program_classes and not evidence.extra_rounds:
+    by_size = [g for g in decision.grown if not g.entries]
+    if decision.verdict == "leak" and by_size and not program_classes and not evidence.extra_rounds:
         # Growth in place alone: a leak keeps memory in proportion to the calls, a warm-up (the JIT
         # filling a function's feedback, a framework's scope settling) slows down. One longer round
         # tells them apart; the objects that kept pace over it are the evidence.

@@ -150,6 +150,7 @@ def grown_html(grown: Mapping[str, Any]) -> str:
         sizes=tuple(int(size) for size in grown.get("sizes") or ()),
         per_iteration=float(grown.get("per_iteration") or 0.0),
         path=path,
+        entries=tuple(int(count) for count in grown.get("entries") or ()),
     )
     details = (f"<details open><summary>shortest retainer path from the GC roots ({len(path.steps)} steps)</summary>"
                f"{path_html(path)}</details>") if path is not None else ""

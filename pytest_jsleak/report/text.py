@@ -195,6 +195,13 @@ def grown_line(grown: InPlaceGrowth) -> str:
     """`latencies (variable) → Array grew by 10.5 B/iteration, no new objects: 2.8 KB → 4.4 KB → 6.7 KB retained`."""
     holder = held_by(grown.path) if grown.path is not None else ""
     what = holder or f"{grown.class_name} @{grown.node_id}"
+    if grown.entries:
+        # Per call: the entries gained over the bytes they were charged, times the bytes per call.
+        span = max(1, grown.sizes[-1] - grown.sizes[0])
+        gained = (grown.entries[-1] - grown.entries[0]) * grown.per_iteration / span
+        counts = " → ".join(f"{count:,}" for count in grown.entries)
+        return (f"{what} gained {gained:.2f} entries/iteration, no new objects: {counts} entries "
+                f"(at least {format_bytes(grown.per_iteration)}/iteration)")
     sizes = " → ".join(format_bytes(size) for size in grown.sizes)
     return f"{what} grew by {format_bytes(grown.per_iteration)}/iteration, no new objects: {sizes} retained"
 

@@ -29,6 +29,9 @@ class Program:
     """Objects of `class_name` alive (in the module's `log` array) after `calls` calls."""
     object_size: int = 48
     class_name: str = "RequestRecord"
+    scattered: bool = False
+    """The kept objects are held each by the GC roots (Bun's conservative stack scan keeping dead
+    objects alive, now here, now there), not by the `log` array."""
     unexplained: Callable[[int], int] = lambda calls: 0
     """Bytes of heap that no snapshot object shows (Bun's array storage, the JIT) after `calls` calls."""
     external: Callable[[int], int] = lambda calls: 0
@@ -188,5 +191,5 @@ def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -
     b.edge(handles, cache, 1, "element")
     for k in range(program.kept(calls)):
         obj = b.add("object", program.class_name, self_size=program.object_size, id=1001 + 2 * k + shift)
-        b.edge(log, obj, k, "element")
+        b.edge(roots if program.scattered else log, obj, 100 + k if program.scattered else k, "element")
     return b.write(path)

@@ -165,10 +165,25 @@ def test_bun_rounds_are_long_and_survivors_are_counted_by_class(tmp_path: Path) 
 def test_bun_counts_without_a_rise_of_memory_are_not_a_leak(tmp_path: Path) -> None:
     # The class's count grows, but what it keeps weighs nothing the GC'd memory shows (the
     # conservative stack scan keeping dead objects alive, now here, now there).
-    program = Program(kept=leak_per_call(), object_size=0)
+    program = Program(kept=leak_per_call(), object_size=0, scattered=True)
     result = check(FakeDriver(program, profile=BUN), tmp_path, snapshots="always")
     assert result.verdict == "clean"
     assert any("per-class counts grew, but memory did not rise" in note for note in result.notes), result.notes
+
+
+def test_bun_a_list_gaining_an_entry_per_call_is_a_leak_while_memory_is_flat(tmp_path: Path) -> None:
+    # mitt's handler list: the same objects' count, but one list holds them all and gains a slot per
+    # call; its storage (which Bun's snapshots do not size) had not stepped within the rounds.
+    program = Program(kept=leak_per_call(), object_size=0)
+    result = check(FakeDriver(program, profile=BUN), tmp_path, snapshots="always")
+    assert result.verdict == "leak" and result.growth_per_iteration == pytest.approx(8.0)
+    [listed] = result.grown_in_place
+    assert listed.class_name == "Array" and listed.entries[1] - listed.entries[0] == result.round_iterations
+    from pytest_jsleak.report.text import render
+
+    text = render(result)
+    assert "log (variable) → Array gained 1.00 entries/iteration, no new objects" in text
+    assert "memory did not rise" not in text  # the counts gate said nothing about the list
 
 
 def test_growth_no_object_shows_is_a_leak_only_where_snapshots_leave_storage_out(tmp_path: Path) -> None:

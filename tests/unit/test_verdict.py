@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pytest_jsleak.model import MemorySample
@@ -324,3 +326,59 @@ def test_the_engines_natives_add_to_a_leaks_size_never_make_one():
     internal = decide([growth("(compiled code)", 40, 40)], iterations=40, max_growth_per_iteration=0,
                       natives_per_iteration=2_000)
     assert internal.verdict == "clean" and internal.natives_per_iteration == 0.0
+
+
+# --- Bun: a list that gained an entry per call (heap.entries) ------------------------------------------
+
+
+def _listed(per_call=1.0, calls=2000):
+    """mitt's handler list on Bun: `per_call` entries per call over both rounds, 8 B each at least."""
+    entries = (9_000, 9_000 + int(per_call * calls / 2), 9_000 + int(per_call * calls))
+    return GrowthInPlace("Array", per_call * 8, node=7, node_id=32_561, sizes=tuple(8 * e for e in entries),
+                         entries=entries)
+
+
+def test_a_list_gaining_entries_is_evidence_sized_at_least_by_its_slots():
+    # The GC'd memory steps with the list's storage: between two steps the slope reads nothing, and the
+    # entries still say what the calls kept.
+    between_steps = decide([], iterations=1000, max_growth_per_iteration=0, measured_per_iteration=0.0,
+                           entries=[_listed()], profile=BUN)
+    assert (between_steps.verdict, between_steps.growth_per_iteration) == ("leak", 8.0)
+    over_a_step = decide([], iterations=1000, max_growth_per_iteration=0, measured_per_iteration=11.0,
+                         entries=[_listed()], profile=BUN)
+    assert (over_a_step.verdict, over_a_step.growth_per_iteration) == ("leak", 11.0)
+    assert decide([], iterations=1000, max_growth_per_iteration=8, measured_per_iteration=0.0,
+                  entries=[_listed()], profile=BUN).verdict == "clean"
+    assert decide([], iterations=1000, max_growth_per_iteration=7, measured_per_iteration=0.0,
+                  entries=[_listed()], profile=BUN).verdict == "leak"
+    assert decide([], iterations=1000, max_growth_per_iteration=0, measured_per_iteration=0.0,
+                  entries=[_listed()], ignore=["Array"], profile=BUN).verdict == "clean"
+
+
+def test_a_list_of_leaking_objects_is_told_by_the_objects():
+    # The list holds the survivors: they are the evidence, the list is not reported beside them.
+    decision = decide([growth("RequestRecord", 1000, 1000)], iterations=1000, max_growth_per_iteration=0,
+                      measured_per_iteration=50.0, entries=[_listed()], profile=BUN)
+    assert decision.verdict == "leak" and decision.grown == ()
+    # Beside the runtime's own classes only, the list is the evidence.
+    internal = decide([growth("(compiled code)", 1000, 1000)], iterations=1000, max_growth_per_iteration=0,
+                      measured_per_iteration=0.0, entries=[_listed()], profile=BUN)
+    assert internal.verdict == "leak" and [g.class_name for g in internal.grown] == ["Array"]
+
+
+def test_a_listed_leak_needs_no_longer_round_and_survives_the_counts_gate():
+    from pytest_jsleak.evidence import Evidence
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import Rounds, judge, needs_extra_round
+
+    # A flat heap over both rounds (the list's storage did not step in them), a class count that grew
+    # (set aside by the counts gate: Bun's stack scan), and the list.
+    samples = tuple(MemorySample(i * 250, 1_000_000, 100_000, 0) for i in range(9))
+    rounds = Rounds(samples, confirm_from=0, round_calls=1000)
+    evidence = Evidence(method="counts", classes=(growth("Object", 60, 60),), grown=(), one_round=(),
+                        calls=2000, final=None, grown_graph=None, entries=(_listed(),))
+    decision = judge(evidence, rounds, profile=BUN, options=resolve({}))
+    assert (decision.verdict, decision.counts_gated, decision.growth_per_iteration) == ("leak", True, 8.0)
+    assert not needs_extra_round(decision, evidence, rounds, sampling_jump=0, profile=BUN)
+    without = judge(replace(evidence, entries=()), rounds, profile=BUN, options=resolve({}))
+    assert without.verdict == "clean"
