@@ -180,7 +180,8 @@ def decide(
             continue
         (tolerated if growth.class_name in ignored else leaking).append(growth)
     kept = [g for g in grown if g.class_name not in ignored]
-    if all(is_runtime_internal(g.class_name) for g in leaking):
+    # Objects of a class that kept pace (ignored or not) are what such a list holds: they tell it.
+    if all(is_runtime_internal(g.class_name) for g in (*leaking, *tolerated)):
         kept += [g for g in entries if g.class_name not in ignored]
     leaking.sort(key=lambda g: (is_user_class(g.class_name), g.retained_bytes or g.bytes_a, g.round_a), reverse=True)
     internal_only = bool(leaking) and all(is_runtime_internal(g.class_name) for g in leaking) and not kept

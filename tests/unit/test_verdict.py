@@ -360,6 +360,10 @@ def test_a_list_of_leaking_objects_is_told_by_the_objects():
     decision = decide([growth("RequestRecord", 1000, 1000)], iterations=1000, max_growth_per_iteration=0,
                       measured_per_iteration=50.0, entries=[_listed()], profile=BUN)
     assert decision.verdict == "leak" and decision.grown == ()
+    # Nor when the user ignores the objects it holds: ignoring them ignores the list of them.
+    ignored = decide([growth("RequestRecord", 1000, 1000)], iterations=1000, max_growth_per_iteration=0,
+                     measured_per_iteration=50.0, entries=[_listed()], ignore=["RequestRecord"], profile=BUN)
+    assert ignored.verdict == "clean" and ignored.grown == ()
     # Beside the runtime's own classes only, the list is the evidence.
     internal = decide([growth("(compiled code)", 1000, 1000)], iterations=1000, max_growth_per_iteration=0,
                       measured_per_iteration=0.0, entries=[_listed()], profile=BUN)
