@@ -74,7 +74,7 @@ def analyse(
     if profile.survivors == "counts":
         method = "counts"
         census = [heap.class_census(g) for g in graphs]
-        diff = heap.three_snapshot_counts(census[0], census[1], census[2], final)
+        diff = heap.three_snapshot_counts(census[0], census[1], census[2], final, graph2=graphs[1])
     else:
         method = "ids"
         diff = heap.three_snapshot_diff(graphs[0].snapshot.node_id, graphs[1].snapshot.node_id, final)

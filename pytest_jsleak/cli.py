@@ -276,9 +276,13 @@ def run_diff(args: argparse.Namespace) -> int:
             clock.lap("grouping by class")
         else:
             ids.clear()
-            first, second = (_census(path, use_index) for path in files[:2])
-            result = heap.three_snapshot_counts(first, second, heap.class_census(graph), graph,
-                                                ignore_classes=args.ignore)
+            first = _census(files[0], use_index)
+            # S2 whole: which holders grew with a class since then ties instances to its growth (a path).
+            second_graph = indexed.read_graph(files[1], use_index=use_index)
+            result = heap.three_snapshot_counts(first, heap.class_census(second_graph), heap.class_census(graph), graph,
+                                                ignore_classes=args.ignore, graph2=second_graph)
+            indexed.save_graph(second_graph, use_index=use_index)
+            del second_graph
             clock.lap("per-class counts")
         grown = []
         if not args.no_growth:

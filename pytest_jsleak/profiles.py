@@ -131,8 +131,10 @@ BUN = RuntimeProfile(
             "sized by the GC'd heap, and bun's snapshots carry no closure source locations"
         ),
         "no-path": (
-            "bun renumbers objects, so only an instance piled in one holder that grew about as much can be "
-            "shown, and bun's snapshots carry no edges into the storage of Map and Set, among others"
+            "bun renumbers objects, so a path is shown only for an instance held by what grew with its class "
+            "since the previous snapshot (the same holder holding half the class's growth more, or objects of "
+            "another growing class holding it one way), and bun's snapshots carry no edges into the storage of "
+            "Map and Set, among others"
         ),
         "unexplained": (
             "bun's snapshots leave out array storage and what only it holds, and some hash tables "

@@ -7,19 +7,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pytest_jsleak.heap.classes import class_keys, instances_of
-from pytest_jsleak.heap.classes import class_name as node_class_name
+from pytest_jsleak.heap.classes import class_keys
 from pytest_jsleak.heap.dominators import dominators
 from pytest_jsleak.heap.exclusions import (
     NOISE_NODE_TYPES,
     automation_owned,
     dom_wrappers,
-    harness_owned,
     noise_nodes,
     owned_by_noise,
 )
 from pytest_jsleak.heap.graph import HeapGraph
 from pytest_jsleak.heap.paths import nearest_to_roots, shortest_paths
+from pytest_jsleak.heap.piles import tied_instances
 from pytest_jsleak.heap.snapshot import HeapSnapshot
 from pytest_jsleak.heap.treewalk import inherit_down
 
@@ -378,13 +377,16 @@ def three_snapshot_counts(
     census3: ClassCensus,
     graph3: HeapGraph,
     ignore_classes: Iterable[str] = (),
+    *,
+    graph2: HeapGraph,
 ) -> ThreeSnapshotDiff:
     """The 3-snapshot diff where ids are not comparable (Bun): per-class count growth per round.
 
     `survivors` is the count growth S1→S2 and `fresh` the growth S2→S3 (sizes likewise); no
     retained sizes, since which objects are the new ones is unknown. Classes that grew in a round
-    are listed; examples for paths, for classes that grew in both rounds, are the instances piled
-    in one holder or held by objects of another growing class (`crowded_instances`).
+    are listed; examples for paths, for classes that grew in both rounds, are the instances that a
+    holder which grew with the class since S2 (`graph2`) ties to the growth (`piles.tied_instances`):
+    none when nothing does.
     """
     ignored = set(ignore_classes)
     growing = frozenset(
@@ -410,8 +412,8 @@ def three_snapshot_counts(
                 survivor_nodes=np.zeros(0, np.int64),
                 fresh_nodes=np.zeros(0, np.int64),
                 example_nodes=tuple(
-                    crowded_instances(graph3, name, expected=c3 - c2, growing=growing - {name},
-                                      limit=EXAMPLES_PER_CLASS)
+                    tied_instances(graph2, graph3, name, expected=c3 - c2, growing=growing - {name},
+                                   limit=EXAMPLES_PER_CLASS)
                 )
                 if name in growing
                 else (),
@@ -423,35 +425,3 @@ def three_snapshot_counts(
         "snapshot): the columns are per-class count growth per round, not objects tracked by id"
     )
     return ThreeSnapshotDiff(rows, method="counts", notes=[note])
-
-
-def crowded_instances(
-    graph: HeapGraph, class_name: str, *, expected: int = 2, growing: frozenset[str] = frozenset(), limit: int = 20
-) -> list[int]:
-    """Instances of a class that are probably the new ones, for a retainer path; [] when nothing tells.
-
-    Without stable ids (Bun) nothing says which instances are new; but leaked objects pile up in
-    one holder (the array, the listener list) holding about as many as the class grew by
-    (`expected`), or each sits in an object of another growing class (an `items` array in each
-    leaked order). The runtime's own instances of a common class such as `Object` are scattered.
-    """
-    nodes = np.asarray(instances_of(graph, class_name), dtype=np.int64)
-    if nodes.size:
-        # Never an instance of the harness's own (its command stream's buffers, its handlers).
-        nodes = nodes[~harness_owned(graph)[nodes]]
-    if nodes.size == 0:
-        return []
-    parents = shortest_paths(graph).parent[nodes]
-    held = parents >= 0
-    if held.any():
-        holders, counts = np.unique(parents[held], return_counts=True)
-        if counts.max() >= max(2, expected // 2):
-            crowded = nodes[held][parents[held] == holders[int(np.argmax(counts))]]
-            return [int(node) for node in crowded[:limit]]
-        if growing:
-            pairs = zip(nodes[held].tolist(), parents[held].tolist(), strict=True)
-            inside = [node for node, parent in pairs if node_class_name(graph, parent) in growing]
-            if inside:
-                return inside[:limit]
-    # No sign of which instances are new: better no path than a runtime object's.
-    return []

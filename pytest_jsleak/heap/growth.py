@@ -226,13 +226,24 @@ def identity_keys(graph: HeapGraph, *, stable_ids: bool) -> np.ndarray:
     Only nodes of `GROWING_TYPES` that the BFS reaches get a key; on V8 only odd ids (the JS heap's:
     Node's embedder nodes get even, per-snapshot ids).
     """
-    snap = graph.snapshot
-    meta = snap.meta
-    eligible = meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (shortest_paths(graph).rank >= 0)
     if stable_ids:
+        snap = graph.snapshot
+        eligible = snap.meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (shortest_paths(graph).rank >= 0)
         ids = snap.node_id.astype(np.uint64)
         eligible &= (snap.node_id & 1) == 1
         return np.where(eligible, ids, np.uint64(0))
+    return place_keys(graph).copy()
+
+
+def place_keys(graph: HeapGraph) -> np.ndarray:
+    """`identity_keys(graph, stable_ids=False)`, built once per graph and shared (do not write to it):
+    growth in place and the holders of a Bun path (`heap.piles`) both ask for them."""
+    return graph.memo(_place_keys)
+
+
+def _place_keys(graph: HeapGraph) -> np.ndarray:
+    snap = graph.snapshot
+    eligible = snap.meta.node_type_mask(GROWING_TYPES)[snap.node_type] & (shortest_paths(graph).rank >= 0)
     keys = structural_keys(graph)
     keys[~eligible] = 0
     # A key that occurs twice cannot tell its objects apart: unknown.
@@ -481,5 +492,6 @@ __all__ = [
     "keyed_by_place",
     "keyed_sizes",
     "large_objects",
+    "place_keys",
     "structural_keys",
 ]

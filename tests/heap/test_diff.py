@@ -79,9 +79,10 @@ def test_census_counts_and_sizes(node_final):
 
 @pytest.mark.bun
 def test_bun_falls_back_to_per_class_counts(bun_snapshots):
-    census = [heap.class_census(heap.read_snapshot(path)) for path in bun_snapshots]
-    graph = heap.HeapGraph(heap.read_snapshot(bun_snapshots[2]))
-    diff = heap.three_snapshot_counts(*census, graph)
+    graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in bun_snapshots]
+    census = [heap.class_census(g) for g in graphs]
+    graph = graphs[2]
+    diff = heap.three_snapshot_counts(*census, graph, graph2=graphs[1])
     assert diff.method == "counts" and "bun" in diff.notes[0]
     row = diff["RequestRecord"]
     assert (row.survivors, row.fresh) == (LEAKS, LEAKS)
