@@ -54,26 +54,3 @@ export function throwsString() {
 export function* generator() {}
 
 export class Widget {}
-
-// One object kept per call among garbage, with a turn of the event loop that lasts (a timer): while
-// allocations are tracked, the inspector numbers the heap on such turns and the GC then moves things.
-class RenderedPage {
-  constructor(url) {
-    this.url = url;
-    this.html = `<main>${url}</main>`;
-  }
-}
-const pages = [];
-let pool = [];
-// A kept page among ten objects that live a while: once promoted and then dropped (`dropPool`), the
-// pages share old-space pages that are mostly empty, which the next full GC compacts.
-export function leakAmongGarbage() {
-  for (let j = 0; j < 10; j++) pool.push({ j, filler: [j, j, j, j] });
-  pages.push(new RenderedPage(`/article/${pages.length}`));
-}
-export function dropPool() {
-  pool = [];
-}
-export async function pause() {
-  await new Promise((resolve) => setTimeout(resolve, 80));
-}
