@@ -375,7 +375,9 @@ def test_a_route_that_logs_every_request_is_clean(tmp_path: Path) -> None:
         options = resolve({"iterations": 60, "warmup": 10, "snapshots": "always"})
         run_driver_check(lambda: driver(svc, "/log"), options, tmp_path / "log", result)
     assert result.method == "ids" and result.verdict == "clean", (
-        result.verdict, result.method, result.reason, result.notes, result.timings, [s.class_name for s in result.suspects])
+        result.verdict, result.method, result.reason, result.error, result.notes, result.timings,
+        [s.class_name for s in result.suspects],
+    )
 
 
 @pytest.mark.parametrize("runtime", ["node", "deno"])
