@@ -17,7 +17,6 @@ name and size); a head that two objects share in one snapshot identifies neither
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ import numpy as np
 from pytest_jsleak.heap.classes import class_keys
 from pytest_jsleak.heap.exclusions import harness_owned
 from pytest_jsleak.heap.graph import HeapGraph
+from pytest_jsleak.heap.growth import text_hash
 
 #: Edges that are a collection's entries: array slots. (Property edges are the object's fields;
 #: Bun's snapshots give Maps and Sets no edges into their storage at all.)
@@ -92,8 +92,7 @@ def _entry_heads(graph: HeapGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
              *(f"{int(snap.edge_name[e])}:{names[codes[t]]}:{snap.strings[int(snap.node_name[t])]}:"
                f"{int(snap.node_self_size[t])}" for e, t in zip(head.tolist(), targets.tolist(), strict=True))]
         )
-        keys[at] = int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                                  "little")
+        keys[at] = text_hash(text)
     unique, first_at, seen = np.unique(keys, return_index=True, return_counts=True)
     alone = seen == 1
     nodes = candidates[first_at[alone]]

@@ -131,7 +131,7 @@ def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
     if count == 0:
         return keys
     codes, names = class_keys(graph)
-    class_hash = np.array([_text_hash("c:" + name) for name in names], np.uint64)
+    class_hash = np.array([text_hash("c:" + name) for name in names], np.uint64)
     # The edge the BFS took into each node: among the edges from its tree parent to it, the first
     # followed one (as `paths.tree_edge` picks it for one node).
     edge_from = graph.edge_from
@@ -157,7 +157,7 @@ def _keys_along(graph: HeapGraph, tree: ShortestPathTree) -> np.ndarray:
     label = _edge_labels(graph, chosen)
     edge_label = np.zeros(count, np.uint64)
     edge_label[edge_to[chosen]] = label
-    keys[0] = _text_hash("root")
+    keys[0] = text_hash("root")
     with np.errstate(over="ignore"):
         for begin, end, thin in level_runs(tree):
             nodes = tree.order[begin:end]
@@ -208,7 +208,7 @@ def _edge_labels(graph: HeapGraph, edges: np.ndarray) -> np.ndarray:
     if named.size:
         distinct, inverse = np.unique(names[named], return_inverse=True)
         hashes = np.array(
-            [_text_hash(f"n:{snap.strings[int(i)]}") for i in distinct], np.uint64
+            [text_hash(f"n:{snap.strings[int(i)]}") for i in distinct], np.uint64
         )
         labels[named] = hashes[inverse.reshape(-1)]
     with np.errstate(over="ignore"):
@@ -216,7 +216,8 @@ def _edge_labels(graph: HeapGraph, edges: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _text_hash(text: str) -> int:
+def text_hash(text: str) -> int:
+    """A stable 64-bit hash of a text (the same in every process: keys compare across snapshots)."""
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
 
 
@@ -494,4 +495,5 @@ __all__ = [
     "large_objects",
     "place_keys",
     "structural_keys",
+    "text_hash",
 ]
