@@ -45,8 +45,6 @@ from pytest_jsleak.trend import FLAT_TOLERANCE_BYTES, SampleTrend, sample_trend,
 SETTLE_SAMPLES = 4
 SETTLE_ROUNDS = 4
 SETTLE_SECONDS = 1.5
-#: A round takes at most this many times `iterations` calls (the profile may allow more by time).
-ROUND_CAP_FACTOR = 8
 SNAPSHOT_NAMES = ("s1-after-warmup.heapsnapshot", "s2-after-round-a.heapsnapshot", "s3-final.heapsnapshot")
 #: The snapshot after the extra round that objects which grew in one round only get.
 EXTRA_SNAPSHOT_NAME = "s4-extra-round.heapsnapshot"
@@ -163,7 +161,7 @@ def measure(
 
     mark = time.perf_counter()
     m.sampling_calls = max(options.iterations, min(profile.min_round_calls, m.round_cap))
-    step = max(1, m.sampling_calls // profile.samples_per_round)
+    step = sampling_step(profile, options, m.sampling_calls)
     m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
     m.calls = m.sampling_calls
     clock.timed(m.sampling_calls, time.perf_counter() - mark)
@@ -201,6 +199,9 @@ def measure(
     m.timings["sampling"] = time.perf_counter() - mark
     if trend.suspicious or m.rising_handles or options.snapshots == "always":
         round_calls = max(round_calls, min(profile.min_round_calls, m.round_cap))
+        if loud(trend, profile) and round_calls == m.sampling_calls:
+            # Not after a jump: rounds that must see storage grow again keep their length.
+            round_calls = min(round_calls, max(1, math.ceil(profile.loud_round_share * options.iterations)))
         track = options.allocation_sites == "on" and profile.can_track_allocations
         if track and not clock.fits(2 * round_calls, snapshots=3, slowdown=(1 + TRACKING_SLOWDOWN) / 2):
             # Where the allocations were made is worth less than a verdict within the timeout.
@@ -236,7 +237,7 @@ def confirming_rounds(
     if clock is not None:
         clock.seconds_per_snapshot = time.perf_counter() - taken
     m.snapshots.append(snapshots[0])
-    step = max(1, round_calls // driver.profile.samples_per_round)
+    step = max(1, round_calls // (driver.profile.confirm_samples_per_round or driver.profile.samples_per_round))
     for index in (1, 2):
         began = time.perf_counter()
         if index == 1 and m.tracked and clock is not None:
@@ -275,6 +276,13 @@ def _tracked_round(driver: Driver, m: Measurement, round_calls: int, step: int, 
             driver.track_allocations(False)
             m.tracked_partly = True
             m.cut_short = "allocation tracking"
+
+
+def loud(trend: SampleTrend, profile: RuntimeProfile) -> bool:
+    """Whether the sampling round rose as a leak by at least the profile's `loud_growth_per_call`: its
+    confirming rounds may be shorter (pages: half `iterations`)."""
+    return bool(profile.loud_growth_per_call) and trend.suspicious and (
+        trend.growth_per_iteration >= profile.loud_growth_per_call)
 
 
 def spanning_calls(m: Measurement, profile: RuntimeProfile, at_least: int) -> int:
@@ -322,11 +330,11 @@ def extra_round(driver: Driver, m: Measurement, folder: Path, calls: int | None 
 
 
 def round_cap(profile: RuntimeProfile, options: Options, warmup_seconds: float, warmup_calls: int) -> int:
-    """The most calls one round may take: `ROUND_CAP_FACTOR` x `iterations`; where the profile widens
+    """The most calls one round may take: the profile's `round_cap_factor` x `iterations`; where it widens
     rounds by time (Bun), as many as fit in `profile.round_seconds` at the warm-up's pace, up to
     `profile.max_round_calls`, when that is more. Storage that grows by half grows again only after
     half as many calls again as made so far: thousands, after a few thousand calls."""
-    cap = ROUND_CAP_FACTOR * options.iterations
+    cap = profile.round_cap_factor * options.iterations
     if not profile.max_round_calls or warmup_calls <= 0 or warmup_seconds <= 0:
         return cap
     fit = int(profile.round_seconds * warmup_calls / warmup_seconds)
@@ -342,7 +350,10 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
     calls or `SETTLE_SECONDS` have gone by.
     """
     profile = driver.profile
-    step = max(1, options.warmup // profile.warmup_samples)
+    # Where a sample's GC flushes code, samples closer together than the sampling round's would leave
+    # the round a step above the warm-up's last sample (`RuntimeProfile.gc_flushes_code`).
+    sparsest = sampling_step(profile, options) if profile.gc_flushes_code else 1
+    step = max(1, options.warmup // profile.warmup_samples, sparsest)
     warm = driver.run(options.warmup, sample_every=step, start=0, phase="warmup")
     last = warm[-1] if warm else driver.sample()
     done = options.warmup
@@ -353,7 +364,7 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
                                                    profile.settle_sample_share)))
     started = time.perf_counter()
     while done - options.warmup < budget and time.perf_counter() - started < SETTLE_SECONDS:
-        more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES), start=done, phase="warmup")
+        more = driver.run(chunk, sample_every=max(1, chunk // SETTLE_SAMPLES, sparsest), start=done, phase="warmup")
         done += chunk
         if not more:
             break
@@ -362,6 +373,11 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
         if max(values) - min(values) <= FLAT_TOLERANCE_BYTES:
             break
     return replace(last, iteration=0), done
+
+
+def sampling_step(profile: RuntimeProfile, options: Options, calls: int = 0) -> int:
+    """Calls between two samples of the sampling round (of `calls`, `iterations` by default)."""
+    return max(1, (calls or options.iterations) // profile.samples_per_round)
 
 
 def paced_chunk(timings: dict[str, float], calls: int, samples: int, share: float) -> int:
@@ -400,10 +416,12 @@ __all__ = [
     "extra_round_calls",
     "fitting_calls",
     "largest_jump",
+    "loud",
     "measure",
     "pace_round_calls",
     "paced_chunk",
     "round_cap",
+    "sampling_step",
     "spanning_calls",
     "warm_up",
 ]

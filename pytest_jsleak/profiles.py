@@ -69,11 +69,27 @@ class RuntimeProfile:
     Set of ids on Deno went clean when its second round stopped at 750). False where an action costs
     milliseconds (pages, servers): their rounds stay within the round cap, so a table that doubles
     outside them can be missed (README, "What it does not see")."""
+    round_cap_factor: int = 8
+    """A round takes at most this many times `iterations` calls (the profile may allow more by time:
+    `max_round_calls`)."""
     kept_jumps_fall_share: float = 0.1
     """Growth by jumps is a steady rise while the heap gives back at most this share of what it rose by."""
     samples_per_round: int = 20
     """Samples per round of `iterations` calls (a sample is a full GC and the reads): twenty steps show a
     leak of one small object per call as a rise at nearly every step."""
+    gc_flushes_code: bool = False
+    """A sample's GC also flushes the bytecode of functions not run since the previous one (a page's
+    memory-reducing GC): how many calls apart the samples are sets how much code the heap holds, so the
+    warm-up never samples more often than the sampling round."""
+    confirm_samples_per_round: int = 0
+    """Samples per confirming round (0: `samples_per_round`). There the snapshots are the evidence; the
+    samples size the growth and say whether it kept rising, for which a round needs four steps
+    (`Rounds.rise_steadily`)."""
+    loud_growth_per_call: int = 0
+    """A sampling round that rose (suspicious) by at least this many bytes per call gets confirming rounds
+    of `loud_round_share` x `iterations` calls (0: rounds are never shortened for it). Where a call costs
+    tens of milliseconds, a loud leak needs fewer of them to show in both rounds."""
+    loud_round_share: float = 1.0
     warmup_samples: int = 25
     """Samples taken over the `warmup` calls: a module harness's own GC-and-sample path settles only after
     some twenty rounds of it, and would otherwise add kilobytes to the measured round."""
@@ -162,12 +178,30 @@ CHROMIUM = replace(
     # clean page, 0.5 s on a Chart.js page leaking 200 KB per click); twelve still leave the second
     # half of a round the five steps `trend.sample_trend` needs to call a rise steady.
     samples_per_round=12,
+    # A page's warm-up sampled every 2 actions and its sampling round every 3: the round's first sample
+    # read 4.1-4.6 KB more than the warm-up's last on the examples' clean modal pages (a sample every 3
+    # actions throughout, or every 4 then 3: no step), and sent them to a second sampling round.
+    gc_flushes_code=True,
+    # Six in a confirming round: its samples cost as much as its clicks once a leak has grown the heap
+    # (the memory-reducing GC took 0.4 s a sample by the end of Chart.js's leak: 19 of its 46 s).
+    confirm_samples_per_round=6,
+    # A leak of 1 KB or more per action raises a round of 20 actions by 20 KB or more, four times the
+    # sample-to-sample wobble of a clean page (+-5 KB on Chart.js and Vue's KeepAlive), and keeps each
+    # object it leaks per action 20 times over (the snapshots' counts are exact): rounds of half
+    # `iterations` see it as surely as whole ones, with half the clicks, and smaller snapshots. The
+    # corpus's page leaks keep 17-215 KB per action.
+    loud_growth_per_call=1024,
+    loud_round_share=0.5,
     # Chunks of 50 clicks ran a page's settle loop to its time bound in one chunk, every time (~3.5 s
     # of a check that should take five): chunks are paced by what a click and a sample cost instead.
     settle_chunk_calls=10,
     settle_sample_share=0.25,
     # Hundreds of clicks more per jump would double a page check.
     rounds_span_calls_so_far=False,
+    # Nor within the round cap: a clean Vue page whose JIT stepped in both sampling rounds got confirming
+    # rounds as long as all its actions so far (114 each, 33 s). Storage that doubles further away than
+    # two rounds of `iterations` is seen by a check with more `iterations` (README, "What it does not see").
+    round_cap_factor=2,
 )
 
 PROFILES: Mapping[str, RuntimeProfile] = MappingProxyType({p.name: p for p in (NODE, DENO, BUN, CHROMIUM)})

@@ -91,6 +91,8 @@ class FakeDriver:
     annotated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     handle_tracking: list[bool] = field(default_factory=list)
+    sampled_at: list[int] = field(default_factory=list)
+    """The call (numbered across the whole check) after which each sample was taken."""
     _handles_from: int | None = None
     _handles_until: int | None = None
     call_seconds: float = 0.0
@@ -116,6 +118,7 @@ class FakeDriver:
         return self._sample(0)
 
     def _sample(self, iteration: int) -> MemorySample:
+        self.sampled_at.append(self.calls)
         memory = self.program.memory(self.calls, reads_code=self.reads_code)
         return MemorySample(iteration, memory.heap, memory.external, memory.rss, memory.code, memory.handles)
 

@@ -3,6 +3,7 @@ is a script (`fake_driver.py`), and a check takes milliseconds."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,6 +26,7 @@ from pytest_jsleak.profiles import (
     RuntimeProfile,
     service_profile,
 )
+from pytest_jsleak.trend import SampleTrend
 
 
 def check(driver: FakeDriver, tmp_path: Path, **options: object) -> LeakResult:
@@ -474,7 +476,7 @@ def test_a_servers_rounds_after_a_jump_stay_within_the_round_cap(tmp_path: Path)
                         profile=service_profile("node"))
     check(driver, tmp_path)
     measured = [calls for phase, calls in driver.phases if phase == "measured"]
-    assert measured[:2] == [200, 200] and max(measured) <= plan.ROUND_CAP_FACTOR * 200
+    assert measured[:2] == [200, 200] and max(measured) <= NODE.round_cap_factor * 200
 
 
 def test_a_pages_warm_up_and_rounds_are_paced_by_what_a_click_and_a_sample_cost(tmp_path: Path) -> None:
@@ -502,3 +504,59 @@ def test_a_page_tolerates_less_than_one_slot_per_action() -> None:
     assert page_options().max_growth_per_iteration == 8
     assert page_options({"max_growth_per_iteration": 0}).max_growth_per_iteration == 0
     assert resolve({}).max_growth_per_iteration == 0
+
+
+def _page_check(program: Program, folder: Path) -> tuple[FakeDriver, LeakResult]:
+    from pytest_jsleak.drivers.page import page_options
+
+    driver = FakeDriver(program, profile=CHROMIUM, call_seconds=0.07, sample_seconds=0.1)
+    result = LeakResult(target="page", scenario="page-action", runtime="chromium", verdict="clean")
+    run_driver_check(lambda: driver, page_options(), folder, result)
+    return driver, result
+
+
+@pytest.mark.parametrize(("object_size", "round_calls"), [(2_048, 20), (1_024, 20), (768, 40), (256, 40)])
+def test_a_page_leak_of_a_kilobyte_or_more_per_action_gets_confirming_rounds_of_half_iterations(
+    object_size: int, round_calls: int, tmp_path: Path
+) -> None:
+    # One object per action of `object_size` bytes: from 1 KB per action (CHROMIUM.loud_growth_per_call)
+    # the 40-call sampling round has shown the leak four times over a page's +-5 KB wobble, and rounds
+    # of 20 actions keep 20 of its objects each; below it, the rounds stay at `iterations`.
+    driver, result = _page_check(Program(kept=leak_per_call(), object_size=object_size), tmp_path)
+    assert result.verdict == "leak" and result.round_iterations == round_calls
+    round_b = 40 + round_calls  # the sampling round's 40 calls, then round A
+    assert [calls for phase, calls in driver.phases if phase == "measured"][-1] == round_calls  # round B
+    # Six samples per confirming round on a page (its samples cost as much as its clicks by then).
+    assert len([s for s in result.samples if round_b < s.iteration <= round_b + round_calls]) == 6
+
+
+def test_a_modules_loud_leak_keeps_rounds_of_iterations(tmp_path: Path) -> None:
+    result = check(FakeDriver(Program(kept=leak_per_call(), object_size=64 * 1024)), tmp_path)
+    assert result.verdict == "leak" and result.round_iterations == 200
+    assert plan.loud(SampleTrend(True, True, 1e6, 0, False), NODE) is False
+
+
+def test_a_pages_rounds_after_a_jump_stay_within_twice_its_iterations(tmp_path: Path) -> None:
+    # A clean page whose JIT steps by 2 KB in each sampling round (the warm-up ends at 28 actions): the
+    # second jump makes the confirming rounds span the calls so far (28 + 80 = 108), within a page's
+    # round cap of 2 x 40 actions, not the 8 x 40 of a module.
+    driver, result = _page_check(Program(compiled=lambda calls: 2_048 * (calls >= 58) + 2_048 * (calls >= 93)),
+                                 tmp_path)
+    measured = [calls for phase, calls in driver.phases if phase == "measured"]
+    assert result.verdict == "clean" and measured[:2] == [40, 40]
+    assert result.round_iterations == measured[-1] == 2 * 40
+    options = resolve({"iterations": 40})
+    assert plan.round_cap(CHROMIUM, options, warmup_seconds=3.0, warmup_calls=40) == 80
+    assert plan.round_cap(NODE, options, warmup_seconds=3.0, warmup_calls=40) == 320
+
+
+def test_a_pages_warm_up_never_samples_more_often_than_its_sampling_round(tmp_path: Path) -> None:
+    # A page's sample GC flushes code not run since the previous sample: a warm-up sampled every 2
+    # actions and a round every 3 left the round 4 KB above the warm-up (CHROMIUM.gc_flushes_code).
+    driver, _ = _page_check(Program(kept=flat()), tmp_path)
+    warm_calls = sum(calls for phase, calls in driver.phases if phase == "warmup")
+    gaps = [b - a for a, b in itertools.pairwise(driver.sampled_at[1:]) if b <= warm_calls]
+    assert gaps and min(gaps) >= 3
+    module = FakeDriver(Program(kept=flat()))
+    check(module, tmp_path / "module")
+    assert module.sampled_at[1] - module.sampled_at[0] == 2  # 25 samples over the 50 warm-up calls
