@@ -31,6 +31,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from pytest_jsleak.drivers.base import Driver
 from pytest_jsleak.handles import rising_kinds
@@ -151,10 +152,8 @@ def measure(
     m = Measurement() if m is None else m
     clock = Clock.for_timeout(options.timeout) if clock is None else clock
     mark = time.perf_counter()
-    if options.warmup:
-        base, m.warmup_calls = warm_up(driver, options)
-    else:
-        base = driver.sample()
+    warm = warm_up(driver, options) if options.warmup else WarmUp(driver.sample(), 0)
+    base, m.warmup_calls = warm.last, warm.calls
     m.timings["warmup"] = time.perf_counter() - mark
     clock.timed(m.warmup_calls, m.timings["warmup"])
     m.round_cap = round_cap(profile, options, m.timings["warmup"], m.warmup_calls)
@@ -162,11 +161,20 @@ def measure(
     mark = time.perf_counter()
     m.sampling_calls = max(options.iterations, min(profile.min_round_calls, m.round_cap))
     step = sampling_step(profile, options, m.sampling_calls)
-    m.samples = [base, *driver.run(m.sampling_calls, sample_every=step, start=0, phase="measured")]
+    # A leak already loud in the warm-up is judged on the first `loud_round_share` of the round; the
+    # rest is run only if that part did not rise as a leak (the fast path's evidence stays whole).
+    first = loud_round_calls(profile, options) if warm.loud else m.sampling_calls
+    m.samples = [base, *driver.run(first, sample_every=step, start=0, phase="measured")]
+    trend = sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
+                         jumps_inconclusive=profile.jumps_inconclusive)
+    if first < m.sampling_calls and loud(trend, profile):
+        m.sampling_calls = first
+    elif first < m.sampling_calls:
+        m.samples += driver.run(m.sampling_calls - first, sample_every=step, start=first, phase="measured")
+        trend = sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
+                             jumps_inconclusive=profile.jumps_inconclusive)
     m.calls = m.sampling_calls
     clock.timed(m.sampling_calls, time.perf_counter() - mark)
-    trend = sample_trend(m.samples, tolerated_per_iteration=options.max_growth_per_iteration,
-                                 jumps_inconclusive=profile.jumps_inconclusive)
     round_calls = m.sampling_calls
     if trend.suspicious and profile.rounds_span_calls_so_far and largest_jump(m.samples):
         # Most of the rise in one step (a table doubled late in the round): the confirming rounds
@@ -201,7 +209,7 @@ def measure(
         round_calls = max(round_calls, min(profile.min_round_calls, m.round_cap))
         if loud(trend, profile) and round_calls == m.sampling_calls:
             # Not after a jump: rounds that must see storage grow again keep their length.
-            round_calls = min(round_calls, max(1, math.ceil(profile.loud_round_share * options.iterations)))
+            round_calls = min(round_calls, loud_round_calls(profile, options))
         track = options.allocation_sites == "on" and profile.can_track_allocations
         if track and not clock.fits(2 * round_calls, snapshots=3, slowdown=(1 + TRACKING_SLOWDOWN) / 2):
             # Where the allocations were made is worth less than a verdict within the timeout.
@@ -285,6 +293,11 @@ def loud(trend: SampleTrend, profile: RuntimeProfile) -> bool:
         trend.growth_per_iteration >= profile.loud_growth_per_call)
 
 
+def loud_round_calls(profile: RuntimeProfile, options: Options) -> int:
+    """Calls of a round that only has to show a loud leak again: `loud_round_share` x `iterations`."""
+    return max(1, math.ceil(profile.loud_round_share * options.iterations))
+
+
 def spanning_calls(m: Measurement, profile: RuntimeProfile, at_least: int) -> int:
     """Calls for a round that must see storage grown by a factor grow again: as many as made so far
     (warm-up included; a collection filled from empty has doubled again by then), at least
@@ -341,7 +354,18 @@ def round_cap(profile: RuntimeProfile, options: Options, warmup_seconds: float, 
     return max(cap, min(profile.max_round_calls, fit))
 
 
-def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
+class WarmUp(NamedTuple):
+    """What the warm-up ended on."""
+
+    last: MemorySample
+    """Its last sample (iteration 0 of the sampling round)."""
+    calls: int
+    loud: bool = False
+    """A settle chunk rose at every sample by the profile's `loud_growth_per_call` or more: a leak
+    that no settling of the JIT will hide, so the warm-up ended there."""
+
+
+def warm_up(driver: Driver, options: Options) -> WarmUp:
     """`warmup` calls, then more until memory stops moving, within a bound; the last sample and the calls made.
 
     The JIT tiers hot code up for a few hundred calls (V8) to a few thousand (JSC, and its cache of
@@ -368,11 +392,31 @@ def warm_up(driver: Driver, options: Options) -> tuple[MemorySample, int]:
         done += chunk
         if not more:
             break
-        values = [last.held, *(sample.held for sample in more)]
+        chunk_samples = [last, *more]
+        values = [sample.held for sample in chunk_samples]
         last = more[-1]
         if max(values) - min(values) <= FLAT_TOLERANCE_BYTES:
             break
-    return replace(last, iteration=0), done
+        if loud_chunk(chunk_samples, profile):
+            return WarmUp(replace(last, iteration=0), done, loud=True)
+    return WarmUp(replace(last, iteration=0), done)
+
+
+#: A settle chunk is loud only over this many sample steps at least (one or two steps are a JIT's).
+LOUD_CHUNK_STEPS = 3
+
+
+def loud_chunk(samples: list[MemorySample], profile: RuntimeProfile) -> bool:
+    """Whether a settle chunk's samples (with the one before it) rose at every step, by the profile's
+    `loud_growth_per_call` or more per call."""
+    steps = [after.held - before.held for before, after in itertools.pairwise(samples)]
+    calls = samples[-1].iteration - samples[0].iteration
+    return (
+        bool(profile.loud_growth_per_call)
+        and len(steps) >= LOUD_CHUNK_STEPS
+        and all(step > 0 for step in steps)
+        and samples[-1].held - samples[0].held >= profile.loud_growth_per_call * calls
+    )
 
 
 def sampling_step(profile: RuntimeProfile, options: Options, calls: int = 0) -> int:
@@ -410,6 +454,7 @@ __all__ = [
     "SNAPSHOT_NAMES",
     "Clock",
     "Measurement",
+    "WarmUp",
     "clear_folder",
     "confirming_rounds",
     "extra_round",
@@ -417,6 +462,8 @@ __all__ = [
     "fitting_calls",
     "largest_jump",
     "loud",
+    "loud_chunk",
+    "loud_round_calls",
     "measure",
     "pace_round_calls",
     "paced_chunk",

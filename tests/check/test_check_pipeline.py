@@ -15,7 +15,7 @@ from fake_driver import FakeDriver, Program, filling, flat, leak_per_call
 from pytest_jsleak import plan
 from pytest_jsleak.check import run_driver_check
 from pytest_jsleak.errors import JsLeakError
-from pytest_jsleak.model import LeakResult
+from pytest_jsleak.model import LeakResult, MemorySample
 from pytest_jsleak.options import resolve
 from pytest_jsleak.profiles import (
     BUN,
@@ -516,18 +516,32 @@ def _page_check(program: Program, folder: Path) -> tuple[FakeDriver, LeakResult]
 
 
 @pytest.mark.parametrize(("object_size", "round_calls"), [(2_048, 20), (1_024, 20), (768, 40), (256, 40)])
-def test_a_page_leak_of_a_kilobyte_or_more_per_action_gets_confirming_rounds_of_half_iterations(
+def test_a_page_leak_of_a_kilobyte_or_more_per_action_gets_rounds_of_half_iterations(
     object_size: int, round_calls: int, tmp_path: Path
 ) -> None:
     # One object per action of `object_size` bytes: from 1 KB per action (CHROMIUM.loud_growth_per_call)
-    # the 40-call sampling round has shown the leak four times over a page's +-5 KB wobble, and rounds
-    # of 20 actions keep 20 of its objects each; below it, the rounds stay at `iterations`.
+    # a settle chunk that rose at every sample ends the warm-up, and the sampling round and the
+    # confirming rounds take 20 actions (4 x a page's +-5 KB wobble, each object leaked 20 times over);
+    # below it, the warm-up runs to its bound and every round takes `iterations`.
     driver, result = _page_check(Program(kept=leak_per_call(), object_size=object_size), tmp_path)
     assert result.verdict == "leak" and result.round_iterations == round_calls
-    round_b = 40 + round_calls  # the sampling round's 40 calls, then round A
-    assert [calls for phase, calls in driver.phases if phase == "measured"][-1] == round_calls  # round B
+    measured = [calls for phase, calls in driver.phases if phase == "measured"]
+    assert measured[0] == round_calls and measured[-1] == round_calls  # the sampling round, round B
+    warm = [calls for phase, calls in driver.phases if phase == "warmup"]
+    assert warm == ([10, 18] if round_calls == 20 else [10] + [18] * 9)  # loud: one chunk; else 160 calls
     # Six samples per confirming round on a page (its samples cost as much as its clicks by then).
+    round_b = round_calls * 2  # the sampling round, then round A
     assert len([s for s in result.samples if round_b < s.iteration <= round_b + round_calls]) == 6
+
+
+def test_a_page_whose_warm_up_was_loud_completes_a_flat_sampling_round(tmp_path: Path) -> None:
+    # A cache of 40 entries of 2 KB fills in the warm-up's first chunk (loud: the warm-up ends there),
+    # then stays: the first 20 actions of the sampling round are flat, so the round goes on to 40
+    # before the fast path passes it.
+    driver, result = _page_check(Program(kept=filling(40), object_size=2_048), tmp_path)
+    assert result.verdict == "clean" and driver.snapshots == []
+    assert driver.phases == [("warmup", 10), ("warmup", 18), ("measured", 20), ("measured", 20)]
+    assert result.samples[-1].iteration >= 38
 
 
 def test_a_modules_loud_leak_keeps_rounds_of_iterations(tmp_path: Path) -> None:
@@ -560,3 +574,14 @@ def test_a_pages_warm_up_never_samples_more_often_than_its_sampling_round(tmp_pa
     module = FakeDriver(Program(kept=flat()))
     check(module, tmp_path / "module")
     assert module.sampled_at[1] - module.sampled_at[0] == 2  # 25 samples over the 50 warm-up calls
+
+
+def test_a_loud_settle_chunk_rose_at_every_step_by_the_profiles_bytes_per_call() -> None:
+    def chunk(*held: int) -> list[MemorySample]:
+        return [MemorySample(iteration=10 + 4 * i, heap=value, external=0) for i, value in enumerate(held)]
+
+    assert plan.loud_chunk(chunk(0, 4_096, 8_192, 12_288, 16_384), CHROMIUM)  # 1 KB per call
+    assert not plan.loud_chunk(chunk(0, 4_000, 8_000, 12_000, 16_000), CHROMIUM)  # just under
+    assert not plan.loud_chunk(chunk(0, 8_192, 8_192, 16_384, 20_480), CHROMIUM)  # one flat step: a JIT
+    assert not plan.loud_chunk(chunk(0, 8_192, 16_384), CHROMIUM)  # two steps say too little
+    assert not plan.loud_chunk(chunk(0, 40_960, 81_920, 122_880), NODE)  # modules keep their warm-up
