@@ -585,3 +585,16 @@ def test_a_loud_settle_chunk_rose_at_every_step_by_the_profiles_bytes_per_call()
     assert not plan.loud_chunk(chunk(0, 8_192, 8_192, 16_384, 20_480), CHROMIUM)  # one flat step: a JIT
     assert not plan.loud_chunk(chunk(0, 8_192, 16_384), CHROMIUM)  # two steps say too little
     assert not plan.loud_chunk(chunk(0, 40_960, 81_920, 122_880), NODE)  # modules keep their warm-up
+
+
+def test_a_tracked_round_samples_once_per_chunk_and_round_b_as_usual(tmp_path: Path) -> None:
+    # While tracking, the inspector's 50 ms heap-stats timer runs a full GC, and a sample's commands
+    # wait for it: round A (tracked) samples at its four chunk ends only; round B twenty times.
+    driver = FakeDriver(Program(kept=leak_per_call()))
+    result = check(driver, tmp_path)
+    assert result.verdict == "leak" and driver.tracking[:1] == [True]
+    start, calls = 200, result.round_iterations  # the sampling round's 200 calls, then round A
+    in_a = [s.iteration for s in result.samples if start < s.iteration <= start + calls]
+    in_b = [s.iteration for s in result.samples if start + calls < s.iteration <= start + 2 * calls]
+    assert in_a == [start + calls * k // plan.TRACKED_CHUNKS for k in range(1, plan.TRACKED_CHUNKS + 1)]
+    assert len(in_b) == NODE.samples_per_round
