@@ -299,12 +299,37 @@ def read_memory(session: CdpSession) -> tuple[int, int, int]:
     return int(heap), int(external or 0), int(code or 0)
 
 
-def idle_resources(session: CdpSession) -> list[str]:
-    """The active resources of an idle process (the baseline `settle` waits for)."""
-    value = evaluate(
-        session, "globalThis.process?.getActiveResourcesInfo?.().filter((name) => name !== 'TTYWrap') ?? []"
-    )
+def idle_resources(session: CdpSession, *, stable_ms: int = 100, limit_ms: int = 2000) -> list[str]:
+    """The active resources of an idle process (the baseline `settle` waits for): the set once it has
+    not changed for `stable_ms` (within `limit_ms`).
+
+    Read at once after the server answered its readiness probe, it held the probe's connection
+    (`TCPSocketWrap`, `SimpleShutdownWrap`) and lacked the pipe of the server's stdio (`PipeWrap`),
+    which is there for good a moment later: in five of six starts of a `node:http` server, so every
+    sample then waited `settle`'s 20 ms for a socket to go quiet (2 s of a route check).
+    """
+    value = evaluate(session, f"({IDLE_FUNCTION.strip()})({stable_ms}, {limit_ms})", await_promise=True)
     return sorted(value) if isinstance(value, list) else []
+
+
+#: Polls the active resources until they have stayed the same for `stableMs` (see `idle_resources`).
+IDLE_FUNCTION = """
+async (stableMs, limitMs) => {
+  const info = globalThis.process?.getActiveResourcesInfo;
+  if (typeof info !== "function") return [];
+  const read = () => info().filter((name) => name !== "TTYWrap").sort().join(",");
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const start = Date.now();
+  let last = read();
+  let since = start;
+  while (Date.now() - since < stableMs && Date.now() - start < limitMs) {
+    await sleep(5);
+    const now = read();
+    if (now !== last) { last = now; since = Date.now(); }
+  }
+  return last ? last.split(",") : [];
+}
+"""
 
 
 def settle(session: CdpSession, baseline: list[str], *, quiet_ms: int = 20, limit_ms: int = 1000) -> list[str] | None:

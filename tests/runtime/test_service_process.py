@@ -111,6 +111,22 @@ def test_without_ready_the_port_accepting_is_enough() -> None:
         assert get(svc.url + "/ok") == b"1"
 
 
+@pytest.mark.parametrize("ready", ["/health", None], ids=["ready-path", "port-only"])
+def test_the_idle_baseline_is_the_servers_steady_set_without_the_probes_connection(ready: str | None) -> None:
+    # Read at once after the readiness probe, the baseline held the probe's socket and lacked the
+    # server's stdio pipe in 5 of 6 starts, and every sample then waited 20 ms for a socket to go quiet.
+    from pytest_jsleak.runtime import cdp
+
+    for _ in range(3):
+        with faults_service(ready=ready) as svc:
+            time.sleep(0.3)
+            steady = sorted(cdp.evaluate(svc.client, "process.getActiveResourcesInfo()"))
+            assert svc.idle == [name for name in steady if name != "TTYWrap"]
+            assert "TCPSocketWrap" not in svc.idle
+            get(svc.url + "/ok")
+            assert cdp.settle(svc.client, svc.idle) == svc.idle  # back to the baseline, nothing extra
+
+
 def test_server_that_exits_at_start_fails_with_its_output() -> None:
     with pytest.raises(ServiceStartError) as info, faults_service(env={"EXIT_AT_START": "3"}):
         pass
