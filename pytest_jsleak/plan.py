@@ -249,7 +249,7 @@ def confirming_rounds(
     for index in (1, 2):
         began = time.perf_counter()
         if index == 1 and m.tracked and clock is not None:
-            _tracked_round(driver, m, round_calls, clock)
+            _tracked_round(driver, m, round_calls, step, clock)
         else:
             m.samples += driver.run(round_calls, sample_every=step, start=m.calls, phase="measured")
         if clock is not None and index == 2:
@@ -267,22 +267,22 @@ def confirming_rounds(
     m.timings["snapshots"] = time.perf_counter() - mark
 
 
-def _tracked_round(driver: Driver, m: Measurement, round_calls: int, clock: Clock) -> None:
+def _tracked_round(driver: Driver, m: Measurement, round_calls: int, step: int, clock: Clock) -> None:
     """Round A with allocation tracking on, in chunks: tracking slows some code down tens of times
     (each allocation records its stack), so when the rest of the plan would no longer fit in the
     clock at the pace seen, tracking stops there (no allocation sites: the verdict comes first).
 
-    One sample per chunk, at its end. While tracking, the inspector numbers every live object (a full
-    GC) every 50 ms of event-loop turns, and a sample's commands wait for it: on a `node:http` server
-    every other tracked sample took 50-260 ms instead of 5-10 ms (2 of a leak check's 5.6 s). The
-    verdict reads a tracked round's samples only where it starts and ends (the tracker's own memory
-    raises them; the slope is round B's), and the report's chart loses a few points."""
-    chunk = max(1, math.ceil(round_calls / TRACKED_CHUNKS))
+    Where the profile says so (`sparse_tracked_samples`: servers), one sample per chunk, at its end."""
+    if driver.profile.sparse_tracked_samples:
+        chunk = max(1, math.ceil(round_calls / TRACKED_CHUNKS))
+    else:
+        chunk = max(step, (round_calls // TRACKED_CHUNKS) // step * step)
     done = 0
     while done < round_calls:
         calls = min(chunk, round_calls - done)
         began = time.perf_counter()
-        m.samples += driver.run(calls, sample_every=calls, start=m.calls + done, phase="measured")
+        every = calls if driver.profile.sparse_tracked_samples else step
+        m.samples += driver.run(calls, sample_every=every, start=m.calls + done, phase="measured")
         done += calls
         pace = (time.perf_counter() - began) / calls
         rest = (round_calls - done) * pace + clock.cost(round_calls, snapshots=2)

@@ -85,6 +85,15 @@ class RuntimeProfile:
     """Samples per confirming round (0: `samples_per_round`). There the snapshots are the evidence; the
     samples size the growth and say whether it kept rising, for which a round needs four steps
     (`Rounds.rise_steadily`)."""
+    sparse_tracked_samples: bool = False
+    """The round with allocation tracking on samples once per quarter (at the end of each of its chunks)
+    instead of as often as any round. While tracking, the inspector numbers every live object with a
+    full GC every 50 ms of event-loop turns, and a sample's commands wait for it: a server's loop turns
+    all the time (every other tracked sample of a `node:http` server took 50-260 ms instead of 5-10,
+    2 s of a leaky route's 5.6 s check). The verdict reads a tracked round's samples only where it
+    starts and ends. Not for modules: the harness's loop does not turn while it calls, and fewer GCs in
+    round A changed what V8's code caches hold in round B (handlebars' fixed twin went inconclusive in
+    4 of 16 checks, 0 of 12 with twenty samples)."""
     loud_growth_per_call: int = 0
     """A sampling round that rose (suspicious) by at least this many bytes per call gets confirming rounds
     of `loud_round_share` x `iterations` calls (0: rounds are never shortened for it). Where a call costs
@@ -218,7 +227,7 @@ def service_profile(runtime: str) -> RuntimeProfile:
     # A server's warm-up runs thousands of requests (to its time bound): rounds as long again would
     # double a route check.
     return replace(profile_for(runtime), settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE,
-                   rounds_span_calls_so_far=False)
+                   rounds_span_calls_so_far=False, sparse_tracked_samples=True)
 
 
 def profile_for(runtime: str) -> RuntimeProfile:

@@ -429,7 +429,7 @@ def test_a_modules_warm_up_keeps_chunks_of_fifty_whatever_a_sample_costs(tmp_pat
 
 def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up_and_capped_rounds() -> None:
     assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE,
-                                              rounds_span_calls_so_far=False)
+                                              rounds_span_calls_so_far=False, sparse_tracked_samples=True)
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
 
@@ -587,14 +587,20 @@ def test_a_loud_settle_chunk_rose_at_every_step_by_the_profiles_bytes_per_call()
     assert not plan.loud_chunk(chunk(0, 40_960, 81_920, 122_880), NODE)  # modules keep their warm-up
 
 
-def test_a_tracked_round_samples_once_per_chunk_and_round_b_as_usual(tmp_path: Path) -> None:
-    # While tracking, the inspector's 50 ms heap-stats timer runs a full GC, and a sample's commands
-    # wait for it: round A (tracked) samples at its four chunk ends only; round B twenty times.
-    driver = FakeDriver(Program(kept=leak_per_call()))
-    result = check(driver, tmp_path)
-    assert result.verdict == "leak" and driver.tracking[:1] == [True]
+def test_a_servers_tracked_round_samples_once_per_chunk_and_a_modules_as_any_round(tmp_path: Path) -> None:
+    # While tracking, the inspector's 50 ms heap-stats timer runs a full GC whenever a server's loop
+    # turns, and a sample's commands wait for it: a server's round A (tracked) samples at its four
+    # chunk ends only, its round B twenty times. A module's harness does not turn its loop while it
+    # calls: its round A keeps twenty samples (fewer GCs there changed what V8's code caches held).
+    server = FakeDriver(Program(kept=leak_per_call()), profile=service_profile("node"))
+    result = check(server, tmp_path)
+    assert result.verdict == "leak" and server.tracking[:1] == [True]
     start, calls = 200, result.round_iterations  # the sampling round's 200 calls, then round A
     in_a = [s.iteration for s in result.samples if start < s.iteration <= start + calls]
     in_b = [s.iteration for s in result.samples if start + calls < s.iteration <= start + 2 * calls]
     assert in_a == [start + calls * k // plan.TRACKED_CHUNKS for k in range(1, plan.TRACKED_CHUNKS + 1)]
     assert len(in_b) == NODE.samples_per_round
+    module = FakeDriver(Program(kept=leak_per_call()))
+    result = check(module, tmp_path / "module")
+    assert module.tracking[:1] == [True]
+    assert len([s for s in result.samples if start < s.iteration <= start + calls]) == NODE.samples_per_round
