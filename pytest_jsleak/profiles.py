@@ -99,6 +99,7 @@ class RuntimeProfile:
     of `loud_round_share` x `iterations` calls (0: rounds are never shortened for it). Where a call costs
     tens of milliseconds, a loud leak needs fewer of them to show in both rounds."""
     loud_round_share: float = 1.0
+    """The share of `iterations` a round takes for a loud leak (see `loud_growth_per_call`)."""
     warmup_samples: int = 25
     """Samples taken over the `warmup` calls: a module harness's own GC-and-sample path settles only after
     some twenty rounds of it, and would otherwise add kilobytes to the measured round."""
