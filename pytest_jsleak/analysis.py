@@ -326,12 +326,16 @@ def add_round(
     else:
         again = grew_again(evidence.final, after, list(evidence.one_round), stable_ids=profile.matches_by_id)
     kept, slowed = _kept_pace(evidence, after, calls, profile)
+    counts_again: dict[str, int] = {}
+    if profile.survivors == "counts" and evidence.classes:
+        before, later = heap.class_census(evidence.final), heap.class_census(after)
+        counts_again = {g.class_name: later.count(g.class_name) - before.count(g.class_name) for g in evidence.classes}
     total = evidence.calls + calls
     grown = [_as_module_variable(after, g) for g in (*kept, *(g for g in again if g.key not in {k.key for k in kept}))]
     return replace(
         evidence, calls=total, extra_rounds=evidence.extra_rounds + 1, grown_graph=after, one_round=(),
         grown=tuple(_in_place(g, total) for g in grown), grown_objects=tuple(grown),
-        regrown=tuple(g.class_name for g in again), slowed=tuple(slowed),
+        regrown=tuple(g.class_name for g in again), slowed=tuple(slowed), counts_again=counts_again,
         storage=(*evidence.storage, heap.bytes_by_type(after)),
     )
 

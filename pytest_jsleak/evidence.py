@@ -1,6 +1,7 @@
-"""What the analysis found in the snapshots: the evidence the verdict weighs and the explanation shows.
+"""What the analysis found in the snapshots, and what the verdict made of it: the records two stages pass.
 
-Value types only (the analysis builds them, `analysis.py`; the verdict reads them, `verdict.py`).
+Value types only: the analysis builds `Evidence` (`analysis.py`), the verdict weighs it and returns a
+`Decision` (`verdict.py`), the explanation reads both (`explain.py`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pytest_jsleak.model import HandleGrowth
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +93,63 @@ class Evidence:
     """Long-lived objects whose entries grew at the calls' pace in both rounds, where the snapshots do
     not size storage (Bun: the same handler pushed onto a list once per call adds no object). In S3;
     an extra round leaves them as they are."""
+    counts_again: Mapping[str, int] = field(default_factory=dict)
+    """By counts (Bun), per class of `classes`, the objects its count gained over the extra round (S3 →
+    S4): whether a class that gained objects in rounds A and B while memory stayed flat keeps its pace."""
     storage: tuple[Mapping[str, int], ...] = ()
     """Per snapshot compared (S1, S2, S3, and S4 after an extra round), the bytes of its objects by node
     type (`code`, `object shape`, `object`, `array`, ...): where the reachable heap grew, when no single
     object accounts for it."""
 
 
-__all__ = ["ClassGrowth", "Evidence", "GrowthInPlace"]
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: str
+    growth_per_iteration: float
+    """What was compared with the threshold: all the memory the calls keep, per call."""
+    leaking: tuple[ClassGrowth, ...] = ()
+    """Leaking classes: the user's own classes first, then by retained bytes."""
+    tolerated: tuple[ClassGrowth, ...] = ()
+    """Classes that grew with the calls but were dropped by `ignore`."""
+    grown: tuple[GrowthInPlace, ...] = ()
+    """Long-lived objects that grew in place (not explained by survivors)."""
+    internal_only: bool = False
+    """Only runtime-internal classes grew: not a leak on their own."""
+    attributed_per_iteration: float = 0.0
+    """Bytes per call the snapshots tie to objects: survivors and growth in place."""
+    measured_per_iteration: float = 0.0
+    """Slope of heap + external memory over the confirming rounds (round B alone when A was tracked)."""
+    external_per_iteration: float = 0.0
+    """The same slope of the memory outside the JS heap alone."""
+    counts_gated: bool = False
+    """Per-class counts grew, but the GC'd memory did not rise: the counts were set aside."""
+    unexplained: bool = False
+    """The leak rests on growth of the GC'd memory that no snapshot object shows (profiles whose
+    snapshots leave storage out)."""
+    counts_without_rise: bool = False
+    """By counts: program classes gained an object per call or more in every round, the extra round
+    included, while the GC'd memory did not rise (JSC frees compiled code in bursts): a leak sized by
+    those objects' own bytes."""
+    wants_extra_round: bool = False
+    """The evidence would settle over one longer round: growth in place that must show it keeps pace,
+    or memory that rose with no object to show for it. Provisional until then."""
+    unsettled: str | None = None
+    """Why the verdict is `inconclusive`: `unexplained-rise` (memory kept rising over a longer round and
+    no object accounts for it), `in-place-unconfirmed` (growth in place that no longer round could
+    confirm), `counts-unconfirmed` (classes gained objects at the calls' pace while memory stayed flat,
+    and no longer round could confirm it), `timeout` (the check neared its timeout before the evidence
+    settled)."""
+    slowed_rise: bool = False
+    """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
+    natives_per_iteration: float = 0.0
+    """Of `attributed_per_iteration`: the engines' own natives that grew at the calls' pace beside the
+    leaking classes (Blink's objects of a page's leaked DOM and canvases)."""
+    engine_rise: int = 0
+    """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
+    engine's own storage (compiled code, object shapes, the engines' natives): its bytes over the last
+    round the snapshots cover (see `engine_rise`)."""
+    handles: tuple[HandleGrowth, ...] = ()
+    """Kinds of active resources that piled up with the calls in both rounds (a leak on their own)."""
+
+
+__all__ = ["ClassGrowth", "Decision", "Evidence", "GrowthInPlace"]

@@ -158,6 +158,14 @@ def _unsettled(decision: Decision | None, m: Measurement, options: Options) -> t
             "(a native addon, the runtime's own caches) is not in the snapshots: keep them with "
             "snapshots='always' and compare them with `jsleak diff`",
         )
+    if decision.unsettled == "counts-unconfirmed":
+        fewest = min(min(g.round_a, g.round_b) for g in decision.leaking) / max(1, m.round_calls)
+        return (
+            f"{_names(tuple(g.class_name for g in decision.leaking))} gained {fewest:.3g} or more objects per "
+            "iteration in rounds A and B while memory did not rise, and the timeout left no time for the longer "
+            "round that tells whether they keep their pace",
+            timeout,
+        )
     if decision.unsettled == "in-place-unconfirmed":
         names = _names(tuple(g.class_name for g in decision.grown))
         return (
@@ -186,6 +194,12 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
             f"program to show for it: the snapshots put it in the engine's own storage (compiled code, object "
             f"shapes and the engines' own natives grew by {format_bytes(decision.engine_rise)} over the last "
             "round): the JIT still compiling, not a leak"
+        )
+    if decision.counts_without_rise:
+        notes.append(
+            f"{_names(tuple(g.class_name for g in decision.leaking))} gained an object per iteration or more in "
+            "every round, the longer one too, while memory did not rise over them: the runtime freed memory of "
+            "its own meanwhile (JSC frees compiled code in bursts); sized by those objects' own bytes, a lower bound"
         )
     if decision.counts_gated and decision.verdict != "leak":
         notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")

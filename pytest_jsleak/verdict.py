@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
+from pytest_jsleak.evidence import ClassGrowth, Decision, Evidence, GrowthInPlace
 from pytest_jsleak.handles import leaking_handles
-from pytest_jsleak.model import HandleGrowth
 from pytest_jsleak.options import Options
 from pytest_jsleak.profiles import NODE, RuntimeProfile
 from pytest_jsleak.trend import (
@@ -59,6 +58,10 @@ RUNTIME_INTERNAL_CLASSES = frozenset({"(compiled code)", "(object shape)", "(sys
 # A rise of both confirming rounds above this, though below the profile's unexplained-growth floor,
 # is a creep that a longer round lifts above the heap's jitter (a list growing one slot per call).
 CREEP_ROUND_BYTES = 1024
+# By counts, a program class that gained at least this many objects per call in both rounds is no
+# handful a conservative stack scan kept (the scan keeps what a few stack words point at, whatever the
+# number of calls): the counts gate does not set it aside, though memory did not rise.
+SCAN_BOUND_PER_CALL = 1.0
 # After the extra round, rounds A and B together must have kept at least this share of its rate:
 # a leak keeps its pace, a warm-up slows down.
 KEPT_PACE_SHARE = 0.25
@@ -85,50 +88,6 @@ EXTERNAL_NOTE_SHARE = 0.25
 def is_runtime_internal(name: str) -> bool:
     """A class of the runtime's own (compiled code, shapes, system cells), not of the program."""
     return name in RUNTIME_INTERNAL_CLASSES
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    verdict: str
-    growth_per_iteration: float
-    """What was compared with the threshold: all the memory the calls keep, per call."""
-    leaking: tuple[ClassGrowth, ...] = ()
-    """Leaking classes: the user's own classes first, then by retained bytes."""
-    tolerated: tuple[ClassGrowth, ...] = ()
-    """Classes that grew with the calls but were dropped by `ignore`."""
-    grown: tuple[GrowthInPlace, ...] = ()
-    """Long-lived objects that grew in place (not explained by survivors)."""
-    internal_only: bool = False
-    """Only runtime-internal classes grew: not a leak on their own."""
-    attributed_per_iteration: float = 0.0
-    """Bytes per call the snapshots tie to objects: survivors and growth in place."""
-    measured_per_iteration: float = 0.0
-    """Slope of heap + external memory over the confirming rounds (round B alone when A was tracked)."""
-    external_per_iteration: float = 0.0
-    """The same slope of the memory outside the JS heap alone."""
-    counts_gated: bool = False
-    """Per-class counts grew, but the GC'd memory did not rise: the counts were set aside."""
-    unexplained: bool = False
-    """The leak rests on growth of the GC'd memory that no snapshot object shows (profiles whose
-    snapshots leave storage out)."""
-    wants_extra_round: bool = False
-    """The evidence would settle over one longer round: growth in place that must show it keeps pace,
-    or memory that rose with no object to show for it. Provisional until then."""
-    unsettled: str | None = None
-    """Why the verdict is `inconclusive`: `unexplained-rise` (memory kept rising over a longer round and
-    no object accounts for it), `in-place-unconfirmed` (growth in place that no longer round could
-    confirm), `timeout` (the check neared its timeout before the evidence settled)."""
-    slowed_rise: bool = False
-    """Memory rose over rounds A and B with no object to show for it, and slowed over the longer round."""
-    natives_per_iteration: float = 0.0
-    """Of `attributed_per_iteration`: the engines' own natives that grew at the calls' pace beside the
-    leaking classes (Blink's objects of a page's leaked DOM and canvases)."""
-    engine_rise: int = 0
-    """Memory rose with no object of the program to show for it, and the snapshots put the rise in the
-    engine's own storage (compiled code, object shapes, the engines' natives): its bytes over the last
-    round the snapshots cover (see `engine_rise`)."""
-    handles: tuple[HandleGrowth, ...] = ()
-    """Kinds of active resources that piled up with the calls in both rounds (a leak on their own)."""
 
 
 def is_leaking_class(growth: ClassGrowth, *, iterations: int = 0, profile: RuntimeProfile = NODE) -> bool:
@@ -291,6 +250,11 @@ def _judge_memory(
     )
     decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,
                        counts_gated=counts_gated)
+    if counts_gated and decision.verdict == "clean":
+        paced = _counts_without_rise(evidence, rounds, measured, profile=profile, options=options,
+                                     can_extend=can_extend)
+        if paced is not None:
+            return replace(paced, external_per_iteration=external)
     if decision.verdict == "clean" and not decision.leaking and not decision.grown:
         growth = unexplained_growth(evidence, rounds, profile=profile, options=options)
         if growth is not None and growth > options.max_growth_per_iteration:
@@ -315,6 +279,44 @@ def _judge_memory(
         return _unexplained_rise(decision, evidence, rounds, slope_from, profile=profile, options=options,
                                  can_extend=can_extend)
     return decision
+
+
+def _counts_without_rise(
+    evidence: Evidence, rounds: Rounds, measured: float, *, profile: RuntimeProfile, options: Options,
+    can_extend: bool,
+) -> Decision | None:
+    """Program classes that gained `SCAN_BOUND_PER_CALL` objects per call or more in both rounds while
+    the GC'd memory did not rise (by counts: JSC frees its compiled code in bursts, and one burst can
+    hide two rounds of a compile cache's growth). A longer round must show they keep their pace
+    (`KEPT_PACE_SHARE`); then they leak, sized by their own bytes, a lower bound. None: the counts gate
+    decides, as for a handful of objects a stack scan kept."""
+    calls = max(1, rounds.round_calls)
+    ignored = set(options.ignore)
+    paced = [
+        g for g in evidence.classes
+        if not is_runtime_internal(g.class_name) and g.class_name not in ignored
+        and is_leaking_class(g, iterations=calls, profile=profile)
+        and min(g.round_a, g.round_b) >= SCAN_BOUND_PER_CALL * calls
+    ]
+    if not paced:
+        return None
+    provisional = Decision("clean", 0.0, leaking=tuple(paced), measured_per_iteration=measured)
+    if not evidence.extra_rounds:
+        if can_extend:
+            return replace(provisional, wants_extra_round=True)
+        return replace(provisional, verdict="inconclusive", unsettled="counts-unconfirmed")
+    extra = max(1, rounds.extra_calls)
+    kept = [g for g in paced if evidence.counts_again.get(g.class_name, 0) / extra
+            >= KEPT_PACE_SHARE * min(g.round_a, g.round_b) / calls]
+    if not kept:
+        return None
+    kept.sort(key=lambda g: (is_user_class(g.class_name), g.bytes_a + g.bytes_b), reverse=True)
+    own = sum(g.bytes_a + g.bytes_b for g in kept) / (2 * calls)
+    per_iteration = max(measured, own)
+    return Decision(
+        "leak" if per_iteration > options.max_growth_per_iteration else "clean", per_iteration, leaking=tuple(kept),
+        attributed_per_iteration=own, measured_per_iteration=measured, counts_without_rise=True,
+    )
 
 
 def _unexplained_rise(

@@ -386,3 +386,76 @@ def test_a_listed_leak_needs_no_longer_round_and_survives_the_counts_gate():
     assert not needs_extra_round(decision, evidence, rounds, sampling_jump=0, profile=BUN)
     without = judge(replace(evidence, entries=()), rounds, profile=BUN, options=resolve({}))
     assert without.verdict == "clean"
+
+
+def _compile_cache(counts_again=None, extra_calls=0, bytes_per_object=60, rate=14):
+    """ajv's compile cache on Bun: `rate` Objects per call in rounds A and B (by counts), and the GC'd
+    memory flat over them (JSC freed compiled code meanwhile). With `extra_calls`, an extra round whose
+    class counts gained `counts_again`."""
+    from pytest_jsleak.evidence import Evidence
+    from pytest_jsleak.verdict import Rounds
+
+    calls = 2000 + extra_calls
+    samples = tuple(MemorySample(i * 250, 1_000_000, 100_000, 0) for i in range(calls // 250 + 1))
+    rounds = Rounds(samples, confirm_from=0, round_calls=1000, extra_calls=extra_calls)
+    per_round = round(rate * 1000)
+    classes = (ClassGrowth("Object", per_round, per_round, per_round * bytes_per_object, per_round * bytes_per_object),
+               growth("(compiled code)", 8000, 8000))
+    evidence = Evidence(method="counts", classes=classes, grown=(), one_round=(), calls=calls, final=None,
+                        grown_graph=None, extra_rounds=1 if extra_calls else 0, counts_again=counts_again or {})
+    return evidence, rounds
+
+
+def test_objects_gained_at_the_calls_pace_while_memory_stays_flat_earn_a_longer_round():
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import judge, needs_extra_round
+
+    evidence, rounds = _compile_cache()
+    decision = judge(evidence, rounds, profile=BUN, options=resolve({}))
+    assert decision.wants_extra_round and needs_extra_round(decision, evidence, rounds, sampling_jump=0, profile=BUN)
+    assert [g.class_name for g in decision.leaking] == ["Object"]  # the runtime's own classes are no evidence
+    # Without the time for it, the evidence is unsettled, not clean.
+    cut = judge(evidence, rounds, profile=BUN, options=resolve({}), can_extend=False)
+    assert (cut.verdict, cut.unsettled) == ("inconclusive", "counts-unconfirmed")
+    from pytest_jsleak.explain import _unsettled
+    from pytest_jsleak.plan import Measurement
+
+    reason, advice = _unsettled(cut, Measurement(round_calls=1000), resolve({}))
+    assert reason is not None and advice is not None
+    assert reason.startswith("Object gained 14 or more objects per iteration in rounds A and B while memory did not")
+    assert "raise `timeout`" in advice
+
+
+def test_objects_that_keep_their_pace_over_the_longer_round_leak_sized_by_their_own_bytes():
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import judge, needs_extra_round
+
+    # 2,000 calls more: a quarter of the pace (3.5 Objects per call) or more keeps it.
+    for gained, verdict in ((28_000, "leak"), (7_000, "leak"), (6_999, "clean"), (0, "clean")):
+        evidence, rounds = _compile_cache({"Object": gained}, extra_calls=2000)
+        decision = judge(evidence, rounds, profile=BUN, options=resolve({}))
+        assert decision.verdict == verdict, gained
+        assert not needs_extra_round(decision, evidence, rounds, sampling_jump=0, profile=BUN)
+        if verdict == "leak":
+            assert decision.counts_without_rise and decision.growth_per_iteration == 14 * 60
+        else:
+            assert decision.counts_gated and not decision.counts_without_rise
+    # Within the user's tolerance, or ignored, it is clean.
+    evidence, rounds = _compile_cache({"Object": 28_000}, extra_calls=2000)
+    assert judge(evidence, rounds, profile=BUN, options=resolve({"max_growth_per_iteration": 840})).verdict == "clean"
+    assert judge(evidence, rounds, profile=BUN, options=resolve({"max_growth_per_iteration": 839})).verdict == "leak"
+    assert judge(evidence, rounds, profile=BUN, options=resolve({"ignore": ["Object"]})).verdict == "clean"
+
+
+def test_fewer_than_an_object_per_call_is_left_to_the_counts_gate():
+    # A stack scan keeps a handful; below one object per call in a round, flat memory still sets the
+    # counts aside, with no longer round.
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import judge, needs_extra_round
+
+    below, rounds = _compile_cache(rate=0.999)
+    decision = judge(below, rounds, profile=BUN, options=resolve({}))
+    assert (decision.verdict, decision.counts_gated) == ("clean", True)
+    assert not needs_extra_round(decision, below, rounds, sampling_jump=0, profile=BUN)
+    at, rounds = _compile_cache(rate=1)
+    assert judge(at, rounds, profile=BUN, options=resolve({})).wants_extra_round
