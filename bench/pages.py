@@ -1,6 +1,7 @@
 """Page checks against the floor they cannot beat (issue 18).
 
     python bench/pages.py [--runs 3] [--scenarios react-interval::fixed,...] [--markdown]
+                          [--compare-args "--disable-frame-rate-limit --disable-gpu-vsync"]
 
 For each scenario of the page corpus (tests/corpus_pages: real front-end libraries' own browser
 builds, served on a loopback port), in one run:
@@ -11,7 +12,9 @@ builds, served on a loopback port), in one run:
 - **floor**: the same action, on a fresh context of the same browser, called plainly as many times
   as the check called it: no GC, no sample, no snapshot.
 
-Medians over `--runs`. Needs Chromium (`JSLEAK_CHROMIUM` or `chromium` on PATH) and the corpus's
+Medians over `--runs`. `--compare-args`: a second Chromium launched with these flags too, each
+scenario checked on both in turn within each run (the machine's load falls on both alike); rows
+marked `+args`. Needs Chromium (`JSLEAK_CHROMIUM` or `chromium` on PATH) and the corpus's
 npm builds (`npm ci` in tests/corpus_pages).
 """
 
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--compare-args", default="", help="Chromium flags of a second browser to compare")
     args = parser.parse_args(argv)
     names = [n for n in args.scenarios.split(",") if n]
     unknown = [n for n in names if n not in SCENARIOS]
@@ -93,22 +97,27 @@ def main(argv: list[str] | None = None) -> int:
     npm_ci(ROOT / "tests" / "corpus_pages")  # the pinned builds, once (a stamp says which lock)
     from playwright.sync_api import sync_playwright
 
-    rows: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    configs = {"": CHROMIUM_ARGS} | ({" +args": [*CHROMIUM_ARGS, *args.compare_args.split()]}
+                                      if args.compare_args else {})
+    rows: dict[str, list[dict[str, Any]]] = {n + c: [] for n in names for c in configs}
     with serve_corpus() as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+        browsers = {c: playwright.chromium.launch(executable_path=chromium_executable(), args=flags)
+                    for c, flags in configs.items()}
         try:
             for run in range(args.runs):
                 for name in names:
-                    row = one_check(browser, base, name)
-                    row["floor"] = floor(browser, base, name, row["calls"])
-                    rows[name].append(row)
-                    phases = " / ".join(f"{row['phases'][p]:.1f}" for p in PHASES)
-                    print(f"run {run + 1} {name}: {row['verdict']} {row['seconds']:.1f} s "
-                          f"({'fast path' if row['fast'] else 'snapshots'}, {row['calls']} calls, "
-                          f"floor {row['floor']:.1f} s; {phases})"
-                          + (f" error: {row['error'].splitlines()[0]}" if row["error"] else ""), flush=True)
+                    for config, browser in browsers.items():
+                        row = one_check(browser, base, name)
+                        row["floor"] = floor(browser, base, name, row["calls"])
+                        rows[name + config].append(row)
+                        phases = " / ".join(f"{row['phases'][p]:.1f}" for p in PHASES)
+                        print(f"run {run + 1} {name}{config}: {row['verdict']} {row['seconds']:.1f} s "
+                              f"({'fast path' if row['fast'] else 'snapshots'}, {row['calls']} calls, "
+                              f"floor {row['floor']:.1f} s; {phases})"
+                              + (f" error: {row['error'].splitlines()[0]}" if row["error"] else ""), flush=True)
         finally:
-            browser.close()
+            for browser in browsers.values():
+                browser.close()
     if args.markdown:
         print()
         print("| scenario | verdicts | check, s (median) | floor, s | check / floor | fast path | calls | "

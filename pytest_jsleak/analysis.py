@@ -10,7 +10,8 @@ the objects that grew in one round only.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -32,6 +33,7 @@ from pytest_jsleak.heap.growth import (
     dominated_ancestors,
     grew_again,
     grown_in_place,
+    keyed_sizes,
     large_objects,
 )
 from pytest_jsleak.heap.holders import module_variable, with_named_holder
@@ -64,11 +66,57 @@ def held_by_program(path: RetainerPath) -> bool:
     return False
 
 
+def read_graph(path: Path) -> heap.HeapGraph:
+    """A snapshot's graph, read afresh."""
+    return heap.HeapGraph(heap.read_snapshot(path))
+
+
+def prepared_graph(path: Path, profile: RuntimeProfile) -> heap.HeapGraph:
+    """S1's or S2's graph with what `analyse` needs of it computed (memoised on the graph): its
+    dominators and the sizes that growth in place compares, most of the work a snapshot costs."""
+    graph = read_graph(path)
+    keyed_sizes(graph, profile.matches_by_id)
+    return graph
+
+
+class ReadAhead:
+    """S1 and S2 read and prepared (`prepared_graph`) on a thread of their own while the next round runs,
+    so that after S3 the analysis has one snapshot left to read: the runtime's calls run in another
+    process (the harness's loop, a server, a browser), and this process mostly waits for them meanwhile.
+
+    `graph(path)` is the prepared graph (waiting for it, raising what reading it raised), or reads the
+    snapshot afresh when it was not handed over. One thread, in the order the snapshots were written.
+    """
+
+    def __init__(self, profile: RuntimeProfile) -> None:
+        self._profile = profile
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: dict[Path, Future[heap.HeapGraph]] = {}
+
+    def written(self, path: Path) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jsleak-read-ahead")
+        self._pending[path] = self._pool.submit(prepared_graph, path, self._profile)
+
+    def graph(self, path: Path) -> heap.HeapGraph:
+        pending = self._pending.pop(path, None)
+        return pending.result() if pending is not None else read_graph(path)
+
+    def close(self) -> None:
+        """Drop what was not asked for; a snapshot being read is finished on the thread, and dropped."""
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 def analyse(
-    snapshots: Sequence[Path], *, profile: RuntimeProfile, round_calls: int, tracked: bool = False
+    snapshots: Sequence[Path], *, profile: RuntimeProfile, round_calls: int, tracked: bool = False,
+    read: Callable[[Path], heap.HeapGraph] = read_graph,
 ) -> Evidence:
-    """Evidence from S1, S2, S3 of two confirming rounds of `round_calls` calls each."""
-    graphs = [heap.HeapGraph(heap.read_snapshot(path)) for path in snapshots[:3]]
+    """Evidence from S1, S2, S3 of two confirming rounds of `round_calls` calls each. `read`: how a
+    snapshot becomes a graph (`ReadAhead.graph` hands over those read while the rounds ran)."""
+    graphs = [read(path) for path in snapshots[:3]]
     final = graphs[2]
     net_b: dict[str, int] | None = None
     if profile.survivors == "counts":

@@ -38,6 +38,7 @@ from pytest_jsleak.errors import (
 )
 from pytest_jsleak.evidence import Evidence
 from pytest_jsleak.explain import explain
+from pytest_jsleak.heap import HeapGraph
 from pytest_jsleak.heap.redact import redact_result
 from pytest_jsleak.model import LeakResult
 from pytest_jsleak.options import Options, file_options, resolve
@@ -143,7 +144,8 @@ def run_pipeline(
     result.iterations = options.iterations
     result.warmup = options.warmup
     result.max_growth_per_iteration = options.max_growth_per_iteration
-    m = Measurement(timings=result.timings)
+    reader = analysis.ReadAhead(profile)
+    m = Measurement(timings=result.timings, written=reader.written)
     evidence: Evidence | None = None
     decision: verdict.Decision | None = None
     try:
@@ -151,7 +153,7 @@ def run_pipeline(
         if m.confirmed:
             mark, driven = time.perf_counter(), m.timings.get("snapshots", 0.0)
             try:
-                evidence, decision = _judge(driver, m, options, artefact_dir, clock)
+                evidence, decision = _judge(driver, m, options, artefact_dir, clock, reader.graph)
             except SnapshotFormatError as exc:
                 result.verdict, result.error, result.error_kind = "error", str(exc), "snapshot"
             # An extra round's calls and S4 are the target's time (under `snapshots`), not the analysis's.
@@ -168,6 +170,8 @@ def run_pipeline(
         _fill(result, m, evidence, decision, profile, options, root)
         retain_snapshots(result, artefact_dir, options, failed=True)
         raise
+    finally:
+        reader.close()
     _fill(result, m, evidence, decision, profile, options, root)
     if result.suspects:
         # What only the live target can add (a page names the events its listeners listen to).
@@ -178,12 +182,14 @@ def run_pipeline(
 
 
 def _judge(
-    driver: Driver, m: Measurement, options: Options, folder: Path, clock: plan.Clock
+    driver: Driver, m: Measurement, options: Options, folder: Path, clock: plan.Clock,
+    read: Callable[[Path], HeapGraph] = analysis.read_graph,
 ) -> tuple[Evidence, verdict.Decision]:
     """Analyse the confirming rounds, judge, and take the extra round when the verdict asks for it
     and the clock allows (without it, a verdict that needed it is `inconclusive`)."""
     profile = driver.profile
-    evidence = analysis.analyse(m.snapshots, profile=profile, round_calls=m.round_calls, tracked=m.tracked)
+    evidence = analysis.analyse(m.snapshots, profile=profile, round_calls=m.round_calls, tracked=m.tracked,
+                                read=read)
     rounds = _rounds(m)
     decision = verdict.judge(evidence, rounds, profile=profile, options=options)
     if not verdict.needs_extra_round(decision, evidence, rounds, sampling_jump=m.sampling_jump, profile=profile):

@@ -29,6 +29,7 @@ import itertools
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -132,6 +133,8 @@ class Measurement:
     """What the plan left out because the timeout was near (`confirming rounds`, `extra round`,
     `allocation tracking`), or None."""
     timings: dict[str, float] = field(default_factory=dict)
+    written: Callable[[Path], None] | None = None
+    """Told of S1 and S2 as soon as each is written (the analysis reads them while the next round runs)."""
 
     @property
     def confirmed(self) -> bool:
@@ -245,6 +248,8 @@ def confirming_rounds(
     if clock is not None:
         clock.seconds_per_snapshot = time.perf_counter() - taken
     m.snapshots.append(snapshots[0])
+    if m.written is not None:
+        m.written(snapshots[0])
     step = max(1, round_calls // (driver.profile.confirm_samples_per_round or driver.profile.samples_per_round))
     for index in (1, 2):
         began = time.perf_counter()
@@ -264,6 +269,8 @@ def confirming_rounds(
         # answer is S2 itself.
         driver.snapshot(snapshots[index], stop_tracking=m.tracked and index == 1 and not m.tracked_partly)
         m.snapshots.append(snapshots[index])
+        if index == 1 and m.written is not None:
+            m.written(snapshots[index])
     m.timings["snapshots"] = time.perf_counter() - mark
 
 

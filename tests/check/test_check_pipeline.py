@@ -626,3 +626,42 @@ def test_a_servers_tracked_round_samples_once_per_chunk_and_a_modules_as_any_rou
     result = check(module, tmp_path / "module")
     assert module.tracking[:1] == [True]
     assert len([s for s in result.samples if start < s.iteration <= start + calls]) == NODE.samples_per_round
+
+
+def test_s1_and_s2_are_read_while_the_next_round_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After S3 the analysis has one snapshot left to read: S1 and S2 were handed to the read-ahead
+    # thread as soon as each was written (their dominators and growth-in-place sizes computed there),
+    # and the evidence is what reading them afresh gives.
+    import threading
+
+    from pytest_jsleak import analysis
+
+    prepared: list[tuple[str, str]] = []
+    original = analysis.prepared_graph
+
+    def recording(path: Path, profile: RuntimeProfile) -> object:
+        prepared.append((path.name, threading.current_thread().name))
+        return original(path, profile)
+
+    monkeypatch.setattr(analysis, "prepared_graph", recording)
+    driver = FakeDriver(Program(kept=leak_per_call()))
+    result = check(driver, tmp_path, snapshots="always")
+    assert [name for name, _ in prepared] == list(plan.SNAPSHOT_NAMES[:2])
+    assert all(thread.startswith("jsleak-read-ahead") for _, thread in prepared), prepared
+    afresh = analysis.analyse(driver.snapshots[:3], profile=NODE, round_calls=result.round_iterations, tracked=True)
+    [kept] = [g for g in afresh.classes if g.class_name == "RequestRecord"]
+    assert (kept.round_a, kept.bytes_a) == (result.suspects[0].new_alive, result.suspects[0].new_alive * 48)
+
+
+def test_a_damaged_s1_read_ahead_is_the_checks_snapshot_error(tmp_path: Path) -> None:
+    # What reading S1 on the read-ahead thread raised is raised where the analysis asks for it.
+    class DamagedFirst(FakeDriver):
+        def snapshot(self, path: Path, *, stop_tracking: bool = False) -> Path:
+            super().snapshot(path, stop_tracking=stop_tracking)
+            if len(self.snapshots) == 1:
+                path.write_text('{"snapshot": {"meta": ')
+            return path
+
+    result = check(DamagedFirst(Program(kept=leak_per_call())), tmp_path)
+    assert (result.verdict, result.error_kind) == ("error", "snapshot"), result.error
+    assert "s1-after-warmup.heapsnapshot" in (result.error or "")
