@@ -198,8 +198,9 @@ def _decision_notes(decision: Decision, profile: RuntimeProfile, options: Option
     if decision.counts_without_rise:
         notes.append(
             f"{_names(tuple(g.class_name for g in decision.leaking))} gained an object per iteration or more in "
-            "every round, the longer one too, while memory did not rise over them: the runtime freed memory of "
-            "its own meanwhile (JSC frees compiled code in bursts); sized by those objects' own bytes, a lower bound"
+            "every round, the longer one too, while memory did not rise over them: memory was freed elsewhere "
+            "meanwhile (the program's own, or compiled code, which JSC frees in bursts); sized by those objects' "
+            "own bytes and the slots of the lists that hold them, a lower bound"
         )
     if decision.counts_gated and decision.verdict != "leak":
         notes.append("per-class counts grew, but memory did not rise over the confirming rounds: not a leak")

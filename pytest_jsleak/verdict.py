@@ -250,8 +250,10 @@ def _judge_memory(
     )
     decision = replace(decision, measured_per_iteration=measured, external_per_iteration=external,
                        counts_gated=counts_gated)
-    if counts_gated and decision.verdict == "clean":
-        paced = _counts_without_rise(evidence, rounds, measured, profile=profile, options=options,
+    if counts_gated and not decision.leaking and all(g.entries for g in decision.grown):
+        # Clean, or a leak told by lists alone (the list that holds the objects set aside: the
+        # objects tell it better, and size it with the list's slots).
+        paced = _counts_without_rise(evidence, rounds, decision, profile=profile, options=options,
                                      can_extend=can_extend)
         if paced is not None:
             return replace(paced, external_per_iteration=external)
@@ -282,14 +284,16 @@ def _judge_memory(
 
 
 def _counts_without_rise(
-    evidence: Evidence, rounds: Rounds, measured: float, *, profile: RuntimeProfile, options: Options,
+    evidence: Evidence, rounds: Rounds, gated: Decision, *, profile: RuntimeProfile, options: Options,
     can_extend: bool,
 ) -> Decision | None:
     """Program classes that gained `SCAN_BOUND_PER_CALL` objects per call or more in both rounds while
     the GC'd memory did not rise (by counts: JSC frees its compiled code in bursts, and one burst can
     hide two rounds of a compile cache's growth). A longer round must show they keep their pace
-    (`KEPT_PACE_SHARE`); then they leak, sized by their own bytes, a lower bound. None: the counts gate
-    decides, as for a handful of objects a stack scan kept."""
+    (`KEPT_PACE_SHARE`); then they leak, sized by their own bytes and the slots of the lists that
+    gained entries (`gated.grown`), a lower bound. None: `gated` stands (the counts gate's verdict, as
+    for a handful of objects a stack scan kept, or a leak the lists alone tell)."""
+    measured = gated.measured_per_iteration
     calls = max(1, rounds.round_calls)
     ignored = set(options.ignore)
     paced = [
@@ -304,6 +308,8 @@ def _counts_without_rise(
     if not evidence.extra_rounds:
         if can_extend:
             return replace(provisional, wants_extra_round=True)
+        if gated.verdict == "leak":
+            return None
         return replace(provisional, verdict="inconclusive", unsettled="counts-unconfirmed")
     extra = max(1, rounds.extra_calls)
     kept = [g for g in paced if evidence.counts_again.get(g.class_name, 0) / extra
@@ -311,7 +317,7 @@ def _counts_without_rise(
     if not kept:
         return None
     kept.sort(key=lambda g: (is_user_class(g.class_name), g.bytes_a + g.bytes_b), reverse=True)
-    own = sum(g.bytes_a + g.bytes_b for g in kept) / (2 * calls)
+    own = sum(g.bytes_a + g.bytes_b for g in kept) / (2 * calls) + sum(g.per_iteration for g in gated.grown)
     per_iteration = max(measured, own)
     return Decision(
         "leak" if per_iteration > options.max_growth_per_iteration else "clean", per_iteration, leaking=tuple(kept),

@@ -29,6 +29,9 @@ class Program:
     """Objects of `class_name` alive (in the module's `log` array) after `calls` calls."""
     object_size: int = 48
     class_name: str = "RequestRecord"
+    repeated: bool = False
+    """`log` holds one object `kept` times (mitt's `on()` pushing the same handler once per call): the
+    list gains entries, the class no objects."""
     scattered: bool = False
     """The kept objects are held each by the GC roots (Bun's conservative stack scan keeping dead
     objects alive, now here, now there), not by the `log` array."""
@@ -192,7 +195,8 @@ def write_heap(path: Path, program: Program, calls: int, *, renumber: int = 0) -
     cache_storage = b.add("array", "(object elements)", self_size=16 + program.engine_held(calls), id=19 + shift)
     b.edge(cache, cache_storage, "elements", "internal")
     b.edge(handles, cache, 1, "element")
+    one = b.add("object", program.class_name, self_size=program.object_size, id=999 + shift) if program.repeated else 0
     for k in range(program.kept(calls)):
-        obj = b.add("object", program.class_name, self_size=program.object_size, id=1001 + 2 * k + shift)
+        obj = one or b.add("object", program.class_name, self_size=program.object_size, id=1001 + 2 * k + shift)
         b.edge(roots if program.scattered else log, obj, 100 + k if program.scattered else k, "element")
     return b.write(path)

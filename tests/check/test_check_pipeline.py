@@ -196,9 +196,9 @@ def test_bun_an_object_per_call_kept_while_the_runtime_frees_as_much_is_a_leak(t
 
 
 def test_bun_a_list_gaining_an_entry_per_call_is_a_leak_while_memory_is_flat(tmp_path: Path) -> None:
-    # mitt's handler list: the same objects' count, but one list holds them all and gains a slot per
-    # call; its storage (which Bun's snapshots do not size) had not stepped within the rounds.
-    program = Program(kept=leak_per_call(), object_size=0)
+    # mitt's handler list: the same handler pushed once per call, so the list gains a slot per call and
+    # no class an object; its storage (which Bun's snapshots do not size) had not stepped within the rounds.
+    program = Program(kept=leak_per_call(), object_size=0, repeated=True)
     result = check(FakeDriver(program, profile=BUN), tmp_path, snapshots="always")
     assert result.verdict == "leak" and result.growth_per_iteration == pytest.approx(8.0)
     [listed] = result.grown_in_place

@@ -459,3 +459,22 @@ def test_fewer_than_an_object_per_call_is_left_to_the_counts_gate():
     assert not needs_extra_round(decision, below, rounds, sampling_jump=0, profile=BUN)
     at, rounds = _compile_cache(rate=1)
     assert judge(at, rounds, profile=BUN, options=resolve({})).wants_extra_round
+
+
+def test_objects_a_list_holds_tell_its_leak_when_they_keep_pace_over_the_longer_round():
+    # The Orders a list holds pile up while memory stays flat: the list alone says a leak of 8 B a slot;
+    # the Orders, kept at their pace over the longer round, say it better, slots included.
+    from pytest_jsleak.options import resolve
+    from pytest_jsleak.verdict import judge
+
+    evidence, rounds = _compile_cache(rate=1, bytes_per_object=32)
+    evidence = replace(evidence, entries=(_listed(),))
+    first = judge(evidence, rounds, profile=BUN, options=resolve({}))
+    assert first.wants_extra_round
+    # Without the time for it, the list's leak stands.
+    cut = judge(evidence, rounds, profile=BUN, options=resolve({}), can_extend=False)
+    assert (cut.verdict, cut.growth_per_iteration, [g.class_name for g in cut.grown]) == ("leak", 8.0, ["Array"])
+    after, rounds = _compile_cache({"Object": 2000}, extra_calls=2000, rate=1, bytes_per_object=32)
+    decision = judge(replace(after, entries=(_listed(),)), rounds, profile=BUN, options=resolve({}))
+    assert (decision.verdict, decision.growth_per_iteration, decision.counts_without_rise) == ("leak", 40.0, True)
+    assert [g.class_name for g in decision.leaking] == ["Object"] and decision.grown == ()
