@@ -81,8 +81,9 @@ def prepared_graph(path: Path, profile: RuntimeProfile) -> heap.HeapGraph:
 
 class ReadAhead:
     """S1 and S2 read and prepared (`prepared_graph`) on a thread of their own while the next round runs,
-    so that after S3 the analysis has one snapshot left to read: the runtime's calls run in another
-    process (the harness's loop, a server, a browser), and this process mostly waits for them meanwhile.
+    so that after S3 the analysis has one snapshot left to read: a module's calls run in the harness's
+    loop, in the runtime's process, and this one waits for them meanwhile (`RuntimeProfile.reads_ahead`:
+    not where this process makes each call, a page's clicks or a server's requests).
 
     `graph(path)` is the prepared graph (waiting for it, raising what reading it raised), or reads the
     snapshot afresh when it was not handed over. One thread, in the order the snapshots were written.

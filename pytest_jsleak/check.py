@@ -145,7 +145,7 @@ def run_pipeline(
     result.warmup = options.warmup
     result.max_growth_per_iteration = options.max_growth_per_iteration
     reader = analysis.ReadAhead(profile)
-    m = Measurement(timings=result.timings, written=reader.written)
+    m = Measurement(timings=result.timings, written=reader.written if profile.reads_ahead else None)
     evidence: Evidence | None = None
     decision: verdict.Decision | None = None
     try:

@@ -77,6 +77,10 @@ class RuntimeProfile:
     samples_per_round: int = 20
     """Samples per round of `iterations` calls (a sample is a full GC and the reads): twenty steps show a
     leak of one small object per call as a rise at nearly every step."""
+    reads_ahead: bool = True
+    """S1 and S2 are read on a thread while the next round runs (`analysis.ReadAhead`): where the calls
+    run in the runtime's own loop and this process waits for them. False where this process makes each
+    call (a page's clicks, a server's requests): the thread would hold the interpreter between calls."""
     gc_flushes_code: bool = False
     """A sample's GC also flushes the bytecode of functions not run since the previous one (a page's
     memory-reducing GC): how many calls apart the samples are sets how much code the heap holds, so the
@@ -192,6 +196,7 @@ CHROMIUM = replace(
     # read 4.1-4.6 KB more than the warm-up's last on the examples' clean modal pages (a sample every 3
     # actions throughout, or every 4 then 3: no step), and sent them to a second sampling round.
     gc_flushes_code=True,
+    reads_ahead=False,
     # Six in a confirming round: its samples cost as much as its clicks once a leak has grown the heap
     # (the memory-reducing GC took 0.4 s a sample by the end of Chart.js's leak: 19 of its 46 s).
     confirm_samples_per_round=6,
@@ -228,7 +233,7 @@ def service_profile(runtime: str) -> RuntimeProfile:
     # A server's warm-up runs thousands of requests (to its time bound): rounds as long again would
     # double a route check.
     return replace(profile_for(runtime), settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE,
-                   rounds_span_calls_so_far=False, sparse_tracked_samples=True)
+                   rounds_span_calls_so_far=False, sparse_tracked_samples=True, reads_ahead=False)
 
 
 def profile_for(runtime: str) -> RuntimeProfile:

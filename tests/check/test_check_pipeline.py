@@ -451,7 +451,8 @@ def test_a_modules_warm_up_keeps_chunks_of_fifty_whatever_a_sample_costs(tmp_pat
 
 def test_the_service_profile_is_the_runtimes_with_a_paced_warm_up_and_capped_rounds() -> None:
     assert service_profile("node") == replace(NODE, settle_sample_share=SERVICE_SETTLE_SAMPLE_SHARE,
-                                              rounds_span_calls_so_far=False, sparse_tracked_samples=True)
+                                              rounds_span_calls_so_far=False, sparse_tracked_samples=True,
+                                              reads_ahead=False)
     assert service_profile("deno").survivors == DENO.survivors and NODE.settle_sample_share == 0
 
 
@@ -651,6 +652,20 @@ def test_s1_and_s2_are_read_while_the_next_round_runs(tmp_path: Path, monkeypatc
     afresh = analysis.analyse(driver.snapshots[:3], profile=NODE, round_calls=result.round_iterations, tracked=True)
     [kept] = [g for g in afresh.classes if g.class_name == "RequestRecord"]
     assert (kept.round_a, kept.bytes_a) == (result.suspects[0].new_alive, result.suspects[0].new_alive * 48)
+
+
+@pytest.mark.parametrize("profile", [CHROMIUM, service_profile("node")], ids=["page", "service"])
+def test_where_this_process_makes_each_call_the_snapshots_are_read_after_the_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: RuntimeProfile
+) -> None:
+    # A page's clicks and a server's requests are made from this process: a thread reading S1 meanwhile
+    # would hold the interpreter between them.
+    from pytest_jsleak import analysis
+
+    prepared: list[Path] = []
+    monkeypatch.setattr(analysis, "prepared_graph", lambda path, profile: prepared.append(path))
+    result = check(FakeDriver(Program(kept=leak_per_call()), profile=profile), tmp_path, snapshots="always")
+    assert result.verdict == "leak" and prepared == []
 
 
 def test_a_damaged_s1_read_ahead_is_the_checks_snapshot_error(tmp_path: Path) -> None:
