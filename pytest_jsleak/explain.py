@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_jsleak import heap
+from pytest_jsleak.analysis import held_by_program
 from pytest_jsleak.evidence import ClassGrowth, Evidence, GrowthInPlace
 from pytest_jsleak.heap.allocations import allocation_sites, display_path
 from pytest_jsleak.heap.holders import start_at_module, with_named_holder
@@ -262,7 +263,7 @@ def _suspect(evidence: Evidence, growth: ClassGrowth, iterations: int, *, top: b
     path = None
     example = None
     if top and growth.examples:
-        path, example = heap.representative_path(evidence.final, growth.examples)
+        path, example = heap.representative_path(evidence.final, growth.examples, prefer=held_by_program)
         if path is not None:
             path = holder_path(evidence.final, path, root)
     return Suspect(

@@ -7,7 +7,7 @@ The breadth-first search behind it is paths.py's; this one does not go through t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -76,8 +76,12 @@ def retainer_path(graph: HeapGraph, node: int) -> RetainerPath | None:
     return RetainerPath(tuple(steps))
 
 
-def representative_path(graph: HeapGraph, examples: Iterable[int]) -> tuple[RetainerPath | None, int | None]:
-    """The shortest retainer path among some objects of a class, and that object's id."""
+def representative_path(
+    graph: HeapGraph, examples: Iterable[int], prefer: Callable[[RetainerPath], bool] | None = None
+) -> tuple[RetainerPath | None, int | None]:
+    """The shortest retainer path among some objects of a class, and that object's id; with `prefer`,
+    the shortest of the paths it accepts, if any does (the shortest of all can be an odd one out: on
+    Bun the object a conservative stack scan holds, straight from the roots)."""
     nodes = [int(node) for node in examples]
     tree = path_tree(graph)
     reachable = [node for node in nodes if tree.rank[node] >= 0]
@@ -87,7 +91,13 @@ def representative_path(graph: HeapGraph, examples: Iterable[int]) -> tuple[Reta
     if not reachable:
         return None, None
     rank = tree.rank
-    best = min(reachable, key=lambda node: (_depth(tree, node), rank[node]))
+    ordered = sorted(reachable, key=lambda node: (_depth(tree, node), rank[node]))
+    if prefer is not None:
+        for node in ordered:
+            path = retainer_path(graph, node)
+            if path is not None and prefer(path):
+                return path, int(graph.snapshot.node_id[node])
+    best = ordered[0]
     return retainer_path(graph, best), int(graph.snapshot.node_id[best])
 
 

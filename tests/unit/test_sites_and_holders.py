@@ -92,3 +92,29 @@ def test_sites_in_the_report_and_the_json_document():
     assert sites == [{"frames": [frame.to_dict() for frame in frames], "count": 200, "bytes": 9600}]
     assert sites[0]["frames"][0] == {"function": "buildAuditEntry", "file": "src/audit.mjs", "line": 12,
                                      "column": 10, "kind": "user", "package": None}
+
+
+def test_a_suspects_path_is_the_shortest_the_program_holds_when_there_is_one(tmp_path):
+    # Bun's conservative stack scan holds one of the objects straight from the roots: the shortest
+    # path of all, and the odd one out. The path shown is the shortest through a program's variable.
+    from heap.snapshot_builder import SnapshotBuilder
+
+    from pytest_jsleak import heap
+    from pytest_jsleak.analysis import held_by_program
+
+    b = SnapshotBuilder()
+    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
+    b.edge(0, roots, 1, "element")
+    scope = b.add("object", "system / Context", self_size=40, id=5)
+    b.edge(roots, scope, 1, "element")
+    queue = b.add("object", "Array", self_size=32, id=7)
+    b.edge(scope, queue, "queue", "context")
+    jobs = [b.add("object", "Job", self_size=48, id=101 + 2 * k) for k in range(3)]
+    for k, job in enumerate(jobs):
+        b.edge(queue, job, k, "element")
+    b.edge(roots, jobs[2], 2, "element")  # the one on the stack
+    graph = heap.HeapGraph(heap.read_snapshot(b.write(tmp_path / "s.heapsnapshot")))
+    shortest, _ = heap.representative_path(graph, jobs)
+    assert shortest is not None and "queue" not in [s.edge_name for s in shortest.steps]
+    path, example = heap.representative_path(graph, jobs, prefer=held_by_program)
+    assert path is not None and "queue" in [s.edge_name for s in path.steps] and example == 101
