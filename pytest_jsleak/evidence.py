@@ -104,6 +104,9 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What the verdict made of the evidence and the samples (`verdict.judge`): `leak`, `clean` or
+    `inconclusive`, the growth per call it compared, and the evidence behind it."""
+
     verdict: str
     growth_per_iteration: float
     """What was compared with the threshold: all the memory the calls keep, per call."""
@@ -129,7 +132,7 @@ class Decision:
     counts_without_rise: bool = False
     """By counts: program classes gained an object per call or more in every round, the extra round
     included, while the GC'd memory did not rise (JSC frees compiled code in bursts): a leak sized by
-    those objects' own bytes."""
+    those objects' own bytes and the slots of the lists that hold them."""
     wants_extra_round: bool = False
     """The evidence would settle over one longer round: growth in place that must show it keeps pace,
     or memory that rose with no object to show for it. Provisional until then."""
