@@ -97,22 +97,16 @@ def test_sites_in_the_report_and_the_json_document():
 def test_a_suspects_path_is_the_shortest_the_program_holds_when_there_is_one(tmp_path):
     # Bun's conservative stack scan holds one of the objects straight from the roots: the shortest
     # path of all, and the odd one out. The path shown is the shortest through a program's variable.
-    from heap.snapshot_builder import SnapshotBuilder
+    from heap.snapshot_builder import module_array
 
     from pytest_jsleak import heap
     from pytest_jsleak.analysis import held_by_program
 
-    b = SnapshotBuilder()
-    roots = b.add("synthetic", "(GC roots)", self_size=0, id=3)
-    b.edge(0, roots, 1, "element")
-    scope = b.add("object", "system / Context", self_size=40, id=5)
-    b.edge(roots, scope, 1, "element")
-    queue = b.add("object", "Array", self_size=32, id=7)
-    b.edge(scope, queue, "queue", "context")
+    b, _, queue = module_array("queue", 3)  # (GC roots) is node 1, the queue's elements `queue`
     jobs = [b.add("object", "Job", self_size=48, id=101 + 2 * k) for k in range(3)]
     for k, job in enumerate(jobs):
         b.edge(queue, job, k, "element")
-    b.edge(roots, jobs[2], 2, "element")  # the one on the stack
+    b.edge(1, jobs[2], 2, "element")  # the one on the stack
     graph = heap.HeapGraph(heap.read_snapshot(b.write(tmp_path / "s.heapsnapshot")))
     shortest, _ = heap.representative_path(graph, jobs)
     assert shortest is not None and "queue" not in [s.edge_name for s in shortest.steps]
