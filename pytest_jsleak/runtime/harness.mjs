@@ -22,8 +22,13 @@ const IS_DENO = typeof Deno !== "undefined";
 const RUNTIME = IS_BUN ? "bun" : IS_DENO ? "deno" : "node";
 const VERSION = IS_BUN ? Bun.version : IS_DENO ? Deno.version.deno : process.versions.node;
 const RESERVED = ["setup", "teardown", "jsleak"];
-// A hung scenario is located by the last progress event; one every 50 ms costs nothing.
-const PROGRESS_EVERY_MS = 50;
+// A hung scenario is located by the last progress event (a run sends one as it starts, then one
+// a second). Not more often: each event runs code (stringify, Buffer.from, fs.writeSync) that V8
+// compiles and tiers up as it is called, and that code stays in the heap. Events every 1-3 ms made a
+// clean scenario's samples step by 48 B-9 KB at 3-5 of 9 samples (test_runtime_heap.py's flat test
+// failed 7 of 7; with the events sent nowhere, or their path warmed by 20,000 sends first: flat), and
+// one every 50 ms most likely did so once in a loaded full run, where stalls fired them mid-run.
+const PROGRESS_EVERY_MS = 1000;
 
 // Captured before the target loads: a target may patch fs, process.exit or the timers.
 const writeSync = fs.writeSync;
