@@ -25,7 +25,7 @@ Commands (Python → harness), each answered by one ``result`` or ``error`` even
 Events (harness → Python): ``hello`` (sent once, after the target loaded; `Hello` below),
 ``result``, ``error`` (cmd, phase, scenario, iteration, name, message, stack, origin: ``target`` or
 ``harness``, and ``uncaught`` for a throw outside any call), ``progress`` (phase, scenario,
-iteration; at the first call of a run and then at most every 50 ms), ``status``, ``exiting`` (code,
+iteration; at the first call of a run and then at most once a second), ``status``, ``exiting`` (code,
 phase, scenario, iteration; from the runtime's exit hook, so a target's ``process.exit()`` is
 located exactly).
 Every ``result`` carries ``ms``, the command's duration inside the runtime.
